@@ -1,0 +1,38 @@
+/**
+ * jetq — durable jobs and scheduled messages on NATS JetStream.
+ * This is the library entry point; the service lives behind the `jetq` CLI.
+ */
+export { parseDuration } from "./duration.js";
+export { ConfigError, JetqError, NotFoundError, StorageError, ValidationError } from "./errors.js";
+export type { Admin, ClientOptions, EventStream, RunOptions } from "./jobs/client.js";
+export { Client } from "./jobs/client.js";
+export type { BaseEvent, JetqEvent, TaskFinalEvent, TaskStateEvent } from "./jobs/events.js";
+export { parseEvent, TASK_FINAL_EVENT, TASK_STATE_EVENT } from "./jobs/events.js";
+export { NoHandlerError, RunTimeExceededError, TerminateTask } from "./jobs/handler-errors.js";
+export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
+export type { QueueConfig, ResolvedQueue } from "./jobs/queue.js";
+export { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RUN_TIME_MS, DEFAULT_MAX_TRIES, DEFAULT_QUEUE } from "./jobs/queue.js";
+export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
+export {
+  customPolicy,
+  exponentialPolicy,
+  linearPolicy,
+  retryDefault,
+  retryExponential,
+  retryLinearOneHour,
+  retryLinearOneMinute,
+  retryLinearTenMinutes,
+  retryPolicyByName,
+  retryPolicyNames,
+} from "./jobs/retry-policy.js";
+export type { Handler, HandlerContext, Middleware } from "./jobs/router.js";
+export { chain, Router } from "./jobs/router.js";
+export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstream-storage.js";
+export type { NewTaskOptions, Task, TaskResult } from "./jobs/task.js";
+export { isFinalState, newTask, TaskState } from "./jobs/task.js";
+export type { LogFields, Logger } from "./logger.js";
+export { createLogger, silentLogger } from "./logger.js";
+export type { NatsOptions } from "./nats/connect.js";
+export { connectNats } from "./nats/connect.js";
+export type { NatsServerOptions } from "./nats/nats-server-launcher.js";
+export { NatsCluster, NatsServerLauncher } from "./nats/nats-server-launcher.js";

@@ -1,0 +1,251 @@
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { ValidationError } from "../errors.js";
+import { createLogger, type Logger } from "../logger.js";
+import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { type JetqEvent, parseEvent } from "./events.js";
+import { validateQueueName } from "./names.js";
+import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
+import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
+import type { Router } from "./router.js";
+import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
+import { finalEventWildcard, stateEventWildcard } from "./storage/layout.js";
+import { type Task, TaskState } from "./task.js";
+import { Worker } from "./worker.js";
+
+/** Options of {@link Client.connect}. Connection fields are those of {@link NatsOptions}. */
+export interface ClientOptions extends NatsOptions, StorageOptions {
+  /** Use this connection instead of opening one; the client then never closes it. */
+  connection?: NatsConnection;
+  /**
+   * The queue this client enqueues to and works on: a definition (created when missing) or the
+   * name of an existing queue. @defaultValue `"DEFAULT"` (created with default settings)
+   */
+  queue?: QueueConfig | string;
+  /** Handlers run at once by `run()` in this process. @defaultValue 10 */
+  concurrency?: number;
+  /**
+   * Back-off between tries: a policy, a name (`"1m"`, `"10m"`, `"1h"`, `"exponential"`) or a
+   * function of the try count returning ms. @defaultValue `"10m"` (linear, 1 to 10 minutes, jittered)
+   */
+  retryPolicy?: RetryPolicy | string | ((tries: number) => number);
+  /** Final states whose task records are discarded instead of kept. @defaultValue none */
+  discard?: TaskState[];
+  /** Skip creating streams and the queue: bind to what exists. @defaultValue false */
+  skipStorageInit?: boolean;
+  /** How long `run()` lets handlers finish after its signal aborts. @defaultValue 30_000 ms */
+  shutdownTimeoutMs?: number;
+  /** Where jetq logs. @defaultValue pino on stderr, level from `JETQ_LOG_LEVEL` or `info` */
+  logger?: Logger;
+}
+
+/** Options of {@link Client.run}. */
+export interface RunOptions {
+  /** Abort to stop: no new work is taken and running handlers get `shutdownTimeoutMs` to finish. */
+  signal?: AbortSignal;
+}
+
+/** Administrative access to storage: queues, task records, purges. */
+export type Admin = Pick<
+  JetStreamStorage,
+  | "queueNames"
+  | "queueInfo"
+  | "purgeQueue"
+  | "deleteQueue"
+  | "prepareQueue"
+  | "getQueue"
+  | "tasks"
+  | "tasksInfo"
+  | "deleteTask"
+>;
+
+/** An event stream from {@link Client.events}; iterate it once, call `close()` to end it. */
+export interface EventStream extends AsyncIterableIterator<JetqEvent> {
+  close(): void;
+}
+
+const ENQUEUE_WINDOW = 4096;
+
+function resolvePolicy(p: ClientOptions["retryPolicy"]): RetryPolicy {
+  if (p === undefined) return retryDefault;
+  if (typeof p === "string") return retryPolicyByName(p);
+  if (typeof p === "function") return customPolicy(p);
+  return p;
+}
+
+/**
+ * Connects producers and workers to jetq's storage on NATS JetStream.
+ *
+ * ```ts
+ * const client = await Client.connect({ servers: "nats://127.0.0.1:4222", queue: "emails" });
+ * await client.enqueue(newTask("email:send", { to: "a@example.net" }));
+ * ```
+ */
+export class Client {
+  /** Storage administration (queues, records). */
+  readonly admin: Admin;
+  private readonly workers = new Set<Worker>();
+  private readonly retry: RetryPolicy;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    private readonly ownsConnection: boolean,
+    readonly storage: JetStreamStorage,
+    /** The queue this client is bound to. */
+    readonly queue: ResolvedQueue,
+    private readonly opts: ClientOptions,
+    readonly log: Logger,
+  ) {
+    this.admin = storage;
+    this.retry = resolvePolicy(opts.retryPolicy);
+  }
+
+  /** Connects (or uses `connection`), prepares storage and the queue, and returns a ready client. */
+  static async connect(opts: ClientOptions = {}): Promise<Client> {
+    const log = opts.logger ?? createLogger();
+    const concurrency = opts.concurrency ?? 10;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new ValidationError("invalid_concurrency", `concurrency must be a positive integer, got ${concurrency}`);
+    }
+    resolvePolicy(opts.retryPolicy);
+    const qc: QueueConfig =
+      typeof opts.queue === "string" ? { name: opts.queue } : (opts.queue ?? { name: DEFAULT_QUEUE });
+    validateQueueName(qc.name);
+    const nc = opts.connection ?? (await connectNats(opts));
+    try {
+      const storage = await JetStreamStorage.open(nc, opts, log);
+      let queue: ResolvedQueue;
+      if (opts.skipStorageInit) queue = await storage.getQueue(qc.name);
+      else {
+        await storage.prepare();
+        queue = await storage.prepareQueue(qc);
+      }
+      return new Client(nc, !opts.connection, storage, queue, opts, log);
+    } catch (err) {
+      if (!opts.connection) await nc.close();
+      throw err;
+    }
+  }
+
+  private async target(task: Task, queue: string | undefined): Promise<Uint8Array> {
+    const name = queue ?? (task.queue || this.queue.name);
+    if (name !== this.queue.name) await this.storage.getQueue(name);
+    task.queue = name;
+    task.state = TaskState.New;
+    return this.storage.encode(task);
+  }
+
+  /**
+   * Writes a task to a queue (this client's unless `queue` or `task.queue` names another).
+   * Enqueuing the same task id twice within the de-duplication window stores it once.
+   * @throws ValidationError (`payload_too_large`), NotFoundError (`queue_not_found`), StorageError
+   */
+  async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
+    const data = await this.target(task, opts.queue);
+    const { duplicate } = await this.storage.enqueue(task, data);
+    if (duplicate) this.log.debug("duplicate enqueue ignored", { task: task.id });
+    this.storage.publishEvents(task);
+    return task;
+  }
+
+  /**
+   * Enqueues many tasks with pipelined publishes (thousands in flight, not one round trip each).
+   * Resolves when every task is stored; if any failed, rejects with an `EnqueueManyError`-style
+   * {@link AggregateError} whose `errors` hold the failures (the others are stored).
+   */
+  async enqueueMany<T extends Task>(tasks: T[], opts: { queue?: string } = {}): Promise<T[]> {
+    const window = new Set<Promise<void>>();
+    const errors: Error[] = [];
+    for (const task of tasks) {
+      const data = await this.target(task, opts.queue);
+      const p: Promise<void> = this.storage
+        .enqueue(task, data)
+        .then(() => this.storage.publishEvents(task))
+        .catch((err: Error) => {
+          errors.push(err);
+        })
+        .finally(() => window.delete(p));
+      window.add(p);
+      if (window.size >= ENQUEUE_WINDOW) await Promise.race(window);
+    }
+    await Promise.all(window);
+    if (errors.length > 0)
+      throw new AggregateError(errors, `${errors.length} of ${tasks.length} tasks were not enqueued`);
+    return tasks;
+  }
+
+  /** Loads a task by id. @throws NotFoundError (`task_not_found`) */
+  loadTask(id: string): Promise<Task> {
+    return this.storage.loadTask(id);
+  }
+
+  /**
+   * Runs a task again from scratch (tries reset to 0), removing any work item it still has.
+   * @throws NotFoundError (`task_not_found`)
+   */
+  async retryTask(id: string): Promise<Task> {
+    const task = await this.storage.loadTask(id);
+    await this.storage.removeWorkItem(task.queue, id);
+    task.tries = 0;
+    delete task.result;
+    const data = await this.target(task, task.queue);
+    await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
+    this.storage.publishEvents(task);
+    return task;
+  }
+
+  /** Deletes a task's record and its queued work item. @throws NotFoundError */
+  deleteTask(id: string): Promise<void> {
+    return this.storage.deleteTask(id);
+  }
+
+  /**
+   * Processes this client's queue with `router` until `signal` aborts (or {@link close}), then
+   * drains gracefully. Resolves once stopped.
+   */
+  async run(router: Router, opts: RunOptions = {}): Promise<void> {
+    const worker = new Worker({
+      storage: this.storage,
+      queue: this.queue,
+      router,
+      concurrency: this.opts.concurrency ?? 10,
+      retryPolicy: this.retry,
+      discard: new Set(this.opts.discard ?? []),
+      shutdownTimeoutMs: this.opts.shutdownTimeoutMs ?? 30_000,
+      log: this.log.child({ queue: this.queue.name }),
+    });
+    this.workers.add(worker);
+    const { signal } = opts;
+    if (signal?.aborted) return;
+    signal?.addEventListener("abort", () => void worker.stop(), { once: true });
+    worker.start();
+    await worker.stopped;
+    this.workers.delete(worker);
+  }
+
+  /**
+   * Task events as they happen (core NATS, not replayed): every state change, or with
+   * `final: true` only each task's final outcome. Invalid messages are logged and skipped.
+   */
+  events(opts: { queue?: string; final?: boolean } = {}): EventStream {
+    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
+    const sub: Subscription = this.nc.subscribe(opts.final ? finalEventWildcard(queue) : stateEventWildcard(queue));
+    const log = this.log;
+    async function* parse(): AsyncGenerator<JetqEvent> {
+      for await (const m of sub) {
+        try {
+          yield parseEvent(m.data);
+        } catch (err) {
+          log.warn("skipping an invalid event", { subject: m.subject, error: (err as Error).message });
+        }
+      }
+    }
+    return Object.assign(parse(), { close: () => sub.unsubscribe() });
+  }
+
+  /** Stops every `run()` of this client (gracefully) and closes the connection if the client opened it. */
+  async close(): Promise<void> {
+    await Promise.all([...this.workers].map((w) => w.stop()));
+    this.workers.clear();
+    if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
+  }
+}

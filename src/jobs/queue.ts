@@ -1,0 +1,62 @@
+import { ValidationError } from "../errors.js";
+import { validateQueueName } from "./names.js";
+
+/** A work queue's definition. Stored in the config bucket so every client and worker sees the same values. */
+export interface QueueConfig {
+  /** Unique name: 1-64 of `A-Z a-z 0-9 _ -`. */
+  name: string;
+  /** Longest time (ms) an item may wait in the queue; 0 = no limit. @defaultValue 0 */
+  maxAgeMs?: number;
+  /** Most items the queue holds; 0 = no limit. @defaultValue 0 */
+  maxEntries?: number;
+  /** When full, drop the oldest items instead of refusing new ones. @defaultValue false */
+  discardOld?: boolean;
+  /** Most handler invocations per task. @defaultValue 10 */
+  maxTries?: number;
+  /** Longest a handler may run (ms) before it is aborted and the try counts as failed. @defaultValue 3_600_000 (1 h) */
+  maxRunTimeMs?: number;
+  /** Most tasks in flight across all workers of this queue. @defaultValue 100 */
+  maxConcurrent?: number;
+  /** Bind to an existing queue only; fail with `queue_not_found` if it does not exist. @defaultValue false */
+  noCreate?: boolean;
+}
+
+/** A {@link QueueConfig} with every default applied. */
+export type ResolvedQueue = Required<Omit<QueueConfig, "noCreate">>;
+
+/** Name of the queue used when a client names none. */
+export const DEFAULT_QUEUE = "DEFAULT";
+/** Default {@link QueueConfig.maxTries}. */
+export const DEFAULT_MAX_TRIES = 10;
+/** Default {@link QueueConfig.maxRunTimeMs}. */
+export const DEFAULT_MAX_RUN_TIME_MS = 3_600_000;
+/** Default {@link QueueConfig.maxConcurrent}. */
+export const DEFAULT_MAX_CONCURRENT = 100;
+/** The longest a dead worker holds a work item before JetStream redelivers it: ack wait is min(maxRunTime, this). */
+export const MAX_ACK_WAIT_MS = 30_000;
+
+function nonNegativeInt(name: string, v: number | undefined, dflt: number, min = 0): number {
+  const value = v ?? dflt;
+  if (!Number.isInteger(value) || value < min) {
+    throw new ValidationError("invalid_queue_config", `${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/** Validates a queue definition and fills in defaults. @throws ValidationError */
+export function resolveQueue(q: QueueConfig): ResolvedQueue {
+  return {
+    name: validateQueueName(q.name),
+    maxAgeMs: nonNegativeInt("maxAgeMs", q.maxAgeMs, 0),
+    maxEntries: nonNegativeInt("maxEntries", q.maxEntries, 0),
+    discardOld: q.discardOld ?? false,
+    maxTries: nonNegativeInt("maxTries", q.maxTries, DEFAULT_MAX_TRIES, 1),
+    maxRunTimeMs: nonNegativeInt("maxRunTimeMs", q.maxRunTimeMs, DEFAULT_MAX_RUN_TIME_MS, 100),
+    maxConcurrent: nonNegativeInt("maxConcurrent", q.maxConcurrent, DEFAULT_MAX_CONCURRENT, 1),
+  };
+}
+
+/** How long JetStream waits for an ack before redelivering a queue's item. */
+export function ackWaitMs(q: ResolvedQueue): number {
+  return Math.min(q.maxRunTimeMs, MAX_ACK_WAIT_MS);
+}

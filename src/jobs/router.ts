@@ -1,0 +1,81 @@
+import { ValidationError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { NoHandlerError } from "./handler-errors.js";
+import { validateTaskType } from "./names.js";
+import type { Task } from "./task.js";
+
+/** What a handler gets besides the task. */
+export interface HandlerContext {
+  /** A logger with the task id and type attached. */
+  log: Logger;
+  /** Fires when the run time is exceeded or the worker shuts down hard; stop work when it does. */
+  signal: AbortSignal;
+  /** Epoch ms by which the handler must finish (start + the queue's max run time). */
+  runDeadline: number;
+}
+
+/** Handles one task; what it returns (JSON-serialisable) becomes the task's result. */
+export type Handler = (task: Task, ctx: HandlerContext) => unknown | Promise<unknown>;
+
+/** Wraps a handler with cross-cutting behaviour; call `next` to continue the chain. */
+export type Middleware = (next: Handler) => Handler;
+
+/** Composes middleware so that `chain(a, b)(h)` is `a(b(h))`: the first runs outermost. */
+export function chain(...mws: Middleware[]): Middleware {
+  for (const mw of mws)
+    if (typeof mw !== "function") throw new ValidationError("invalid_middleware", "middleware must be a function");
+  return (h) => mws.reduceRight<Handler>((next, mw) => mw(next), h);
+}
+
+/**
+ * Routes tasks to handlers by exact task type. Middleware registered with {@link use} wraps every
+ * route (outermost first) and wraps the per-route middleware given to {@link handle}.
+ */
+export class Router {
+  private readonly routes = new Map<string, { handler: Handler; mws: Middleware[] }>();
+  private readonly global: Middleware[] = [];
+  private resolved = new Map<string, Handler>();
+
+  /**
+   * Registers `handler` for `type`, optionally wrapped in per-route middleware.
+   * @throws ValidationError for an invalid type, a duplicate route (`duplicate_handler`) or bad middleware.
+   */
+  handle(type: string, handler: Handler, ...middleware: Middleware[]): this {
+    validateTaskType(type);
+    if (this.routes.has(type))
+      throw new ValidationError("duplicate_handler", `a handler for ${JSON.stringify(type)} is already registered`);
+    chain(...middleware);
+    this.routes.set(type, { handler, mws: middleware });
+    this.resolved = new Map();
+    return this;
+  }
+
+  /** Adds middleware applied to every route, including routes registered earlier. */
+  use(...middleware: Middleware[]): this {
+    chain(...middleware);
+    this.global.push(...middleware);
+    this.resolved = new Map();
+    return this;
+  }
+
+  /** Task types with a handler. */
+  types(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** The fully wrapped handler for a task; an unrouted type gets one that throws {@link NoHandlerError}. */
+  handlerFor(type: string): Handler {
+    let h = this.resolved.get(type);
+    if (!h) {
+      const route = this.routes.get(type);
+      if (!route) {
+        return () => {
+          throw new NoHandlerError(type);
+        };
+      }
+      h = chain(...this.global, ...route.mws)(route.handler);
+      this.resolved.set(type, h);
+    }
+    return h;
+  }
+}

@@ -1,0 +1,451 @@
+import {
+  AckPolicy,
+  type ConsumerInfo,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { JetqError, NotFoundError, StorageError, ValidationError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { encodeEvent, taskEvents } from "../events.js";
+import { validateId, validateQueueName } from "../names.js";
+import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
+import type { Task } from "../task.js";
+import {
+  CONFIG_BUCKET,
+  finalEventSubject,
+  MSG_ID_HEADER,
+  QUEUE_STREAM_PREFIX,
+  queueConfigKey,
+  queueStream,
+  queueSubjects,
+  stateEventSubject,
+  TASKS_STREAM,
+  TASKS_SUBJECTS,
+  taskSubject,
+  WORKER_CONSUMER,
+  workSubject,
+  workSubjectAnyPriority,
+} from "./layout.js";
+import { decodeTask, encodeTask } from "./task-codec.js";
+
+/** How streams are created; used only when a stream does not exist yet. */
+export interface StorageOptions {
+  /** Keep tasks and queues in memory instead of files. @defaultValue false */
+  memory?: boolean;
+  /** Stream replicas (1, 3 or 5 on a cluster). @defaultValue 1 */
+  replicas?: number;
+  /** How long task records are kept (ms); 0 = until deleted. @defaultValue 0 */
+  taskRetentionMs?: number;
+  /** JetStream de-duplication window for enqueues (ms). @defaultValue 120_000 */
+  duplicateWindowMs?: number;
+}
+
+/** Live numbers of a queue. */
+export interface QueueInfo {
+  name: string;
+  config: ResolvedQueue;
+  /** Items waiting or in flight. */
+  depth: number;
+  /** Items handed to workers and not yet acknowledged. */
+  inFlight: number;
+  /** Items not yet delivered to any worker. */
+  pending: number;
+  /** Raw JetStream stream info. */
+  stream: StreamInfo;
+  /** Raw JetStream consumer info (undefined when the worker consumer is missing). */
+  consumer?: ConsumerInfo;
+}
+
+/** Summary of the task store. */
+export interface TasksInfo {
+  /** Task records stored. */
+  records: number;
+  /** Bytes used. */
+  bytes: number;
+  stream: StreamInfo;
+}
+
+const ns = (ms: number) => ms * 1_000_000;
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 404 || err.message.includes("not found"));
+}
+
+/**
+ * The JetStream side of jetq: creates streams, writes task records and work items, reads them back.
+ * One instance per connection; see docs/storage.md for the layout it maintains.
+ */
+export class JetStreamStorage {
+  readonly js: JetStreamClient;
+  private config?: KV;
+  private readonly queues = new Map<string, ResolvedQueue>();
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    private readonly opts: Required<StorageOptions>,
+    private readonly log: Logger,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Opens storage on a connection (checks JetStream is enabled). */
+  static async open(nc: NatsConnection, opts: StorageOptions, log: Logger): Promise<JetStreamStorage> {
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc);
+    } catch (err) {
+      throw new StorageError("jetstream_unavailable", `JetStream is not available: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return new JetStreamStorage(
+      nc,
+      jsm,
+      {
+        memory: opts.memory ?? false,
+        replicas: opts.replicas ?? 1,
+        taskRetentionMs: opts.taskRetentionMs ?? 0,
+        duplicateWindowMs: opts.duplicateWindowMs ?? 120_000,
+      },
+      log,
+    );
+  }
+
+  private get storage(): StorageType {
+    return this.opts.memory ? StorageType.Memory : StorageType.File;
+  }
+
+  /** Creates the task stream and config bucket when missing. */
+  async prepare(): Promise<void> {
+    await this.ensureStream({
+      name: TASKS_STREAM,
+      subjects: [TASKS_SUBJECTS],
+      retention: RetentionPolicy.Limits,
+      max_msgs_per_subject: 1,
+      max_age: ns(this.opts.taskRetentionMs),
+      duplicate_window: ns(this.opts.duplicateWindowMs),
+      allow_direct: true,
+      storage: this.storage,
+      num_replicas: this.opts.replicas,
+    });
+    await this.configBucket();
+  }
+
+  private async ensureStream(
+    cfg: Parameters<JetStreamManager["streams"]["add"]>[0] & { name: string },
+  ): Promise<StreamInfo> {
+    try {
+      return await this.jsm.streams.info(cfg.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw wrapStorage(err, `reading stream ${cfg.name}`);
+    }
+    try {
+      return await this.jsm.streams.add(cfg);
+    } catch (err) {
+      throw wrapStorage(err, `creating stream ${cfg.name}`);
+    }
+  }
+
+  private async configBucket(): Promise<KV> {
+    if (!this.config) {
+      try {
+        this.config = await new Kvm(this.nc).create(CONFIG_BUCKET, {
+          history: 1,
+          replicas: this.opts.replicas,
+          storage: this.storage,
+        });
+      } catch (err) {
+        throw wrapStorage(err, `opening bucket ${CONFIG_BUCKET}`);
+      }
+    }
+    return this.config;
+  }
+
+  /**
+   * Creates a queue (stream, worker consumer, stored definition) or binds to the existing one,
+   * whose stored definition then wins over `q`.
+   * @throws NotFoundError (`queue_not_found`) with `noCreate` when it does not exist.
+   */
+  async prepareQueue(q: QueueConfig): Promise<ResolvedQueue> {
+    const existing = await this.findQueue(q.name);
+    if (existing) return existing;
+    if (q.noCreate) throw new NotFoundError("queue_not_found", `queue ${JSON.stringify(q.name)} does not exist`);
+    const def = resolveQueue(q);
+    await this.ensureStream({
+      name: queueStream(def.name),
+      subjects: [queueSubjects(def.name)],
+      retention: RetentionPolicy.Workqueue,
+      max_age: ns(def.maxAgeMs),
+      max_msgs: def.maxEntries > 0 ? def.maxEntries : -1,
+      discard: def.discardOld ? DiscardPolicy.Old : DiscardPolicy.New,
+      duplicate_window: ns(this.opts.duplicateWindowMs),
+      allow_direct: true,
+      storage: this.storage,
+      num_replicas: this.opts.replicas,
+    });
+    try {
+      await this.jsm.consumers.add(queueStream(def.name), {
+        durable_name: WORKER_CONSUMER,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ns(ackWaitMs(def)),
+        max_ack_pending: def.maxConcurrent,
+        max_deliver: -1,
+        max_waiting: 4096,
+        num_replicas: 0,
+      });
+    } catch (err) {
+      throw wrapStorage(err, `creating the worker consumer of queue ${def.name}`);
+    }
+    const kv = await this.configBucket();
+    await kv.put(queueConfigKey(def.name), JSON.stringify(def));
+    this.queues.set(def.name, def);
+    return def;
+  }
+
+  /** The stored definition of a queue, or undefined when the queue does not exist. */
+  async findQueue(name: string): Promise<ResolvedQueue | undefined> {
+    validateQueueName(name);
+    const cached = this.queues.get(name);
+    if (cached) return cached;
+    const kv = await this.configBucket();
+    const entry = await kv.get(queueConfigKey(name));
+    if (entry?.operation !== "PUT") return undefined;
+    const def = resolveQueue(entry.json<QueueConfig>());
+    this.queues.set(name, def);
+    return def;
+  }
+
+  /** Like {@link findQueue} but throws {@link NotFoundError} (`queue_not_found`). */
+  async getQueue(name: string): Promise<ResolvedQueue> {
+    const q = await this.findQueue(name);
+    if (!q) throw new NotFoundError("queue_not_found", `queue ${JSON.stringify(name)} does not exist`);
+    return q;
+  }
+
+  /** Largest message the server accepts. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** Encodes a task and checks that it fits in one message. @throws ValidationError (`payload_too_large`) */
+  encode(task: Task): Uint8Array {
+    const data = encodeTask(task);
+    // Leave room for headers and the subject.
+    if (data.byteLength > this.maxPayload - 1024) {
+      throw new ValidationError(
+        "payload_too_large",
+        `task ${task.id} encodes to ${data.byteLength} bytes; the server accepts at most ${this.maxPayload - 1024}`,
+      );
+    }
+    return data;
+  }
+
+  /**
+   * Writes a new task: its record (fire-and-forget, de-duplicated) then its work item, whose
+   * acknowledgement the returned promise waits for. `msgId` de-duplicates repeated enqueues.
+   * @returns whether JetStream recognised the work item as a duplicate.
+   */
+  async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
+    const h = headers();
+    h.set(MSG_ID_HEADER, `${msgId}:record`);
+    this.nc.publish(taskSubject(task.id), data, { headers: h });
+    try {
+      const ack = await this.js.publish(workSubject(task.queue, task.id, task.priority), data, { msgID: msgId });
+      return { duplicate: ack.duplicate };
+    } catch (err) {
+      throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
+    }
+  }
+
+  /** Writes a task record and waits for JetStream to store it. */
+  async saveRecord(task: Task): Promise<void> {
+    try {
+      await this.js.publish(taskSubject(task.id), this.encode(task));
+    } catch (err) {
+      throw wrapStorage(err, `saving task ${task.id}`);
+    }
+  }
+
+  /**
+   * Writes a task record without waiting for an acknowledgement. Used for the `active` record,
+   * which a later acknowledged record always follows on the same connection.
+   */
+  saveRecordQuietly(task: Task): void {
+    this.nc.publish(taskSubject(task.id), encodeTask(task));
+  }
+
+  /** Publishes the state (and final) events of a task's current state. */
+  publishEvents(task: Task): void {
+    for (const e of taskEvents(task)) {
+      const subject =
+        e.type === "jetq.v1.task_final"
+          ? finalEventSubject(task.queue, e.state)
+          : stateEventSubject(task.queue, e.state);
+      this.nc.publish(subject, encodeEvent(e));
+    }
+  }
+
+  /**
+   * Replaces a task's record with an empty tombstone: the task then reads as not found, yet a
+   * redelivered work item still sees that the task was finished (used to discard final states).
+   */
+  async saveTombstone(id: string): Promise<void> {
+    try {
+      await this.js.publish(taskSubject(id), new Uint8Array(0));
+    } catch (err) {
+      throw wrapStorage(err, `discarding task ${id}`);
+    }
+  }
+
+  /**
+   * The latest record of a task: undefined when there is none, `null` for a tombstone
+   * (a task discarded after it finished).
+   */
+  async loadRecord(id: string): Promise<Task | undefined | null> {
+    const m = await this.directGet(TASKS_STREAM, taskSubject(id));
+    if (!m) return undefined;
+    if (m.byteLength === 0) return null;
+    return decodeTask(m);
+  }
+
+  private decodeRecord(data: Uint8Array, subject: string): Task | undefined {
+    if (data.byteLength === 0) return undefined;
+    try {
+      return decodeTask(data);
+    } catch (err) {
+      this.log.error("skipping a corrupt task record", { subject, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  private async directGet(stream: string, subject: string): Promise<Uint8Array | undefined> {
+    try {
+      const m = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
+      return m ? m.data : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrapStorage(err, `reading ${subject}`);
+    }
+  }
+
+  /**
+   * Loads a task by id: its record, else its work item in any queue.
+   * @throws NotFoundError (`task_not_found`)
+   */
+  async loadTask(id: string): Promise<Task> {
+    validateId(id);
+    const rec = await this.loadRecord(id);
+    if (rec) return rec;
+    if (rec === null) throw new NotFoundError("task_not_found", `task ${id} was discarded`);
+    for (const q of await this.queueNames()) {
+      const m = await this.directGet(queueStream(q), workSubjectAnyPriority(q, id));
+      if (m) return decodeTask(m);
+    }
+    throw new NotFoundError("task_not_found", `task ${id} not found`);
+  }
+
+  /** Removes a task's work item (if queued) from `queue`. */
+  async removeWorkItem(queue: string, id: string): Promise<void> {
+    try {
+      await this.jsm.streams.purge(queueStream(queue), { filter: workSubjectAnyPriority(queue, id) });
+    } catch (err) {
+      if (!isNotFound(err)) throw wrapStorage(err, `removing task ${id} from queue ${queue}`);
+    }
+  }
+
+  /** Deletes a task's record and its work item. @throws NotFoundError when neither exists. */
+  async deleteTask(id: string): Promise<void> {
+    const task = await this.loadTask(id);
+    await this.removeWorkItem(task.queue, id);
+    await this.jsm.streams.purge(TASKS_STREAM, { filter: taskSubject(id) });
+  }
+
+  /** Names of all queues. */
+  async queueNames(): Promise<string[]> {
+    const names: string[] = [];
+    for await (const name of this.jsm.streams.names(`jetq.q.>`)) {
+      if (name.startsWith(QUEUE_STREAM_PREFIX)) names.push(name.slice(QUEUE_STREAM_PREFIX.length));
+    }
+    return names.sort();
+  }
+
+  /** Depth and consumer numbers of one queue. @throws NotFoundError */
+  async queueInfo(name: string): Promise<QueueInfo> {
+    const config = await this.getQueue(name);
+    const stream = await this.jsm.streams.info(queueStream(name)).catch((err) => {
+      throw isNotFound(err)
+        ? new NotFoundError("queue_not_found", `queue ${name} does not exist`)
+        : wrapStorage(err, "queue info");
+    });
+    const consumer = await this.jsm.consumers.info(queueStream(name), WORKER_CONSUMER).catch(() => undefined);
+    return {
+      name,
+      config,
+      depth: stream.state.messages,
+      inFlight: consumer?.num_ack_pending ?? 0,
+      pending: consumer?.num_pending ?? stream.state.messages,
+      stream,
+      ...(consumer ? { consumer } : {}),
+    };
+  }
+
+  /** Removes every item from a queue (records stay). */
+  async purgeQueue(name: string): Promise<number> {
+    await this.getQueue(name);
+    const r = await this.jsm.streams.purge(queueStream(name));
+    return r.purged;
+  }
+
+  /** Deletes a queue: its stream, consumer and definition. */
+  async deleteQueue(name: string): Promise<void> {
+    await this.getQueue(name);
+    await this.jsm.streams.delete(queueStream(name)).catch((err) => {
+      if (!isNotFound(err)) throw wrapStorage(err, `deleting queue ${name}`);
+    });
+    await (await this.configBucket()).delete(queueConfigKey(name));
+    this.queues.delete(name);
+  }
+
+  /** Numbers of the task store. */
+  async tasksInfo(): Promise<TasksInfo> {
+    const stream = await this.jsm.streams.info(TASKS_STREAM);
+    return { records: stream.state.messages, bytes: stream.state.bytes, stream };
+  }
+
+  /** Streams every task record (oldest first); a record that fails to decode is logged and skipped. */
+  async *tasks(): AsyncGenerator<Task> {
+    const info = await this.jsm.streams.info(TASKS_STREAM);
+    if (info.state.messages === 0) return;
+    const consumer = await this.js.consumers.get(TASKS_STREAM);
+    const messages = await consumer.consume();
+    try {
+      for await (const m of messages) {
+        const task = this.decodeRecord(m.data, m.subject);
+        if (task) yield task;
+        if (m.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close();
+    }
+  }
+}
+
+/** Wraps a JetStream failure in a {@link StorageError} that says what was being done. */
+export function wrapStorage(err: unknown, doing: string): JetqError {
+  if (err instanceof JetqError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = msg.includes("no responders") || msg.includes("503") ? "stream_not_found" : "storage_failed";
+  return new StorageError(code, `${doing}: ${msg}`, { cause: err });
+}

@@ -1,0 +1,53 @@
+/**
+ * The JetStream storage layout shared by every face of jetq (library, scheduler, HTTP gateway,
+ * outbox). Every stream, bucket and subject name is built here and nowhere else; docs/storage.md
+ * describes the same layout for operators.
+ */
+
+/** Prefix of every subject jetq publishes to. */
+export const SUBJECT_PREFIX = "jetq";
+
+/** Stream holding the latest record of every task, one subject per task id (`max_msgs_per_subject: 1`). */
+export const TASKS_STREAM = "JETQ_TASKS";
+/** Wildcard bound to {@link TASKS_STREAM}. */
+export const TASKS_SUBJECTS = `${SUBJECT_PREFIX}.task.*`;
+/** Subject of one task's record. */
+export const taskSubject = (id: string): string => `${SUBJECT_PREFIX}.task.${id}`;
+
+/** Prefix of work queue stream names; the queue name follows. */
+export const QUEUE_STREAM_PREFIX = "JETQ_Q_";
+/** Stream name of a work queue. */
+export const queueStream = (queue: string): string => `${QUEUE_STREAM_PREFIX}${queue}`;
+/** Wildcard bound to a queue's stream: `jetq.q.<queue>.<priority>.<task id>`. */
+export const queueSubjects = (queue: string): string => `${SUBJECT_PREFIX}.q.${queue}.*.*`;
+/**
+ * Subject of one work item. The priority token is a single digit; the default level is
+ * {@link DEFAULT_PRIORITY}.
+ */
+export const workSubject = (queue: string, id: string, priority = DEFAULT_PRIORITY): string =>
+  `${SUBJECT_PREFIX}.q.${queue}.${priority}.${id}`;
+/** Matches a task's work item in its queue at any priority (for direct get and purge). */
+export const workSubjectAnyPriority = (queue: string, id: string): string => `${SUBJECT_PREFIX}.q.${queue}.*.${id}`;
+/** Priority level used when a task sets none. */
+export const DEFAULT_PRIORITY = 5;
+/** Durable pull consumer shared by all workers of a queue. */
+export const WORKER_CONSUMER = "WORKERS";
+
+/** KV bucket with configuration: queue definitions (`queue.<name>`) and later controls. */
+export const CONFIG_BUCKET = "JETQ_CONFIG";
+/** KV key of a queue definition. */
+export const queueConfigKey = (queue: string): string => `queue.${queue}`;
+
+/** Subject of every task state change event. */
+export const stateEventSubject = (queue: string, state: string): string =>
+  `${SUBJECT_PREFIX}.ev.state.${queue}.${state}`;
+/** Subject of the one final-outcome event per task. */
+export const finalEventSubject = (queue: string, state: string): string =>
+  `${SUBJECT_PREFIX}.ev.final.${queue}.${state}`;
+/** Wildcard for all task state events (optionally of one queue). */
+export const stateEventWildcard = (queue = "*"): string => `${SUBJECT_PREFIX}.ev.state.${queue}.*`;
+/** Wildcard for all final-outcome events (optionally of one queue). */
+export const finalEventWildcard = (queue = "*"): string => `${SUBJECT_PREFIX}.ev.final.${queue}.*`;
+
+/** Header carrying a message de-duplication id (JetStream's own). */
+export const MSG_ID_HEADER = "Nats-Msg-Id";

@@ -1,0 +1,91 @@
+import { ValidationError } from "../../errors.js";
+import { type Task, TaskState } from "../task.js";
+
+/**
+ * The wire form of a task, as stored in queue work items and task records (JSON, snake_case).
+ * Documented in docs/storage.md; other languages read and write this shape.
+ */
+interface TaskWire {
+  id: string;
+  type: string;
+  queue: string;
+  payload?: unknown;
+  payload_b64?: string;
+  deadline?: string;
+  max_tries: number;
+  priority: number;
+  result?: { value: unknown; completed: string };
+  state: string;
+  created: string;
+  tried?: string;
+  tries: number;
+  last_err?: string;
+}
+
+const STATES = new Set<string>([...Object.values(TaskState)]);
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Serialises a task to its JSON wire form. */
+export function encodeTask(task: Task): Uint8Array {
+  const w: TaskWire = {
+    id: task.id,
+    type: task.type,
+    queue: task.queue,
+    max_tries: task.maxTries,
+    priority: task.priority,
+    state: task.state,
+    created: iso(task.createdAt),
+    tries: task.tries,
+  };
+  if (task.payload instanceof Uint8Array) w.payload_b64 = Buffer.from(task.payload).toString("base64");
+  else w.payload = task.payload;
+  if (task.deadline !== undefined) w.deadline = iso(task.deadline);
+  if (task.result) w.result = { value: task.result.value, completed: iso(task.result.completedAt) };
+  if (task.lastTriedAt !== undefined) w.tried = iso(task.lastTriedAt);
+  if (task.lastError !== undefined) w.last_err = task.lastError;
+  return Buffer.from(JSON.stringify(w));
+}
+
+function corrupt(why: string): never {
+  throw new ValidationError("corrupt_task", `corrupt task record: ${why}`);
+}
+
+function time(v: unknown, field: string): number {
+  const ms = typeof v === "string" ? Date.parse(v) : Number.NaN;
+  if (!Number.isFinite(ms)) corrupt(`${field} is not a timestamp`);
+  return ms;
+}
+
+/**
+ * Parses a task from its wire form.
+ * @throws ValidationError (`corrupt_task`) when the bytes are not a well-formed task.
+ */
+export function decodeTask(data: Uint8Array): Task {
+  let w: Partial<TaskWire>;
+  try {
+    w = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"));
+  } catch {
+    return corrupt("not JSON");
+  }
+  if (typeof w !== "object" || w === null) corrupt("not an object");
+  if (typeof w.id !== "string" || typeof w.type !== "string" || typeof w.queue !== "string") corrupt("id/type/queue");
+  if (typeof w.state !== "string" || !STATES.has(w.state)) corrupt("unknown state");
+  const task: Task = {
+    id: w.id,
+    type: w.type,
+    queue: w.queue,
+    payload: typeof w.payload_b64 === "string" ? new Uint8Array(Buffer.from(w.payload_b64, "base64")) : w.payload,
+    maxTries: Number.isInteger(w.max_tries) ? (w.max_tries as number) : 0,
+    priority: Number.isInteger(w.priority) ? (w.priority as number) : 5,
+    state: w.state as TaskState,
+    createdAt: time(w.created, "created"),
+    tries: Number.isInteger(w.tries) ? (w.tries as number) : 0,
+  };
+  if (w.deadline !== undefined) task.deadline = time(w.deadline, "deadline");
+  if (w.tried !== undefined) task.lastTriedAt = time(w.tried, "tried");
+  if (typeof w.last_err === "string") task.lastError = w.last_err;
+  if (w.result && typeof w.result === "object") {
+    task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
+  }
+  return task;
+}

@@ -1,0 +1,133 @@
+import { ValidationError } from "../errors.js";
+import { newId } from "./id.js";
+import { validateId, validateTaskType } from "./names.js";
+import { DEFAULT_PRIORITY } from "./storage/layout.js";
+
+/**
+ * The states a task moves through. `new` → `active` → `complete`, with `retry` between failed
+ * tries; `expired`, `terminated`, `unreachable` and `complete` are final.
+ */
+export const TaskState = {
+  /** Enqueued, not yet handled. */
+  New: "new",
+  /** A handler is running it. */
+  Active: "active",
+  /** A try failed; it waits for its back-off before the next try. */
+  Retry: "retry",
+  /** It reached its deadline or its maximum tries. Final. */
+  Expired: "expired",
+  /** A handler ended it with {@link TerminateTask}, or it was unverifiable/corrupt. Final. */
+  Terminated: "terminated",
+  /** The handler returned; the result is stored. Final. */
+  Complete: "complete",
+  /** Its work item could not be written to the queue. */
+  QueueError: "queue_error",
+  /** Waiting for dependencies. */
+  Blocked: "blocked",
+  /** A dependency failed, so it will never run. Final. */
+  Unreachable: "unreachable",
+} as const;
+/** One of the values of {@link TaskState}. */
+export type TaskState = (typeof TaskState)[keyof typeof TaskState];
+
+/** States after which a task is never run again. */
+export const FINAL_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
+  TaskState.Expired,
+  TaskState.Terminated,
+  TaskState.Complete,
+  TaskState.Unreachable,
+]);
+
+/** True when `state` is final. */
+export function isFinalState(state: TaskState): boolean {
+  return FINAL_STATES.has(state);
+}
+
+/** The outcome a handler produced. */
+export interface TaskResult<R = unknown> {
+  /** What the handler returned. */
+  value: R;
+  /** When it completed (epoch ms). */
+  completedAt: number;
+}
+
+/** A unit of work. Plain data: what you enqueue, what a handler receives, what `loadTask` returns. */
+export interface Task<P = unknown, R = unknown> {
+  /** K-sortable unique id (a ULID unless you supply one). */
+  id: string;
+  /** Routing key for handlers, e.g. `email:send`. */
+  type: string;
+  /** Queue the task was enqueued to; set on enqueue. */
+  queue: string;
+  /** The work description: any JSON value, or bytes when a custom encoder was used. */
+  payload: P;
+  /** Epoch ms after which the task must not start; it expires instead. */
+  deadline?: number;
+  /** Tries allowed for this task; the queue's `maxTries` caps it. 0 means the queue's. */
+  maxTries: number;
+  /** Priority level 0 (most urgent) to 9; default 5. */
+  priority: number;
+  /** Set when the task completed. */
+  result?: TaskResult<R>;
+  /** Current state. */
+  state: TaskState;
+  /** Creation time, epoch ms. */
+  createdAt: number;
+  /** Start of the most recent try, epoch ms. */
+  lastTriedAt?: number;
+  /** Handler invocations so far. */
+  tries: number;
+  /** Error message of the most recent failed try. */
+  lastError?: string;
+}
+
+/** Options for {@link newTask}. */
+export interface NewTaskOptions {
+  /** Use this id instead of a generated ULID (must be a valid id). */
+  id?: string;
+  /** Absolute deadline (Date or epoch ms) after which the task must not start. */
+  deadline?: Date | number;
+  /** Maximum tries for this task (capped by the queue). @defaultValue the queue's `maxTries` */
+  maxTries?: number;
+  /** Priority 0 (most urgent) – 9. @defaultValue 5 */
+  priority?: number;
+  /**
+   * Encodes the payload to bytes instead of storing it as JSON; the handler then receives
+   * the bytes (`Uint8Array`) as `task.payload`.
+   */
+  encoder?: (payload: unknown) => Uint8Array;
+}
+
+/**
+ * Creates a task of `type` carrying `payload`. Nothing is written until you enqueue it.
+ * @throws ValidationError for an invalid type, id, deadline, priority or maxTries.
+ */
+export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}): Task<P> {
+  validateTaskType(type);
+  const id = opts.id === undefined ? newId() : validateId(opts.id);
+  const deadline = opts.deadline instanceof Date ? opts.deadline.getTime() : opts.deadline;
+  if (deadline !== undefined && !Number.isFinite(deadline)) {
+    throw new ValidationError("invalid_deadline", "deadline must be a valid date");
+  }
+  const priority = opts.priority ?? DEFAULT_PRIORITY;
+  if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
+    throw new ValidationError("invalid_priority", `priority must be an integer 0-9, got ${priority}`);
+  }
+  const maxTries = opts.maxTries ?? 0;
+  if (!Number.isInteger(maxTries) || maxTries < 0) {
+    throw new ValidationError("invalid_max_tries", `maxTries must be a non-negative integer, got ${maxTries}`);
+  }
+  const task: Task<P> = {
+    id,
+    type,
+    queue: "",
+    payload: (opts.encoder ? opts.encoder(payload) : payload) as P,
+    maxTries,
+    priority,
+    state: TaskState.New,
+    createdAt: Date.now(),
+    tries: 0,
+  };
+  if (deadline !== undefined) task.deadline = deadline;
+  return task;
+}

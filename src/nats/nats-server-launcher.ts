@@ -1,0 +1,192 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError } from "../errors.js";
+
+/** Options for {@link NatsServerLauncher}. */
+export interface NatsServerOptions {
+  /** Directory for JetStream files. @defaultValue a fresh temp dir, removed on stop */
+  storeDir?: string;
+  /** Client port. @defaultValue a free port on 127.0.0.1 */
+  port?: number;
+  /** Host to bind. @defaultValue `"127.0.0.1"` */
+  host?: string;
+  /** Path to the `nats-server` binary. @defaultValue `"nats-server"` from PATH */
+  binary?: string;
+  /** Server name (must be unique within a cluster). @defaultValue `"jetq"` */
+  serverName?: string;
+  /** Cluster settings; set by {@link NatsCluster}. */
+  cluster?: { name: string; port: number; routes: number[] };
+  /** How long to wait for the server to accept connections. @defaultValue 15000 ms */
+  startTimeoutMs?: number;
+}
+
+/** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const addr = srv.address();
+  srv.close();
+  await once(srv, "close");
+  if (addr === null || typeof addr === "string") throw new ConfigError("no_port", "could not allocate a port");
+  return addr.port;
+}
+
+/** Throws a {@link ConfigError} naming the Debian package when `nats-server` is not runnable. */
+export function assertNatsServerAvailable(binary = "nats-server"): string {
+  const r = spawnSync(binary, ["--version"], { encoding: "utf8" });
+  if (r.error || r.status !== 0) {
+    throw new ConfigError(
+      "nats_server_missing",
+      `${binary} was not found on PATH; install it with "apt-get install nats-server" (Debian/Ubuntu) or from https://nats.io and retry`,
+    );
+  }
+  return r.stdout.trim();
+}
+
+/**
+ * Runs one `nats-server -js` process on loopback with its own store directory.
+ * `start()` resolves once the server accepts clients; `stop()` terminates it and removes a temp store.
+ */
+export class NatsServerLauncher {
+  readonly host: string;
+  port = 0;
+  private proc?: ChildProcess;
+  private storeDir = "";
+  private ownsStore = false;
+  private log = "";
+
+  constructor(private readonly opts: NatsServerOptions = {}) {
+    this.host = opts.host ?? "127.0.0.1";
+  }
+
+  /** The URL clients connect to, e.g. `nats://127.0.0.1:4222`. */
+  get url(): string {
+    return `nats://${this.host}:${this.port}`;
+  }
+
+  /** The last output of the server, for diagnostics. */
+  get output(): string {
+    return this.log;
+  }
+
+  /** True while the server process runs. */
+  get running(): boolean {
+    return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Starts the server and waits until it is ready. */
+  async start(): Promise<this> {
+    const binary = this.opts.binary ?? "nats-server";
+    assertNatsServerAvailable(binary);
+    if (!this.storeDir) {
+      this.ownsStore = this.opts.storeDir === undefined;
+      this.storeDir = this.opts.storeDir ?? (await mkdtemp(join(tmpdir(), "jetq-nats-")));
+    }
+    if (this.port === 0) this.port = this.opts.port ?? (await freePort());
+    const conf = join(this.storeDir, "nats-server.conf");
+    await writeFile(conf, this.config());
+    this.log = "";
+    const proc = spawn(binary, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = proc;
+    const keep = (chunk: Buffer) => {
+      this.log = (this.log + chunk.toString()).slice(-20_000);
+    };
+    proc.stdout?.on("data", keep);
+    proc.stderr?.on("data", keep);
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
+    while (!this.log.includes("Server is ready")) {
+      if (!this.running)
+        throw new ConfigError("nats_server_failed", `nats-server exited during start-up:\n${this.log}`);
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new ConfigError("nats_server_timeout", `nats-server did not become ready:\n${this.log}`);
+      }
+      await Promise.race([once(proc.stderr ?? proc, "data"), once(proc, "exit")]);
+    }
+    return this;
+  }
+
+  private config(): string {
+    const name = this.opts.serverName ?? "jetq";
+    const lines = [
+      `server_name: "${name}"`,
+      `listen: "${this.host}:${this.port}"`,
+      `jetstream { store_dir: ${JSON.stringify(this.storeDir)} }`,
+    ];
+    const c = this.opts.cluster;
+    if (c) {
+      lines.push(
+        `cluster { name: "${c.name}", listen: "${this.host}:${c.port}", routes: [${c.routes
+          .map((p) => `"nats-route://${this.host}:${p}"`)
+          .join(", ")}] }`,
+      );
+    }
+    return `${lines.join("\n")}\n`;
+  }
+
+  /** Kills the process at once (as a crash would), keeping the store for a later {@link start}. */
+  async kill(): Promise<void> {
+    await this.terminate("SIGKILL");
+  }
+
+  /** Stops the server gracefully; removes the store when it was a temp dir. */
+  async stop(): Promise<void> {
+    await this.terminate("SIGTERM");
+    if (this.ownsStore && this.storeDir) {
+      await rm(this.storeDir, { recursive: true, force: true });
+      this.storeDir = "";
+    }
+  }
+
+  private async terminate(signal: NodeJS.Signals): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.running) return;
+    const exited = once(proc, "exit");
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Reads the JetStream store directory path (for tests that inspect files). */
+  get store(): string {
+    return this.storeDir;
+  }
+}
+
+/**
+ * Three `nats-server` processes on loopback routed into one JetStream cluster, for replica tests.
+ */
+export class NatsCluster {
+  readonly nodes: NatsServerLauncher[] = [];
+
+  /** Client URLs of all nodes (pass all of them to a connection). */
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  /** Starts `size` nodes (default 3) and waits until all are ready. */
+  async start(size = 3): Promise<this> {
+    const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+    for (let i = 0; i < size; i++) {
+      this.nodes.push(
+        new NatsServerLauncher({
+          serverName: `jetq-${i + 1}`,
+          cluster: { name: "jetq", port: routePorts[i] ?? 0, routes: routePorts.filter((_, j) => j !== i) },
+        }),
+      );
+    }
+    await Promise.all(this.nodes.map((n) => n.start()));
+    return this;
+  }
+
+  /** Stops every node. */
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}

@@ -1,0 +1,49 @@
+import { after, before } from "node:test";
+import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
+
+/**
+ * Starts a real nats-server (JetStream, free loopback port, temp store) before the tests of the
+ * calling file and stops it after them. Returns a handle whose `server` is set once started.
+ */
+export function useNatsServer(): { server: NatsServerLauncher } {
+  const handle = { server: new NatsServerLauncher() };
+  before(async () => {
+    await handle.server.start();
+  });
+  after(async () => {
+    await handle.server.stop();
+  });
+  return handle;
+}
+
+/**
+ * Resolves with the next item of `iter` matching `pred`; rejects after `timeoutMs`.
+ * The iterator stays open, so it can be searched again.
+ */
+export async function firstMatch<T>(iter: AsyncIterator<T>, pred: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no matching item within ${timeoutMs} ms`)), timeoutMs);
+  });
+  const search = (async () => {
+    for (;;) {
+      const r = await iter.next();
+      if (r.done) throw new Error("stream ended without a matching item");
+      if (pred(r.value)) return r.value;
+    }
+  })();
+  try {
+    return await Promise.race([search, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A promise plus its resolve function, for awaiting a callback. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
