@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,7 +87,8 @@ export class NatsServerLauncher {
       this.ownsStore = this.opts.storeDir === undefined;
       this.storeDir = this.opts.storeDir ?? (await mkdtemp(join(tmpdir(), "jetq-nats-")));
     }
-    if (this.port === 0) this.port = this.opts.port ?? (await freePort());
+    await mkdir(this.storeDir, { recursive: true });
+    if (this.port === 0) this.port = this.opts.port || (await freePort());
     const conf = join(this.storeDir, "nats-server.conf");
     await writeFile(conf, this.config());
     this.log = "";

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine:
+// npm dependencies, and nats-server (plus redis-server with --bench) from Debian's packages
+// when they are missing and we run as root. Otherwise it says exactly what to install.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+
+const wantBench = process.argv.includes("--bench");
+const say = (msg) => process.stderr.write(`[jetq setup] ${msg}\n`);
+
+function has(cmd) {
+  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+function npmDepsCurrent() {
+  if (!existsSync("node_modules/.package-lock.json")) return false;
+  const lock = existsSync("package-lock.json") ? statSync("package-lock.json").mtimeMs : 0;
+  return statSync("node_modules/.package-lock.json").mtimeMs >= lock;
+}
+
+if (!npmDepsCurrent()) {
+  say("installing npm dependencies (npm ci)");
+  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: ["ignore", 2, 2] });
+}
+
+const debs = [["nats-server", "nats-server"]];
+if (wantBench) debs.push(["redis-server", "redis-server"]);
+const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+if (missing.length > 0) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (!isRoot || !has("apt-get")) {
+    say(`missing: ${missing.join(", ")}. Install with: sudo apt-get install -y ${missing.join(" ")}`);
+    process.exit(1);
+  }
+  say(`installing ${missing.join(", ")} from Debian packages`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  execFileSync("apt-get", ["update", "-qq"], { stdio: ["ignore", 2, 2], env });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: ["ignore", 2, 2], env });
+}

@@ -1,0 +1,71 @@
+import { join } from "node:path";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { ConfigError } from "../errors.js";
+import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { Logger } from "../logger.js";
+import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
+
+/** Options of {@link JetqService}. */
+export interface JetqServiceOptions {
+  /** NATS to connect to; when `servers` is unset an embedded nats-server is started. */
+  nats: NatsOptions;
+  /** Directory for the embedded server's JetStream files. @defaultValue `"./.jetq"` */
+  dataDir?: string;
+  /** Port of the embedded server. @defaultValue 4222 (0 picks a free port) */
+  embeddedPort?: number;
+  log: Logger;
+}
+
+/**
+ * `jetq serve`: owns the start order (embedded NATS → connection → storage → components) and a
+ * graceful stop in reverse order.
+ */
+export class JetqService {
+  private embedded?: NatsServerLauncher;
+  private nc?: NatsConnection;
+  private storage?: JetStreamStorage;
+
+  constructor(private readonly opts: JetqServiceOptions) {}
+
+  /** The NATS URL clients should use. */
+  get natsUrl(): string {
+    return this.embedded?.url ?? String(this.opts.nats.servers);
+  }
+
+  /** Starts everything; on failure stops what was started and rethrows. */
+  async start(): Promise<void> {
+    const { log } = this.opts;
+    try {
+      let nats = this.opts.nats;
+      if (!nats.servers || (Array.isArray(nats.servers) && nats.servers.length === 0)) {
+        this.embedded = new NatsServerLauncher({
+          storeDir: join(this.opts.dataDir ?? ".jetq", "nats"),
+          port: this.opts.embeddedPort ?? 4222,
+        });
+        await this.embedded.start().catch((err: Error) => {
+          throw new ConfigError(
+            "embedded_nats_failed",
+            `could not start the embedded nats-server on port ${this.opts.embeddedPort ?? 4222} (use --nats-port or -a): ${err.message}`,
+            { cause: err },
+          );
+        });
+        log.info("embedded NATS started; clients connect to this URL", { url: this.embedded.url });
+        nats = { ...nats, servers: this.embedded.url };
+      }
+      this.nc = await connectNats({ name: "jetq-serve", ...nats });
+      this.storage = await JetStreamStorage.open(this.nc, {}, log);
+      await this.storage.prepare();
+      log.info("jetq serve ready", { nats: this.natsUrl });
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Stops components, drains the connection and stops the embedded server. */
+  async stop(): Promise<void> {
+    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
+    await this.embedded?.stop();
+  }
+}
