@@ -7,7 +7,11 @@ import type { NatsOptions } from "../nats/connect.js";
  */
 export function addNatsFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option("-a, --address <urls>", "NATS server URL(s), comma-separated; none = embedded server").env("NATS_ADDRESS"))
+    .addOption(
+      new Option("-a, --address <urls>", "NATS server URL(s), comma-separated; none = embedded server").env(
+        "NATS_ADDRESS",
+      ),
+    )
     .addOption(new Option("-s, --secure", "require a TLS connection").env("NATS_SECURE"))
     .addOption(new Option("-t, --token <token>", "token authentication").env("NATS_TOKEN"))
     .addOption(new Option("-u, --user <user>", "user name").env("NATS_USER"))

@@ -15,7 +15,9 @@ export function registerServe(program: Command): void {
   const cmd = program.command("serve").description("run the jetq service (scheduler, HTTP gateway) on NATS");
   addNatsFlags(cmd)
     .addOption(new Option("--subject <subject>", "subject the Gozo-compatible scheduler listens on").default("gozo"))
-    .addOption(new Option("--data <dir>", "data directory of the embedded nats-server").default(".jetq").env("JETQ_DATA"))
+    .addOption(
+      new Option("--data <dir>", "data directory of the embedded nats-server").default(".jetq").env("JETQ_DATA"),
+    )
     .addOption(new Option("--http <host:port>", "HTTP gateway address").env("JETQ_HTTP"))
     .addOption(new Option("--nats-port <port>", "port of the embedded nats-server (0 = any free port)").default("4222"))
     .action(async (flags: ServeFlags) => {

@@ -74,6 +74,17 @@ export class NatsServerLauncher {
     return this.log;
   }
 
+  /** Resolves when the server writes more log output (or after 1 s). */
+  nextOutput(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      this.proc?.stderr?.once("data", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   /** True while the server process runs. */
   get running(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
@@ -183,7 +194,24 @@ export class NatsCluster {
       );
     }
     await Promise.all(this.nodes.map((n) => n.start()));
+    await this.waitForMetaLeader();
     return this;
+  }
+
+  /** Waits until the nodes have elected a JetStream meta leader (JetStream API answers). */
+  private async waitForMetaLeader(timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !this.nodes.some(
+        (n) =>
+          n.output.includes("JetStream cluster new metadata leader") ||
+          n.output.includes("Self is new JetStream cluster metadata leader"),
+      )
+    ) {
+      if (Date.now() > deadline)
+        throw new ConfigError("nats_cluster_timeout", "the cluster elected no JetStream leader in time");
+      await Promise.race(this.nodes.map((n) => n.nextOutput()));
+    }
   }
 
   /** Stops every node. */

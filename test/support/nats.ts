@@ -47,3 +47,19 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   });
   return { promise, resolve };
 }
+
+/**
+ * Resolves once `cond()` is true, checking after each macrotask turn (no fixed sleeps);
+ * rejects after `timeoutMs`. For state that has no event to await (e.g. a stream's depth).
+ */
+export async function waitUntil(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`${what} not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
