@@ -26,6 +26,7 @@ export function registerServe(program: Command): void {
         nats: natsOptionsFromFlags(flags),
         dataDir: flags.data,
         embeddedPort: Number(flags.natsPort),
+        subject: flags.subject,
         log,
       });
       await service.start();

@@ -5,6 +5,7 @@ import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
+import { SchedulerService } from "../scheduler/scheduler-service.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
@@ -14,6 +15,10 @@ export interface JetqServiceOptions {
   dataDir?: string;
   /** Port of the embedded server. @defaultValue 4222 (0 picks a free port) */
   embeddedPort?: number;
+  /** Subject of the Gozo protocol. @defaultValue `"gozo"` */
+  subject?: string;
+  /** Replicas for the streams the service creates. @defaultValue 1 */
+  replicas?: number;
   log: Logger;
 }
 
@@ -25,6 +30,8 @@ export class JetqService {
   private embedded?: NatsServerLauncher;
   private nc?: NatsConnection;
   private storage?: JetStreamStorage;
+  /** The scheduler part; set once started. */
+  scheduler?: SchedulerService;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -54,8 +61,15 @@ export class JetqService {
         nats = { ...nats, servers: this.embedded.url };
       }
       this.nc = await connectNats({ name: "jetq-serve", ...nats });
-      this.storage = await JetStreamStorage.open(this.nc, {}, log);
+      this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
       await this.storage.prepare();
+      this.scheduler = new SchedulerService({
+        nc: this.nc,
+        log: log.child({ component: "scheduler" }),
+        replicas: this.opts.replicas ?? 1,
+        ...(this.opts.subject ? { subject: this.opts.subject } : {}),
+      });
+      await this.scheduler.start();
       log.info("jetq serve ready", { nats: this.natsUrl });
     } catch (err) {
       await this.stop();
@@ -65,6 +79,9 @@ export class JetqService {
 
   /** Stops components, drains the connection and stops the embedded server. */
   async stop(): Promise<void> {
+    await this.scheduler
+      ?.stop()
+      .catch((err: Error) => this.opts.log.error("scheduler stop failed", { error: err.message }));
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     await this.embedded?.stop();
   }

@@ -3,12 +3,16 @@ import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 
 /**
  * Starts a real nats-server (JetStream, free loopback port, temp store) before the tests of the
- * calling file and stops it after them. Returns a handle whose `server` is set once started.
+ * calling file and stops it after them. Other top-level `before` hooks of the file may run
+ * concurrently with this one: they should `await handle.ready` first.
  */
-export function useNatsServer(): { server: NatsServerLauncher } {
-  const handle = { server: new NatsServerLauncher() };
+export function useNatsServer(): { server: NatsServerLauncher; ready: Promise<unknown> } {
+  const server = new NatsServerLauncher();
+  let started!: () => void;
+  const handle = { server, ready: new Promise<void>((r) => (started = r)) };
   before(async () => {
-    await handle.server.start();
+    await server.start();
+    started();
   });
   after(async () => {
     await handle.server.stop();

@@ -3,7 +3,6 @@ import {
   type ConsumerInfo,
   DeliverPolicy,
   DiscardPolicy,
-  JetStreamApiError,
   type JetStreamClient,
   type JetStreamManager,
   jetstream,
@@ -14,8 +13,9 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
-import { JetqError, NotFoundError, StorageError, ValidationError } from "../../errors.js";
+import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
 import { encodeEvent, taskEvents } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
@@ -77,10 +77,6 @@ export interface TasksInfo {
 
 const ns = (ms: number) => ms * 1_000_000;
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 404 || err.message.includes("not found"));
-}
-
 /**
  * The JetStream side of jetq: creates streams, writes task records and work items, reads them back.
  * One instance per connection; see docs/storage.md for the layout it maintains.
@@ -128,7 +124,7 @@ export class JetStreamStorage {
 
   /** Creates the task stream and config bucket when missing. */
   async prepare(): Promise<void> {
-    await this.ensureStream({
+    await ensureStream(this.jsm, {
       name: TASKS_STREAM,
       subjects: [TASKS_SUBJECTS],
       retention: RetentionPolicy.Limits,
@@ -140,21 +136,6 @@ export class JetStreamStorage {
       num_replicas: this.opts.replicas,
     });
     await this.configBucket();
-  }
-
-  private async ensureStream(
-    cfg: Parameters<JetStreamManager["streams"]["add"]>[0] & { name: string },
-  ): Promise<StreamInfo> {
-    try {
-      return await this.jsm.streams.info(cfg.name);
-    } catch (err) {
-      if (!isNotFound(err)) throw wrapStorage(err, `reading stream ${cfg.name}`);
-    }
-    try {
-      return await this.jsm.streams.add(cfg);
-    } catch (err) {
-      throw wrapStorage(err, `creating stream ${cfg.name}`);
-    }
   }
 
   private async configBucket(): Promise<KV> {
@@ -182,7 +163,7 @@ export class JetStreamStorage {
     if (existing) return existing;
     if (q.noCreate) throw new NotFoundError("queue_not_found", `queue ${JSON.stringify(q.name)} does not exist`);
     const def = resolveQueue(q);
-    await this.ensureStream({
+    await ensureStream(this.jsm, {
       name: queueStream(def.name),
       subjects: [queueSubjects(def.name)],
       retention: RetentionPolicy.Workqueue,
@@ -314,10 +295,10 @@ export class JetStreamStorage {
    * (a task discarded after it finished).
    */
   async loadRecord(id: string): Promise<Task | undefined | null> {
-    const m = await this.directGet(TASKS_STREAM, taskSubject(id));
+    const m = await lastBySubject(this.jsm, TASKS_STREAM, taskSubject(id));
     if (!m) return undefined;
-    if (m.byteLength === 0) return null;
-    return decodeTask(m);
+    if (m.data.byteLength === 0) return null;
+    return decodeTask(m.data);
   }
 
   private decodeRecord(data: Uint8Array, subject: string): Task | undefined {
@@ -327,16 +308,6 @@ export class JetStreamStorage {
     } catch (err) {
       this.log.error("skipping a corrupt task record", { subject, error: (err as Error).message });
       return undefined;
-    }
-  }
-
-  private async directGet(stream: string, subject: string): Promise<Uint8Array | undefined> {
-    try {
-      const m = await this.jsm.direct.getMessage(stream, { last_by_subj: subject });
-      return m ? m.data : undefined;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw wrapStorage(err, `reading ${subject}`);
     }
   }
 
@@ -350,8 +321,8 @@ export class JetStreamStorage {
     if (rec) return rec;
     if (rec === null) throw new NotFoundError("task_not_found", `task ${id} was discarded`);
     for (const q of await this.queueNames()) {
-      const m = await this.directGet(queueStream(q), workSubjectAnyPriority(q, id));
-      if (m) return decodeTask(m);
+      const m = await lastBySubject(this.jsm, queueStream(q), workSubjectAnyPriority(q, id));
+      if (m) return decodeTask(m.data);
     }
     throw new NotFoundError("task_not_found", `task ${id} not found`);
   }
@@ -440,12 +411,4 @@ export class JetStreamStorage {
       await messages.close();
     }
   }
-}
-
-/** Wraps a JetStream failure in a {@link StorageError} that says what was being done. */
-export function wrapStorage(err: unknown, doing: string): JetqError {
-  if (err instanceof JetqError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
-  const code = msg.includes("no responders") || msg.includes("503") ? "stream_not_found" : "storage_failed";
-  return new StorageError(code, `${doing}: ${msg}`, { cause: err });
 }

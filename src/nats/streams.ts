@@ -1,0 +1,52 @@
+import {
+  JetStreamApiError,
+  type JetStreamManager,
+  type StoredMsg,
+  type StreamConfig,
+  type StreamInfo,
+} from "@nats-io/jetstream";
+import { JetqError, StorageError } from "../errors.js";
+
+/** True when a JetStream API error says the stream, consumer or message does not exist. */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 404 || err.message.includes("not found"));
+}
+
+/** Wraps a JetStream failure in a {@link StorageError} that says what was being done; jetq's own errors pass through. */
+export function wrapStorage(err: unknown, doing: string): JetqError {
+  if (err instanceof JetqError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  const code = msg.includes("no responders") || msg.includes("503") ? "stream_not_found" : "storage_failed";
+  return new StorageError(code, `${doing}: ${msg}`, { cause: err });
+}
+
+/** Returns the stream's info, creating it with `cfg` when it does not exist (an existing stream is left as it is). */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  cfg: Partial<StreamConfig> & { name: string },
+): Promise<StreamInfo> {
+  try {
+    return await jsm.streams.info(cfg.name);
+  } catch (err) {
+    if (!isNotFound(err)) throw wrapStorage(err, `reading stream ${cfg.name}`);
+  }
+  try {
+    return await jsm.streams.add(cfg);
+  } catch (err) {
+    throw wrapStorage(err, `creating stream ${cfg.name}`);
+  }
+}
+
+/** The last message on `subject` (wildcards allowed) via direct get, or undefined. */
+export async function lastBySubject(
+  jsm: JetStreamManager,
+  stream: string,
+  subject: string,
+): Promise<StoredMsg | undefined> {
+  try {
+    return (await jsm.direct.getMessage(stream, { last_by_subj: subject })) ?? undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw wrapStorage(err, `reading ${subject}`);
+  }
+}

@@ -1,0 +1,171 @@
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { NotFoundError } from "../errors.js";
+import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
+import {
+  decodeSchedule,
+  encodeCancel,
+  encodeSchedule,
+  isCancelMarker,
+  SCHEDULE_SUBJECT_PREFIX,
+  SCHEDULES_STREAM,
+  SCHEDULES_SUBJECTS,
+  type Schedule,
+  scheduleSubject,
+} from "./schedule.js";
+
+/** How the schedules stream is created (used only when it does not exist). */
+export interface ScheduleStoreOptions {
+  /** Stream replicas. @defaultValue 1 */
+  replicas?: number;
+  /** Keep schedules in memory instead of files (not crash-safe). @defaultValue false */
+  memory?: boolean;
+}
+
+/** A stored schedule message as seen while following the stream (headers only). */
+export interface StoredScheduleRef {
+  key: string;
+  seq: number;
+  headers: MsgHdrs | undefined;
+  /** Messages still to come before the follower is caught up. */
+  pending: number;
+}
+
+/**
+ * The schedules stream: one message per pending schedule on `jetq.sched.<key>`, so a new schedule
+ * with the same id replaces the old one, and a cancel marker replaces a schedule.
+ */
+export class ScheduleStore {
+  readonly js: JetStreamClient;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+  ) {
+    this.js = jetstream(nc);
+  }
+
+  /** Opens the store, creating the stream when missing. */
+  static async open(nc: NatsConnection, opts: ScheduleStoreOptions = {}): Promise<ScheduleStore> {
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, {
+      name: SCHEDULES_STREAM,
+      subjects: [SCHEDULES_SUBJECTS],
+      retention: RetentionPolicy.Limits,
+      max_msgs_per_subject: 1,
+      allow_direct: true,
+      storage: opts.memory ? StorageType.Memory : StorageType.File,
+      num_replicas: opts.replicas ?? 1,
+    });
+    return new ScheduleStore(nc, jsm);
+  }
+
+  /** Stores a schedule (replacing one with the same id); resolves with its stream sequence once stored. */
+  async save(s: Schedule): Promise<number> {
+    const { subject, headers, data } = encodeSchedule(s);
+    try {
+      return (await this.js.publish(subject, data, { headers })).seq;
+    } catch (err) {
+      throw wrapStorage(err, `storing schedule ${s.id}`);
+    }
+  }
+
+  /** A pending schedule by id, or undefined. */
+  async get(id: string): Promise<Schedule | undefined> {
+    const m = await lastBySubject(this.jsm, SCHEDULES_STREAM, scheduleSubject(id));
+    if (!m || isCancelMarker(m.header)) return undefined;
+    return decodeSchedule(m.header, m.data);
+  }
+
+  /** The stored message at `seq`, or undefined when it was deleted or replaced. */
+  async getBySeq(seq: number): Promise<{ headers: MsgHdrs | undefined; data: Uint8Array } | undefined> {
+    try {
+      const m = await this.jsm.direct.getMessage(SCHEDULES_STREAM, { seq });
+      return m ? { headers: m.header, data: m.data } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrapStorage(err, `reading schedule message ${seq}`);
+    }
+  }
+
+  /**
+   * Cancels a pending schedule by replacing it with a cancel marker.
+   * @throws NotFoundError (`schedule_not_found`) when no such schedule is pending.
+   */
+  async cancel(id: string): Promise<void> {
+    if (!(await this.get(id)))
+      throw new NotFoundError("schedule_not_found", `no pending schedule with id ${JSON.stringify(id)}`);
+    const { subject, headers } = encodeCancel(id);
+    try {
+      await this.js.publish(subject, new Uint8Array(0), { headers });
+    } catch (err) {
+      throw wrapStorage(err, `cancelling schedule ${id}`);
+    }
+  }
+
+  /** Removes a message (a fired schedule or a processed cancel marker). Missing messages are fine. */
+  async delete(seq: number): Promise<void> {
+    try {
+      await this.jsm.streams.deleteMessage(SCHEDULES_STREAM, seq, false);
+    } catch (err) {
+      if (!isNotFound(err)) throw wrapStorage(err, `deleting schedule message ${seq}`);
+    }
+  }
+
+  /** Pending schedules in stream order, at most `limit`, starting after sequence `after`. */
+  async list(limit: number, after = 0): Promise<{ schedules: Schedule[]; last: number }> {
+    const info = await this.jsm.streams.info(SCHEDULES_STREAM);
+    const out: Schedule[] = [];
+    let last = after;
+    if (info.state.messages === 0 || info.state.last_seq <= after) return { schedules: out, last };
+    const consumer = await this.js.consumers.get(SCHEDULES_STREAM, {
+      opt_start_seq: after + 1,
+      deliver_policy: DeliverPolicy.StartSequence,
+    });
+    const messages = await consumer.consume();
+    try {
+      for await (const m of messages) {
+        last = m.seq;
+        if (!isCancelMarker(m.headers)) out.push(decodeSchedule(m.headers, m.data));
+        if (out.length >= limit || m.info.pending === 0) break;
+      }
+    } finally {
+      await messages.close();
+    }
+    return { schedules: out, last };
+  }
+
+  /**
+   * Follows the stream from its start, headers only: every stored schedule or marker, then new ones
+   * as they are stored. Close the returned messages to stop; map each with {@link scheduleRef}.
+   */
+  async follow(): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(SCHEDULES_STREAM, { headers_only: true });
+    return consumer.consume();
+  }
+
+  /** Sequence of the last stored message (0 when empty). */
+  async lastSeq(): Promise<number> {
+    return (await this.jsm.streams.info(SCHEDULES_STREAM)).state.last_seq;
+  }
+}
+
+/** The parts of a followed message the scheduler needs. */
+export function scheduleRef(m: JsMsg): StoredScheduleRef {
+  return {
+    key: m.subject.slice(SCHEDULE_SUBJECT_PREFIX.length),
+    seq: m.seq,
+    headers: m.headers,
+    pending: m.info.pending,
+  };
+}

@@ -1,0 +1,241 @@
+import type { ConsumerMessages } from "@nats-io/jetstream";
+import type { Logger } from "../logger.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
+import { type DueEntry, DueQueue } from "./due-queue.js";
+import { firedHeaders } from "./gozo-protocol.js";
+import { nextOccurrence } from "./recurrence.js";
+import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
+import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
+import { StreamTargets } from "./stream-targets.js";
+
+/** Parameters of {@link Scheduler}. */
+export interface SchedulerParams {
+  store: ScheduleStore;
+  log: Logger;
+  /** Current time in epoch ms. @defaultValue `Date.now` */
+  clock?: () => number;
+  /** Schedules due within this window are loaded ahead so they fire on time. @defaultValue 50 ms */
+  lookaheadMs?: number;
+  /** Most fires in progress at once (bounds a burst of overdue schedules after downtime). @defaultValue 2000 */
+  maxInFlight?: number;
+}
+
+/** Counters a scheduler keeps (also exported as metrics). */
+export interface SchedulerStats {
+  pending: number;
+  fired: number;
+  failed: number;
+  /** True once the stored schedules were all loaded. */
+  ready: boolean;
+  /** Time the initial load took, ms. */
+  loadMs: number;
+  /** Lateness (fire time − due time) of recent fires, ms, newest last (at most 10,000). */
+  recentLateness: number[];
+}
+
+const RETRY_MS = 1000;
+
+/**
+ * Fires stored schedules on time. Runs only on the elected leader: `start()` loads every stored
+ * schedule (headers only: id, due time, sequence) into a heap, follows the stream for new ones and
+ * cancels, and at each due time reads the message, publishes it to its target and deletes it (or
+ * stores the next occurrence of a recurring schedule).
+ */
+export class Scheduler {
+  private readonly queue = new DueQueue();
+  /** Entries taken off the heap and not yet fired: key → sequence. A newer message for the key cancels the fire. */
+  private readonly popped = new Map<string, number>();
+  private readonly clock: () => number;
+  private readonly targets: StreamTargets;
+  private readonly warn: RateLimitedLog;
+  private messages?: ConsumerMessages;
+  private follow?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private armedAt = Number.POSITIVE_INFINITY;
+  private readonly inFlight = new Set<Promise<void>>();
+  private running = false;
+  private readonly counters: SchedulerStats = {
+    pending: 0,
+    fired: 0,
+    failed: 0,
+    ready: false,
+    loadMs: 0,
+    recentLateness: [],
+  };
+  private markReady?: () => void;
+
+  constructor(private readonly p: SchedulerParams) {
+    this.clock = p.clock ?? Date.now;
+    this.targets = new StreamTargets(p.store.jsm);
+    this.warn = new RateLimitedLog(p.log);
+  }
+
+  private get lookahead(): number {
+    return this.p.lookaheadMs ?? 50;
+  }
+
+  /** Current counters. */
+  stats(): SchedulerStats {
+    return { ...this.counters, pending: this.queue.size };
+  }
+
+  /** Loads the stored schedules and starts firing; resolves once every stored schedule is loaded. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    const t0 = Date.now();
+    const last = await this.p.store.lastSeq();
+    const ready = new Promise<void>((resolve) => {
+      this.markReady = resolve;
+    });
+    this.messages = await this.p.store.follow();
+    if (last === 0) this.setReady(t0);
+    this.follow = this.followLoop(last, t0);
+    await ready;
+  }
+
+  private setReady(t0: number): void {
+    if (this.counters.ready) return;
+    this.counters.ready = true;
+    this.counters.loadMs = Date.now() - t0;
+    this.p.log.info("scheduler ready", { pending: this.queue.size, loadMs: this.counters.loadMs });
+    this.markReady?.();
+    this.arm();
+  }
+
+  private async followLoop(lastAtStart: number, t0: number): Promise<void> {
+    const messages = this.messages!;
+    try {
+      for await (const m of messages) {
+        const ref = scheduleRef(m);
+        this.popped.delete(ref.key);
+        if (isCancelMarker(ref.headers)) {
+          this.queue.delete(ref.key);
+          this.track(this.p.store.delete(ref.seq));
+        } else {
+          try {
+            this.queue.set(ref.key, dueOf(ref.headers!), ref.seq);
+          } catch (err) {
+            this.p.log.error("dropping a corrupt stored schedule", {
+              seq: ref.seq,
+              key: ref.key,
+              error: (err as Error).message,
+            });
+            this.track(this.p.store.delete(ref.seq));
+          }
+        }
+        if (!this.counters.ready) {
+          if (ref.seq >= lastAtStart || ref.pending === 0) this.setReady(t0);
+        } else this.arm();
+      }
+    } catch (err) {
+      if (this.running) this.p.log.error("following the schedules stream failed", { error: (err as Error).message });
+    }
+  }
+
+  /** (Re)arms the single timer for the earliest schedule, minus the look-ahead. */
+  private arm(): void {
+    if (!this.running || !this.counters.ready) return;
+    const top = this.queue.peek();
+    if (!top) return;
+    const at = top.due - this.lookahead;
+    if (at >= this.armedAt) return;
+    clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, at - this.clock()));
+  }
+
+  private tick(): void {
+    this.armedAt = Number.POSITIVE_INFINITY;
+    if (!this.running) return;
+    const limit = this.p.maxInFlight ?? 2000;
+    const until = this.clock() + this.lookahead;
+    let e: DueEntry | undefined;
+    while (this.inFlight.size < limit && (e = this.queue.popDue(until))) {
+      this.popped.set(e.key, e.seq);
+      this.track(this.fire(e));
+    }
+    if (this.inFlight.size >= limit) {
+      // Back-pressure: continue when some fires finished.
+      void Promise.race(this.inFlight).then(() => this.tick());
+      return;
+    }
+    this.arm();
+  }
+
+  private track(p: Promise<void>): void {
+    const t = p
+      .catch((err: Error) => this.p.log.error("scheduler operation failed", { error: err.message }))
+      .finally(() => this.inFlight.delete(t));
+    this.inFlight.add(t);
+  }
+
+  private async fire(e: DueEntry): Promise<void> {
+    try {
+      await this.fireEntry(e);
+    } finally {
+      if (this.popped.get(e.key) === e.seq) this.popped.delete(e.key);
+    }
+  }
+
+  private async fireEntry(e: DueEntry): Promise<void> {
+    const { store } = this.p;
+    const stored = await store.getBySeq(e.seq);
+    if (!stored || isCancelMarker(stored.headers)) return;
+    let s: Schedule;
+    try {
+      s = decodeSchedule(stored.headers, stored.data);
+    } catch (err) {
+      this.p.log.error("dropping a corrupt stored schedule", { seq: e.seq, error: (err as Error).message });
+      await store.delete(e.seq);
+      return;
+    }
+    const wait = s.due - this.clock();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Replaced or cancelled while we waited: the newer version owns the key now.
+    if (!this.running || this.popped.get(e.key) !== e.seq) return;
+    try {
+      await this.publish(s);
+    } catch (err) {
+      this.counters.failed++;
+      this.warn.warn(`fire:${s.target}`, "could not deliver a scheduled message; retrying", {
+        id: s.id,
+        target: s.target,
+        error: (err as Error).message,
+      });
+      if (this.popped.get(e.key) === e.seq) this.queue.set(e.key, this.clock() + RETRY_MS, e.seq);
+      this.arm();
+      return;
+    }
+    this.counters.fired++;
+    const lat = this.counters.recentLateness;
+    lat.push(this.clock() - s.due);
+    if (lat.length > 10_000) lat.splice(0, lat.length - 10_000);
+    const next = s.recurrence ? nextOccurrence(s.recurrence, Math.max(this.clock(), s.due), s.createdAt) : undefined;
+    if (next !== undefined) await store.save({ ...s, due: next });
+    else await store.delete(e.seq);
+  }
+
+  private async publish(s: Schedule): Promise<void> {
+    const headers = firedHeaders(s);
+    if (await this.targets.isStream(s.target)) {
+      await this.p.store.js.publish(s.target, s.payload, { headers, msgID: `${s.id}:${s.due}` });
+    } else {
+      this.p.store.nc.publish(s.target, s.payload, { headers });
+    }
+  }
+
+  /** Stops firing (in-progress fires finish) and forgets the in-memory schedules. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.timer);
+    this.armedAt = Number.POSITIVE_INFINITY;
+    await this.messages?.close().catch(() => undefined);
+    await this.follow;
+    await Promise.allSettled([...this.inFlight]);
+    for (let e = this.queue.peek(); e; e = this.queue.peek()) this.queue.delete(e.key);
+    this.popped.clear();
+    this.counters.ready = false;
+  }
+}

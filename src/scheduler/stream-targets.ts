@@ -1,0 +1,29 @@
+import type { JetStreamManager } from "@nats-io/jetstream";
+
+/**
+ * Remembers which subjects belong to a JetStream stream (so fires to them are published with a
+ * de-duplication id and an acknowledgement) for a short time, re-asking the server after `ttlMs`.
+ */
+export class StreamTargets {
+  private readonly cache = new Map<string, { stream: boolean; at: number }>();
+
+  /** @param ttlMs how long an answer is trusted. @defaultValue 5000 */
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly ttlMs = 5000,
+  ) {}
+
+  /** True when a stream captures `subject`. */
+  async isStream(subject: string): Promise<boolean> {
+    const now = Date.now();
+    const hit = this.cache.get(subject);
+    if (hit && now - hit.at < this.ttlMs) return hit.stream;
+    const stream = await this.jsm.streams.find(subject).then(
+      () => true,
+      () => false,
+    );
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(subject, { stream, at: now });
+    return stream;
+  }
+}
