@@ -150,8 +150,9 @@ export class Scheduler {
     if (!this.running) return;
     const limit = this.p.maxInFlight ?? 2000;
     const until = this.clock() + this.lookahead;
-    let e: DueEntry | undefined;
-    while (this.inFlight.size < limit && (e = this.queue.popDue(until))) {
+    while (this.inFlight.size < limit) {
+      const e = this.queue.popDue(until);
+      if (!e) break;
       this.popped.set(e.key, e.seq);
       this.track(this.fire(e));
     }

@@ -6,7 +6,7 @@ describe("DueQueue", () => {
   it("pops entries in due order, honours replace and delete", () => {
     const q = new DueQueue();
     const dues = Array.from({ length: 1000 }, (_, i) => (i * 7919) % 1000);
-    dues.forEach((d, i) => q.set(`k${i}`, d, i));
+    for (const [i, d] of dues.entries()) q.set(`k${i}`, d, i);
     q.set("k0", 5000, 99); // replace: later
     q.set("k1", -1, 98); // replace: earlier
     assert.ok(q.delete("k2"));
