@@ -1,27 +1,18 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
-import { RunTimeExceededError, TerminateTask } from "./handler-errors.js";
-import { ackWaitMs, type ResolvedQueue } from "./queue.js";
-import type { RetryPolicy } from "./retry-policy.js";
+import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
+import { RunTimeExceededError } from "./handler-errors.js";
+import { ackWaitMs } from "./queue.js";
 import type { Router } from "./router.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { queueStream, WORKER_CONSUMER } from "./storage/layout.js";
-import { decodeTask } from "./storage/task-codec.js";
-import { isFinalState, type Task, TaskState } from "./task.js";
 
 /** Everything a {@link Worker} needs; built by `Client.run`. */
-export interface WorkerParams {
-  storage: JetStreamStorage;
-  queue: ResolvedQueue;
+export interface WorkerParams extends AttemptRules {
   router: Router;
   /** Handlers run at once in this process (the queue's maxConcurrent caps all processes together). */
   concurrency: number;
-  retryPolicy: RetryPolicy;
-  /** Final states whose records are replaced by a tombstone instead of kept. */
-  discard: ReadonlySet<TaskState>;
   /** How long `stop()` lets running handlers finish before aborting them. */
   shutdownTimeoutMs: number;
-  log: Logger;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -125,78 +116,34 @@ export class Worker {
   }
 
   private async handle(m: JsMsg, free: () => void): Promise<void> {
-    const { log } = this.p;
-    let task: Task;
+    const { queue, log } = this.p;
+    let attempt: Attempt | undefined;
     try {
-      task = decodeTask(m.data);
+      attempt = await beginAttempt(m, this.p);
     } catch (err) {
-      // Logged with its content so nothing is silently lost, then removed so it cannot block the queue.
-      log.error("dropping a corrupt work item", {
-        subject: m.subject,
-        seq: m.seq,
-        error: errorMessage(err),
-        data: Buffer.from(m.data.subarray(0, 4096)).toString("base64"),
-      });
-      m.ack();
+      log.error("could not start a task; it will be redelivered", { subject: m.subject, error: errorMessage(err) });
+      m.nak(1000);
       return;
     }
-    try {
-      if (m.info.deliveryCount > 1 && !(await this.resume(task, m))) return;
-      await this.run(task, m, free);
-    } catch (err) {
-      // Storage failed while recording an outcome: leave the item unacknowledged so it is redelivered.
-      log.error("could not record a task outcome; it will be redelivered", { task: task.id, error: errorMessage(err) });
-      m.nak(1000);
-    }
-  }
-
-  /** On redelivery, picks up tries from the record; false when the task already finished. */
-  private async resume(task: Task, m: JsMsg): Promise<boolean> {
-    const rec = await this.p.storage.loadRecord(task.id);
-    if (rec === null || (rec && isFinalState(rec.state))) {
-      m.ack();
-      return false;
-    }
-    if (rec) {
-      task.tries = rec.tries;
-      if (rec.lastError !== undefined) task.lastError = rec.lastError;
-    }
-    return true;
-  }
-
-  private maxTries(task: Task): number {
-    const q = this.p.queue.maxTries;
-    return task.maxTries > 0 ? Math.min(task.maxTries, q) : q;
-  }
-
-  private async run(task: Task, m: JsMsg, free: () => void): Promise<void> {
-    const { queue, storage, log } = this.p;
-    const now = Date.now();
-    if (task.deadline !== undefined && now > task.deadline)
-      return this.finish(task, m, TaskState.Expired, "past deadline");
-    if (task.tries >= this.maxTries(task)) return this.finish(task, m, TaskState.Expired, "exceeded maximum tries");
-
-    task.state = TaskState.Active;
-    task.tries++;
-    task.lastTriedAt = now;
-    storage.saveRecordQuietly(task);
-    storage.publishEvents(task);
-
+    if (!attempt) return;
+    const { task } = attempt;
     const ctl = new AbortController();
     this.running.set(task.id, ctl);
-    const runDeadline = now + queue.maxRunTimeMs;
-    const beat = setInterval(() => m.working(), Math.max(50, ackWaitMs(queue) / 2));
+    const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
+    const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 2));
     const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
     const aborted = new Promise<never>((_, reject) =>
       ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
     );
     let result: unknown;
     let failure: unknown;
+    let failed = false;
     try {
       const handler = this.p.router.handlerFor(task.type);
       const ctx = { log: log.child({ task: task.id, type: task.type }), signal: ctl.signal, runDeadline };
       result = await Promise.race([Promise.resolve().then(() => handler(task, ctx)), aborted]);
     } catch (err) {
+      failed = true;
       failure = err;
     } finally {
       clearInterval(beat);
@@ -204,28 +151,13 @@ export class Worker {
       this.running.delete(task.id);
       free();
     }
-
-    if (failure === undefined) {
-      task.result = { value: result, completedAt: Date.now() };
-      return this.finish(task, m, TaskState.Complete);
+    try {
+      if (failed) await attempt.fail(failure);
+      else await attempt.complete(result);
+    } catch (err) {
+      // Storage failed while recording the outcome: leave the item unacknowledged so it is redelivered.
+      log.error("could not record a task outcome; it will be redelivered", { task: task.id, error: errorMessage(err) });
+      m.nak(1000);
     }
-    const msg = errorMessage(failure);
-    if (failure instanceof TerminateTask) return this.finish(task, m, TaskState.Terminated, msg);
-    if (task.tries >= this.maxTries(task)) return this.finish(task, m, TaskState.Expired, msg);
-    task.state = TaskState.Retry;
-    task.lastError = msg;
-    await storage.saveRecord(task);
-    storage.publishEvents(task);
-    m.nak(this.p.retryPolicy.delayMs(task.tries));
-  }
-
-  private async finish(task: Task, m: JsMsg, state: TaskState, error?: string): Promise<void> {
-    const { storage } = this.p;
-    task.state = state;
-    if (error !== undefined) task.lastError = error;
-    if (this.p.discard.has(state)) await storage.saveTombstone(task.id);
-    else await storage.saveRecord(task);
-    m.ack();
-    storage.publishEvents(task);
   }
 }

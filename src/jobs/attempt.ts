@@ -1,0 +1,137 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../logger.js";
+import { TerminateTask } from "./handler-errors.js";
+import type { ResolvedQueue } from "./queue.js";
+import type { RetryPolicy } from "./retry-policy.js";
+import type { JetStreamStorage } from "./storage/jetstream-storage.js";
+import { decodeTask } from "./storage/task-codec.js";
+import { isFinalState, type Task, TaskState } from "./task.js";
+
+/** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
+export interface AttemptRules {
+  storage: JetStreamStorage;
+  queue: ResolvedQueue;
+  retryPolicy: RetryPolicy;
+  /** Final states whose records are replaced by a tombstone instead of kept. */
+  discard: ReadonlySet<TaskState>;
+  log: Logger;
+}
+
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * One try of one task, from delivery to outcome. {@link beginAttempt} turns a delivered work item
+ * into an attempt (or settles it when it must not run); the holder then calls exactly one of
+ * {@link complete}, {@link fail}, and may call {@link keepAlive} while it works.
+ */
+export class Attempt {
+  private settled = false;
+
+  constructor(
+    /** The task, in state `active`, with this try counted. */
+    readonly task: Task,
+    private readonly msg: JsMsg,
+    private readonly rules: AttemptRules,
+  ) {}
+
+  /** Tells JetStream the item is still being worked on (resets its ack wait). */
+  keepAlive(): void {
+    if (!this.settled) this.msg.working();
+  }
+
+  /** Records the result and removes the work item. */
+  async complete(value: unknown): Promise<void> {
+    this.task.result = { value, completedAt: Date.now() };
+    await this.settle(TaskState.Complete);
+  }
+
+  /**
+   * Records a failed try: {@link TerminateTask} ends the task, the last allowed try expires it,
+   * anything else schedules a retry after the retry policy's delay (or `delayMs` when given).
+   */
+  async fail(err: unknown, delayMs?: number): Promise<void> {
+    const msg = errorMessage(err);
+    if (err instanceof TerminateTask) return this.settle(TaskState.Terminated, msg);
+    if (this.task.tries >= maxTries(this.task, this.rules.queue)) return this.settle(TaskState.Expired, msg);
+    if (this.settled) return;
+    this.settled = true;
+    const { storage } = this.rules;
+    this.task.state = TaskState.Retry;
+    this.task.lastError = msg;
+    await storage.saveRecord(this.task);
+    storage.publishEvents(this.task);
+    this.msg.nak(delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries));
+  }
+
+  private async settle(state: TaskState, error?: string): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    await finish(this.task, this.msg, this.rules, state, error);
+  }
+}
+
+/** The tries a task gets: its own limit capped by the queue's. */
+export function maxTries(task: Task, queue: ResolvedQueue): number {
+  return task.maxTries > 0 ? Math.min(task.maxTries, queue.maxTries) : queue.maxTries;
+}
+
+async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskState, error?: string): Promise<void> {
+  const { storage } = rules;
+  task.state = state;
+  if (error !== undefined) task.lastError = error;
+  if (rules.discard.has(state)) await storage.saveTombstone(task.id);
+  else await storage.saveRecord(task);
+  m.ack();
+  storage.publishEvents(task);
+}
+
+/**
+ * Starts a try of a delivered work item. Returns undefined when the item must not run, after
+ * settling it: corrupt items are logged (with their content) and removed; tasks already finished
+ * (a redelivery after a crash) are acknowledged; tasks past their deadline or out of tries expire.
+ * Otherwise the task is marked `active` (record and event) and an {@link Attempt} is returned.
+ * @throws StorageError when the record cannot be read; the item is then left for redelivery.
+ */
+export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attempt | undefined> {
+  const { storage, log, queue } = rules;
+  let task: Task;
+  try {
+    task = decodeTask(m.data);
+  } catch (err) {
+    log.error("dropping a corrupt work item", {
+      subject: m.subject,
+      seq: m.seq,
+      error: errorMessage(err),
+      data: Buffer.from(m.data.subarray(0, 4096)).toString("base64"),
+    });
+    m.ack();
+    return undefined;
+  }
+  if (m.info.deliveryCount > 1) {
+    // Redelivered: the record knows the tries made so far, and whether the task already finished.
+    const rec = await storage.loadRecord(task.id);
+    if (rec === null || (rec && isFinalState(rec.state))) {
+      m.ack();
+      return undefined;
+    }
+    if (rec) {
+      task.tries = rec.tries;
+      if (rec.lastError !== undefined) task.lastError = rec.lastError;
+    }
+  }
+  const now = Date.now();
+  if (task.deadline !== undefined && now > task.deadline) {
+    await finish(task, m, rules, TaskState.Expired, "past deadline");
+    return undefined;
+  }
+  if (task.tries >= maxTries(task, queue)) {
+    await finish(task, m, rules, TaskState.Expired, "exceeded maximum tries");
+    return undefined;
+  }
+  task.state = TaskState.Active;
+  task.tries++;
+  task.lastTriedAt = now;
+  storage.saveRecordQuietly(task);
+  storage.publishEvents(task);
+  return new Attempt(task, m, rules);
+}
