@@ -32,11 +32,12 @@ export interface ScheduleStoreOptions {
   memory?: boolean;
 }
 
-/** A stored schedule message as seen while following the stream (headers only). */
+/** A stored schedule message as seen while following the stream. */
 export interface StoredScheduleRef {
   key: string;
   seq: number;
   headers: MsgHdrs | undefined;
+  data: Uint8Array;
   /** Messages still to come before the follower is caught up. */
   pending: number;
 }
@@ -146,12 +147,13 @@ export class ScheduleStore {
   }
 
   /**
-   * Follows the stream from its start, headers only: every stored schedule or marker, then new ones
-   * as they are stored. Close the returned messages to stop; map each with {@link scheduleRef}.
+   * Follows the stream from its start: every stored schedule or marker, then new ones as they are
+   * stored. Close the returned messages to stop; map each with {@link scheduleRef}.
    */
   async follow(): Promise<ConsumerMessages> {
-    const consumer = await this.js.consumers.get(SCHEDULES_STREAM, { headers_only: true });
-    return consumer.consume();
+    const consumer = await this.js.consumers.get(SCHEDULES_STREAM);
+    // Large pulls: a restart with a million pending schedules is read in big batches.
+    return consumer.consume({ max_messages: 5000 });
   }
 
   /** Sequence of the last stored message (0 when empty). */
@@ -166,6 +168,7 @@ export function scheduleRef(m: JsMsg): StoredScheduleRef {
     key: m.subject.slice(SCHEDULE_SUBJECT_PREFIX.length),
     seq: m.seq,
     headers: m.headers,
+    data: m.data,
     pending: m.info.pending,
   };
 }

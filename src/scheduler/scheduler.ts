@@ -1,8 +1,10 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
+import { MessageDeleter } from "./message-deleter.js";
 import { nextOccurrence } from "./recurrence.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
 import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
@@ -16,6 +18,11 @@ export interface SchedulerParams {
   clock?: () => number;
   /** Schedules due within this window are loaded ahead so they fire on time. @defaultValue 50 ms */
   lookaheadMs?: number;
+  /**
+   * Messages of schedules due within this window are kept in memory when they are read, so firing
+   * them needs no read from JetStream; later ones are read at fire time. @defaultValue 60_000 ms
+   */
+  cacheWindowMs?: number;
   /** Most fires in progress at once (bounds a burst of overdue schedules after downtime). @defaultValue 2000 */
   maxInFlight?: number;
 }
@@ -45,9 +52,12 @@ export class Scheduler {
   private readonly queue = new DueQueue();
   /** Entries taken off the heap and not yet fired: key → sequence. A newer message for the key cancels the fire. */
   private readonly popped = new Map<string, number>();
+  /** Messages of schedules due soon, by key (only while their sequence is current). */
+  private readonly cached = new Map<string, { seq: number; headers: MsgHdrs | undefined; data: Uint8Array }>();
   private readonly clock: () => number;
   private readonly targets: StreamTargets;
   private readonly warn: RateLimitedLog;
+  private readonly deleter: MessageDeleter;
   private messages?: ConsumerMessages;
   private follow?: Promise<void>;
   private timer?: NodeJS.Timeout;
@@ -68,6 +78,7 @@ export class Scheduler {
     this.clock = p.clock ?? Date.now;
     this.targets = new StreamTargets(p.store.jsm);
     this.warn = new RateLimitedLog(p.log);
+    this.deleter = new MessageDeleter((seq) => p.store.delete(seq), p.log);
   }
 
   private get lookahead(): number {
@@ -109,19 +120,24 @@ export class Scheduler {
       for await (const m of messages) {
         const ref = scheduleRef(m);
         this.popped.delete(ref.key);
+        this.cached.delete(ref.key);
         if (isCancelMarker(ref.headers)) {
           this.queue.delete(ref.key);
-          this.track(this.p.store.delete(ref.seq));
+          this.deleter.add(ref.seq);
         } else {
           try {
-            this.queue.set(ref.key, dueOf(ref.headers!), ref.seq);
+            const due = dueOf(ref.headers!);
+            this.queue.set(ref.key, due, ref.seq);
+            if (due - this.clock() < (this.p.cacheWindowMs ?? 60_000)) {
+              this.cached.set(ref.key, { seq: ref.seq, headers: ref.headers, data: ref.data });
+            }
           } catch (err) {
             this.p.log.error("dropping a corrupt stored schedule", {
               seq: ref.seq,
               key: ref.key,
               error: (err as Error).message,
             });
-            this.track(this.p.store.delete(ref.seq));
+            this.deleter.add(ref.seq);
           }
         }
         if (!this.counters.ready) {
@@ -175,20 +191,24 @@ export class Scheduler {
     try {
       await this.fireEntry(e);
     } finally {
-      if (this.popped.get(e.key) === e.seq) this.popped.delete(e.key);
+      if (this.popped.get(e.key) === e.seq) {
+        this.popped.delete(e.key);
+        if (this.cached.get(e.key)?.seq === e.seq) this.cached.delete(e.key);
+      }
     }
   }
 
   private async fireEntry(e: DueEntry): Promise<void> {
     const { store } = this.p;
-    const stored = await store.getBySeq(e.seq);
+    const hit = this.cached.get(e.key);
+    const stored = hit?.seq === e.seq ? hit : await store.getBySeq(e.seq);
     if (!stored || isCancelMarker(stored.headers)) return;
     let s: Schedule;
     try {
       s = decodeSchedule(stored.headers, stored.data);
     } catch (err) {
       this.p.log.error("dropping a corrupt stored schedule", { seq: e.seq, error: (err as Error).message });
-      await store.delete(e.seq);
+      this.deleter.add(e.seq);
       return;
     }
     const wait = s.due - this.clock();
@@ -214,7 +234,7 @@ export class Scheduler {
     if (lat.length > 10_000) lat.splice(0, lat.length - 10_000);
     const next = s.recurrence ? nextOccurrence(s.recurrence, Math.max(this.clock(), s.due), s.createdAt) : undefined;
     if (next !== undefined) await store.save({ ...s, due: next });
-    else await store.delete(e.seq);
+    else this.deleter.add(e.seq);
   }
 
   private async publish(s: Schedule): Promise<void> {
@@ -235,8 +255,10 @@ export class Scheduler {
     await this.messages?.close().catch(() => undefined);
     await this.follow;
     await Promise.allSettled([...this.inFlight]);
+    await this.deleter.drain();
     for (let e = this.queue.peek(); e; e = this.queue.peek()) this.queue.delete(e.key);
     this.popped.clear();
+    this.cached.clear();
     this.counters.ready = false;
   }
 }
