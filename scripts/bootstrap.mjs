@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine:
-// npm dependencies, and nats-server (plus redis-server with --bench) from Debian's packages
-// when they are missing and we run as root. Otherwise it says exactly what to install.
+// npm dependencies, and nats-server and redis-server (BullMQ's server, used by the benchmark and
+// its smoke test in `npm test`) from Debian's packages when they are missing and we run as root.
+// Otherwise it says exactly what to install.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 
-const wantBench = process.argv.includes("--bench");
+// redis-server is needed by the benchmarks, whose quick mode runs in the test suite (test/bench/).
+const wantRedis = process.argv.includes("--bench") || process.argv.includes("--test");
 const say = (msg) => process.stderr.write(`[jetq setup] ${msg}\n`);
 
 function has(cmd) {
@@ -19,12 +21,14 @@ function npmDepsCurrent() {
 }
 
 if (!npmDepsCurrent()) {
-  say("installing npm dependencies (npm ci)");
-  execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { stdio: ["ignore", 2, 2] });
+  // `npm install` rather than `npm ci`: it follows the lock file yet tolerates lock files written
+  // with omit-lockfile-registry-resolved (which leave out other platforms' optional packages).
+  say("installing npm dependencies (npm install)");
+  execFileSync("npm", ["install", "--no-audit", "--no-fund"], { stdio: ["ignore", 2, 2] });
 }
 
 const debs = [["nats-server", "nats-server"]];
-if (wantBench) debs.push(["redis-server", "redis-server"]);
+if (wantRedis) debs.push(["redis-server", "redis-server"]);
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;

@@ -1,11 +1,14 @@
+import type { KeyObject } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
 import { TerminateTask } from "./handler-errors.js";
 import type { ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
+import { verifyTask } from "./signing.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
+import type { TaskObserver } from "./task-observer.js";
 
 /** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
 export interface AttemptRules {
@@ -15,6 +18,10 @@ export interface AttemptRules {
   /** Final states whose records are replaced by a tombstone instead of kept. */
   discard: ReadonlySet<TaskState>;
   log: Logger;
+  /** Told about every state change (metrics). */
+  observer?: TaskObserver;
+  /** Require (or, with `optional`, check when present) producer signatures. */
+  verifier?: { key: KeyObject; optional: boolean };
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -60,6 +67,7 @@ export class Attempt {
     this.task.lastError = msg;
     await storage.saveRecord(this.task);
     storage.publishEvents(this.task);
+    this.rules.observer?.taskState(this.task);
     this.msg.nak(delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries));
   }
 
@@ -83,6 +91,7 @@ async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskStat
   else await storage.saveRecord(task);
   m.ack();
   storage.publishEvents(task);
+  rules.observer?.taskState(task);
 }
 
 /**
@@ -106,6 +115,22 @@ export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attem
     });
     m.ack();
     return undefined;
+  }
+  if (rules.verifier) {
+    const { key, optional } = rules.verifier;
+    const problem =
+      task.signature === undefined
+        ? optional
+          ? undefined
+          : "task is not signed"
+        : verifyTask(task, key)
+          ? undefined
+          : "invalid task signature";
+    if (problem) {
+      log.warn("terminating a task that failed signature verification", { task: task.id, reason: problem });
+      await finish(task, m, rules, TaskState.Terminated, problem);
+      return undefined;
+    }
   }
   if (m.info.deliveryCount > 1) {
     // Redelivered: the record knows the tries made so far, and whether the task already finished.
@@ -133,5 +158,6 @@ export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attem
   task.lastTriedAt = now;
   storage.saveRecordQuietly(task);
   storage.publishEvents(task);
+  rules.observer?.taskState(task);
   return new Attempt(task, m, rules);
 }

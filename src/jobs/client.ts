@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
@@ -7,9 +8,18 @@ import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
+import {
+  privateKeyFrom,
+  publicKeyFrom,
+  readKeyFile,
+  type SigningKey,
+  signTask,
+  type VerificationKey,
+} from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
 import { finalEventWildcard, stateEventWildcard } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
+import type { TaskObserver } from "./task-observer.js";
 import { Worker } from "./worker.js";
 
 /** Options of {@link Client.connect}. Connection fields are those of {@link NatsOptions}. */
@@ -36,6 +46,28 @@ export interface ClientOptions extends NatsOptions, StorageOptions {
   shutdownTimeoutMs?: number;
   /** Where jetq logs. @defaultValue pino on stderr, level from `JETQ_LOG_LEVEL` or `info` */
   logger?: Logger;
+  /** Told about every task state change and handler run (e.g. a `JetqMetrics`). */
+  observer?: TaskObserver;
+  /**
+   * Serve Prometheus metrics on this port (0 = any free port) at `/metrics`; `metricsUrl` tells
+   * where. Loads prom-client only when set. @defaultValue off
+   */
+  metricsPort?: number;
+  /** Address of the metrics server. @defaultValue `"127.0.0.1"` */
+  metricsHost?: string;
+  /** Sign every enqueued task with this ed25519 key (seed bytes, hex, or KeyObject). */
+  signingKey?: SigningKey;
+  /** Sign with the seed in this file (hex or 32 raw bytes), read for each enqueue call and wiped after. */
+  signingSeedFile?: string;
+  /** Workers verify task signatures with this ed25519 public key (raw bytes, hex, or KeyObject). */
+  verificationKey?: VerificationKey;
+  /** Read the verification key from this file (hex or 32 raw bytes). */
+  verificationKeyFile?: string;
+  /**
+   * With a verification key: accept unsigned tasks (signed ones are still checked). Without this,
+   * unsigned or tampered tasks are terminated. @defaultValue false
+   */
+  signaturesOptional?: boolean;
 }
 
 /** Options of {@link Client.run}. */
@@ -85,6 +117,9 @@ export class Client {
   readonly admin: Admin;
   private readonly workers = new Set<Worker>();
   private readonly retry: RetryPolicy;
+  private metricsServer?: { url: string; stop(): Promise<void> };
+  private observer?: TaskObserver;
+  private readonly verifier?: { key: KeyObject; optional: boolean };
 
   private constructor(
     readonly nc: NatsConnection,
@@ -97,6 +132,48 @@ export class Client {
   ) {
     this.admin = storage;
     this.retry = resolvePolicy(opts.retryPolicy);
+    if (opts.observer) this.observer = opts.observer;
+    const vkey = opts.verificationKeyFile ? readKeyFile(opts.verificationKeyFile) : opts.verificationKey;
+    if (vkey !== undefined) this.verifier = { key: publicKeyFrom(vkey), optional: opts.signaturesOptional ?? false };
+  }
+
+  /** The signing key for one enqueue call, or undefined when tasks are not signed. */
+  private signer(): KeyObject | undefined {
+    if (this.opts.signingKey !== undefined) return privateKeyFrom(this.opts.signingKey);
+    if (!this.opts.signingSeedFile) return undefined;
+    const seed = readKeyFile(this.opts.signingSeedFile);
+    try {
+      return privateKeyFrom(seed);
+    } finally {
+      seed.fill(0);
+    }
+  }
+
+  /** Where Prometheus metrics are served, when `metricsPort` was set. */
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  private async startMetrics(port: number): Promise<void> {
+    const { JetqMetrics } = await import("../metrics/jetq-metrics.js");
+    const { MetricsServer } = await import("../metrics/metrics-server.js");
+    const metrics = new JetqMetrics(this.storage);
+    const server = new MetricsServer({ metrics, port, host: this.opts.metricsHost ?? "127.0.0.1", log: this.log });
+    await server.start();
+    this.metricsServer = server;
+    const user = this.observer;
+    this.observer = user
+      ? {
+          taskState: (t) => {
+            metrics.taskState(t);
+            user.taskState(t);
+          },
+          handlerDone: (t, s, ok) => {
+            metrics.handlerDone(t, s, ok);
+            user.handlerDone(t, s, ok);
+          },
+        }
+      : metrics;
   }
 
   /** Connects (or uses `connection`), prepares storage and the queue, and returns a ready client. */
@@ -119,18 +196,21 @@ export class Client {
         await storage.prepare();
         queue = await storage.prepareQueue(qc);
       }
-      return new Client(nc, !opts.connection, storage, queue, opts, log);
+      const client = new Client(nc, !opts.connection, storage, queue, opts, log);
+      if (opts.metricsPort !== undefined) await client.startMetrics(opts.metricsPort);
+      return client;
     } catch (err) {
       if (!opts.connection) await nc.close();
       throw err;
     }
   }
 
-  private async target(task: Task, queue: string | undefined): Promise<Uint8Array> {
+  private async target(task: Task, queue: string | undefined, key: KeyObject | undefined): Promise<Uint8Array> {
     const name = queue ?? (task.queue || this.queue.name);
     if (name !== this.queue.name) await this.storage.getQueue(name);
     task.queue = name;
     task.state = TaskState.New;
+    if (key) task.signature = signTask(task, key);
     return this.storage.encode(task);
   }
 
@@ -140,10 +220,11 @@ export class Client {
    * @throws ValidationError (`payload_too_large`), NotFoundError (`queue_not_found`), StorageError
    */
   async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
-    const data = await this.target(task, opts.queue);
+    const data = await this.target(task, opts.queue, this.signer());
     const { duplicate } = await this.storage.enqueue(task, data);
     if (duplicate) this.log.debug("duplicate enqueue ignored", { task: task.id });
     this.storage.publishEvents(task);
+    this.observer?.taskState(task);
     return task;
   }
 
@@ -155,11 +236,15 @@ export class Client {
   async enqueueMany<T extends Task>(tasks: T[], opts: { queue?: string } = {}): Promise<T[]> {
     const window = new Set<Promise<void>>();
     const errors: Error[] = [];
+    const key = this.signer();
     for (const task of tasks) {
-      const data = await this.target(task, opts.queue);
+      const data = await this.target(task, opts.queue, key);
       const p: Promise<void> = this.storage
         .enqueue(task, data)
-        .then(() => this.storage.publishEvents(task))
+        .then(() => {
+          this.storage.publishEvents(task);
+          this.observer?.taskState(task);
+        })
         .catch((err: Error) => {
           errors.push(err);
         })
@@ -187,7 +272,7 @@ export class Client {
     await this.storage.removeWorkItem(task.queue, id);
     task.tries = 0;
     delete task.result;
-    const data = await this.target(task, task.queue);
+    const data = await this.target(task, task.queue, this.signer());
     await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
     this.storage.publishEvents(task);
     return task;
@@ -212,6 +297,8 @@ export class Client {
       discard: new Set(this.opts.discard ?? []),
       shutdownTimeoutMs: this.opts.shutdownTimeoutMs ?? 30_000,
       log: this.log.child({ queue: this.queue.name }),
+      ...(this.observer ? { observer: this.observer } : {}),
+      ...(this.verifier ? { verifier: this.verifier } : {}),
     });
     this.workers.add(worker);
     const { signal } = opts;
@@ -246,6 +333,7 @@ export class Client {
   async close(): Promise<void> {
     await Promise.all([...this.workers].map((w) => w.stop()));
     this.workers.clear();
+    await this.metricsServer?.stop();
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
   }
 }

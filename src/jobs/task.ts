@@ -79,6 +79,14 @@ export interface Task<P = unknown, R = unknown> {
   tries: number;
   /** Error message of the most recent failed try. */
   lastError?: string;
+  /** Ids of tasks that must complete before this one runs. */
+  dependencies?: string[];
+  /** Hand the handler the results of its dependencies (`dependencyResults`). */
+  loadDependencies?: boolean;
+  /** Results of the dependencies, by task id, when `loadDependencies` is set. */
+  dependencyResults?: Record<string, TaskResult>;
+  /** Hex ed25519 signature by the producer (see docs/signing.md for what it covers). */
+  signature?: string;
 }
 
 /** Options for {@link newTask}. */

@@ -138,6 +138,7 @@ export class Worker {
     let result: unknown;
     let failure: unknown;
     let failed = false;
+    const t0 = performance.now();
     try {
       const handler = this.p.router.handlerFor(task.type);
       const ctx = { log: log.child({ task: task.id, type: task.type }), signal: ctl.signal, runDeadline };
@@ -151,6 +152,7 @@ export class Worker {
       this.running.delete(task.id);
       free();
     }
+    this.p.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
     try {
       if (failed) await attempt.fail(failure);
       else await attempt.complete(result);

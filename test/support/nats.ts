@@ -67,3 +67,37 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * Collects final-outcome events of one queue from the moment it is called (call it before
+ * enqueueing), so `outcome(id)` cannot miss a task that finishes quickly.
+ */
+export function finalOutcomes(events: AsyncIterator<{ taskId: string }> & { close(): void }) {
+  const seen = new Set<string>();
+  const waiters = new Map<string, () => void>();
+  void (async () => {
+    for (;;) {
+      const r = await events.next();
+      if (r.done) return;
+      seen.add(r.value.taskId);
+      waiters.get(r.value.taskId)?.();
+    }
+  })();
+  return {
+    /** Resolves once the task's final event arrived. */
+    async reached(id: string, timeoutMs = 20_000): Promise<void> {
+      if (seen.has(id)) return;
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`task ${id} did not finish within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiters.set(id, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    close: () => events.close(),
+  };
+}

@@ -20,6 +20,10 @@ interface TaskWire {
   tried?: string;
   tries: number;
   last_err?: string;
+  dependencies?: string[];
+  load_dependencies?: boolean;
+  dependency_results?: Record<string, { value: unknown; completed: string }>;
+  signature?: string;
 }
 
 const STATES = new Set<string>([...Object.values(TaskState)]);
@@ -43,6 +47,14 @@ export function encodeTask(task: Task): Uint8Array {
   if (task.result) w.result = { value: task.result.value, completed: iso(task.result.completedAt) };
   if (task.lastTriedAt !== undefined) w.tried = iso(task.lastTriedAt);
   if (task.lastError !== undefined) w.last_err = task.lastError;
+  if (task.dependencies?.length) w.dependencies = task.dependencies;
+  if (task.loadDependencies) w.load_dependencies = true;
+  if (task.dependencyResults) {
+    w.dependency_results = Object.fromEntries(
+      Object.entries(task.dependencyResults).map(([id, r]) => [id, { value: r.value, completed: iso(r.completedAt) }]),
+    );
+  }
+  if (task.signature !== undefined) w.signature = task.signature;
   return Buffer.from(JSON.stringify(w));
 }
 
@@ -84,6 +96,18 @@ export function decodeTask(data: Uint8Array): Task {
   if (w.deadline !== undefined) task.deadline = time(w.deadline, "deadline");
   if (w.tried !== undefined) task.lastTriedAt = time(w.tried, "tried");
   if (typeof w.last_err === "string") task.lastError = w.last_err;
+  if (Array.isArray(w.dependencies) && w.dependencies.every((d) => typeof d === "string"))
+    task.dependencies = w.dependencies;
+  if (w.load_dependencies === true) task.loadDependencies = true;
+  if (w.dependency_results && typeof w.dependency_results === "object") {
+    task.dependencyResults = Object.fromEntries(
+      Object.entries(w.dependency_results).map(([id, r]) => [
+        id,
+        { value: r?.value, completedAt: time(r?.completed, "dependency result") },
+      ]),
+    );
+  }
+  if (typeof w.signature === "string") task.signature = w.signature;
   if (w.result && typeof w.result === "object") {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }

@@ -1,0 +1,97 @@
+import { createPrivateKey, createPublicKey, KeyObject, sign, verify } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { ConfigError } from "../errors.js";
+import type { Task } from "./task.js";
+
+const PKCS8_ED25519 = Buffer.from("302e020100300506032b657004220420", "hex");
+const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
+
+/** A private key: a `KeyObject`, a 32-byte seed, or the seed as 64 hex characters. */
+export type SigningKey = KeyObject | Uint8Array | string;
+/** A public key: a `KeyObject`, 32 raw bytes, or 64 hex characters. */
+export type VerificationKey = KeyObject | Uint8Array | string;
+
+function bytes(v: Uint8Array | string, what: string): Buffer {
+  const b = typeof v === "string" ? Buffer.from(v.trim(), "hex") : Buffer.from(v);
+  if (b.length !== 32)
+    throw new ConfigError("invalid_key", `${what} must be 32 bytes (64 hex characters), got ${b.length} bytes`);
+  return b;
+}
+
+/** Turns a seed (bytes or hex) into an ed25519 private key. */
+export function privateKeyFrom(key: SigningKey): KeyObject {
+  if (key instanceof KeyObject) return key;
+  const der = Buffer.concat([PKCS8_ED25519, bytes(key, "signing key")]);
+  try {
+    return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+  } finally {
+    der.fill(0);
+  }
+}
+
+/** Turns raw public key bytes (or hex) into an ed25519 public key. */
+export function publicKeyFrom(key: VerificationKey): KeyObject {
+  if (key instanceof KeyObject) return key;
+  return createPublicKey({
+    key: Buffer.concat([SPKI_ED25519, bytes(key, "verification key")]),
+    format: "der",
+    type: "spki",
+  });
+}
+
+/** Reads a key file holding 64 hex characters (or 32 raw bytes). */
+export function readKeyFile(path: string): Buffer {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new ConfigError("unreadable_file", `cannot read key file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  if (raw.length === 32) return raw;
+  const hex = Buffer.from(raw.toString("utf8").trim(), "hex");
+  raw.fill(0);
+  return hex;
+}
+
+/** JSON with object keys sorted at every level and no spaces: the same text in every language. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v instanceof Uint8Array) return JSON.stringify(Buffer.from(v).toString("base64"));
+  const keys = Object.keys(v as object)
+    .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`).join(",")}}`;
+}
+
+/**
+ * The bytes a task signature covers: `jetq-task-v1` and a newline, then the canonical JSON of
+ * `[id, type, queue, payload, deadline, max_tries, created, priority, dependencies]` (times as
+ * RFC 3339 UTC with milliseconds, a missing deadline as null, byte payloads as base64 strings).
+ * State, tries, results and errors are not covered: they change as the task runs.
+ */
+export function signedBytes(t: Task): Buffer {
+  const fields = [
+    t.id,
+    t.type,
+    t.queue,
+    t.payload,
+    t.deadline === undefined ? null : new Date(t.deadline).toISOString(),
+    t.maxTries,
+    new Date(t.createdAt).toISOString(),
+    t.priority,
+    t.dependencies ?? [],
+  ];
+  return Buffer.from(`jetq-task-v1\n${canonicalJson(fields)}`);
+}
+
+/** Signs a task (hex ed25519 signature). */
+export function signTask(t: Task, key: KeyObject): string {
+  return sign(null, signedBytes(t), key).toString("hex");
+}
+
+/** True when `t.signature` is a valid signature of the task by `key`. */
+export function verifyTask(t: Task, key: KeyObject): boolean {
+  if (!t.signature || !/^[0-9a-f]{128}$/.test(t.signature)) return false;
+  return verify(null, signedBytes(t), key, Buffer.from(t.signature, "hex"));
+}

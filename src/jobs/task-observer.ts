@@ -1,0 +1,9 @@
+import type { Task } from "./task.js";
+
+/** Receives what workers and producers do, e.g. to export metrics (see `JetqMetrics`). */
+export interface TaskObserver {
+  /** A task entered `task.state`. */
+  taskState(task: Task): void;
+  /** A handler returned (`ok`) or threw after `seconds`. */
+  handlerDone(task: Task, seconds: number, ok: boolean): void;
+}

@@ -1,0 +1,108 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { Task } from "../jobs/task.js";
+import type { TaskObserver } from "../jobs/task-observer.js";
+
+/** What the scheduler reports to metrics. */
+export interface SchedulerStatsSource {
+  stats(): { pending: number; fired: number; failed: number } | undefined;
+}
+
+/**
+ * jetq's Prometheus metrics (names documented in docs/metrics.md). One instance per process;
+ * pass it to the client (`metrics` option) and to `jetq serve`.
+ */
+export class JetqMetrics implements TaskObserver {
+  readonly registry = new Registry();
+  /** Task state changes seen by this process. */
+  readonly taskStates = new Counter({
+    name: "jetq_task_state_changes_total",
+    help: "Task state changes recorded by this process, by queue, task type and new state",
+    labelNames: ["queue", "type", "state"] as const,
+    registers: [this.registry],
+  });
+  /** Handler run time. */
+  readonly handlerSeconds = new Histogram({
+    name: "jetq_handler_duration_seconds",
+    help: "Time handlers ran, by queue, task type and outcome (ok, error)",
+    labelNames: ["queue", "type", "outcome"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300],
+    registers: [this.registry],
+  });
+  /** Scheduler fire lateness. */
+  readonly schedulerLateness = new Histogram({
+    name: "jetq_scheduler_lateness_seconds",
+    help: "Delay between a schedule's due time and its fire",
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  private readonly queues = new Set<string>();
+
+  /**
+   * @param storage when given, queue depth, in-flight and consumer lag of every queue this process
+   * used are read from JetStream at each scrape.
+   */
+  constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource) {
+    const queues = this.queues;
+    const gauge = (
+      name: string,
+      help: string,
+      pick: (i: Awaited<ReturnType<JetStreamStorage["queueInfo"]>>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["queue"] as const,
+        registers: [this.registry],
+        async collect() {
+          if (!storage) return;
+          this.reset();
+          for (const q of queues) {
+            const info = await storage.queueInfo(q).catch(() => undefined);
+            if (info) this.set({ queue: q }, pick(info));
+          }
+        },
+      });
+    gauge("jetq_queue_depth", "Items in the queue (waiting or in flight)", (i) => i.depth);
+    gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged", (i) => i.inFlight);
+    gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker", (i) => i.pending);
+    new Gauge({
+      name: "jetq_scheduler_pending",
+      help: "Schedules waiting to fire (on the leader)",
+      registers: [this.registry],
+      collect() {
+        this.set(scheduler?.stats()?.pending ?? 0);
+      },
+    });
+    new Counter({
+      name: "jetq_scheduler_fired_total",
+      help: "Schedules fired by this process since start",
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(scheduler?.stats()?.fired ?? 0);
+      },
+    });
+  }
+
+  /** Counts a task's current state (and remembers its queue for the depth gauges). */
+  taskState(task: Task): void {
+    this.queues.add(task.queue);
+    this.taskStates.inc({ queue: task.queue, type: task.type, state: task.state });
+  }
+
+  /** Records a handler's run time. */
+  handlerDone(task: Task, seconds: number, ok: boolean): void {
+    this.handlerSeconds.observe({ queue: task.queue, type: task.type, outcome: ok ? "ok" : "error" }, seconds);
+  }
+
+  /** Records a scheduler fire's lateness. */
+  fired(latenessMs: number): void {
+    this.schedulerLateness.observe(Math.max(0, latenessMs) / 1000);
+  }
+
+  /** The exposition text for a scrape. */
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
