@@ -195,6 +195,7 @@ export class OutboxPublisher extends EventEmitter<OutboxPublisherEvents> {
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
+    this.reportBacklog(); // the backlog left from before, reported before flushing starts
     this.flusher.start();
     const every = this.params.backlogIntervalMs ?? 1000;
     this.backlogTimer = setInterval(() => this.reportBacklog(), every);
