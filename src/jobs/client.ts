@@ -17,10 +17,22 @@ import {
   type VerificationKey,
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { finalEventWildcard, stateEventWildcard } from "./storage/layout.js";
+import { finalEventWildcard, stateEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker } from "./worker.js";
+
+/**
+ * Something that durably accepts messages to publish to JetStream later, such as the
+ * `OutboxPublisher` of `jetq/outbox`. Resolving means the message is safe on local disk.
+ */
+export interface DurablePublisher {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    opts?: { msgId?: string; headers?: Record<string, string> },
+  ): Promise<void>;
+}
 
 /** Options of {@link Client.connect}. Connection fields are those of {@link NatsOptions}. */
 export interface ClientOptions extends NatsOptions, StorageOptions {
@@ -46,6 +58,13 @@ export interface ClientOptions extends NatsOptions, StorageOptions {
   shutdownTimeoutMs?: number;
   /** Where jetq logs. @defaultValue pino on stderr, level from `JETQ_LOG_LEVEL` or `info` */
   logger?: Logger;
+  /**
+   * Enqueue through this durable buffer (e.g. `new OutboxPublisher(...)` from `jetq/outbox`):
+   * `enqueue` resolves once the task is on local disk, and reaches JetStream when NATS is
+   * reachable. Tasks may name only this client's queue or queues it already used. No `new` event
+   * is published for them. @defaultValue off
+   */
+  outbox?: DurablePublisher;
   /** Told about every task state change and handler run (e.g. a `JetqMetrics`). */
   observer?: TaskObserver;
   /**
@@ -206,8 +225,9 @@ export class Client {
   }
 
   private async target(task: Task, queue: string | undefined, key: KeyObject | undefined): Promise<Uint8Array> {
-    const name = queue ?? (task.queue || this.queue.name);
-    if (name !== this.queue.name) await this.storage.getQueue(name);
+    const name = validateQueueName(queue ?? (task.queue || this.queue.name));
+    // Through an outbox NATS may be away: queues are checked when their items are published.
+    if (name !== this.queue.name && !this.opts.outbox) await this.storage.getQueue(name);
     task.queue = name;
     task.state = TaskState.New;
     if (key) task.signature = signTask(task, key);
@@ -221,11 +241,23 @@ export class Client {
    */
   async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
     const data = await this.target(task, opts.queue, this.signer());
+    if (this.opts.outbox) {
+      await this.viaOutbox(this.opts.outbox, task, data);
+      return task;
+    }
     const { duplicate } = await this.storage.enqueue(task, data);
     if (duplicate) this.log.debug("duplicate enqueue ignored", { task: task.id });
     this.storage.publishEvents(task);
     this.observer?.taskState(task);
     return task;
+  }
+
+  /** Writes a task's record and work item to the outbox, in that order, in one local commit. */
+  private async viaOutbox(outbox: DurablePublisher, task: Task, data: Uint8Array): Promise<void> {
+    await Promise.all([
+      outbox.publish(taskSubject(task.id), data, { msgId: `${task.id}:record` }),
+      outbox.publish(workSubject(task.queue, task.id, task.priority), data, { msgId: task.id }),
+    ]);
   }
 
   /**
@@ -239,9 +271,10 @@ export class Client {
     const key = this.signer();
     for (const task of tasks) {
       const data = await this.target(task, opts.queue, key);
-      const p: Promise<void> = this.storage
-        .enqueue(task, data)
+      const outbox = this.opts.outbox;
+      const p: Promise<void> = (outbox ? this.viaOutbox(outbox, task, data) : this.storage.enqueue(task, data))
         .then(() => {
+          if (outbox) return;
           this.storage.publishEvents(task);
           this.observer?.taskState(task);
         })
