@@ -8,6 +8,7 @@ import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
+import { ScheduledTasks } from "./scheduled-tasks.js";
 import {
   privateKeyFrom,
   publicKeyFrom,
@@ -166,6 +167,11 @@ export class Client {
     } finally {
       seed.fill(0);
     }
+  }
+
+  /** Named task schedules (cron / `@every`); a `TaskScheduler` (e.g. in `jetq serve`) fires them. */
+  async scheduledTasks(): Promise<ScheduledTasks> {
+    return new ScheduledTasks(await this.storage.configBucket());
   }
 
   /** Where Prometheus metrics are served, when `metricsPort` was set. */

@@ -2,7 +2,7 @@ import { Match, type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core"
 import { parseDuration } from "../duration.js";
 import { ValidationError } from "../errors.js";
 import { newId } from "../jobs/id.js";
-import { nextOccurrence, type Recurrence, validateRecurrence } from "./recurrence.js";
+import { nextOccurrence, type Recurrence, validateRecurrence } from "../recurrence.js";
 import { type Schedule, validateScheduleId, validateTarget } from "./schedule.js";
 import { parseWhen } from "./when.js";
 

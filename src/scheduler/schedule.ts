@@ -1,6 +1,6 @@
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
-import type { Recurrence } from "./recurrence.js";
+import type { Recurrence } from "../recurrence.js";
 
 /** A delayed (or recurring) message: at `due`, `payload` is published to `target`. */
 export interface Schedule {

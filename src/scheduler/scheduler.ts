@@ -5,7 +5,7 @@ import { RateLimitedLog } from "../rate-limited-log.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
 import { MessageDeleter } from "./message-deleter.js";
-import { nextOccurrence } from "./recurrence.js";
+import { nextOccurrence } from "../recurrence.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
 import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
 import { StreamTargets } from "./stream-targets.js";

@@ -138,7 +138,8 @@ export class JetStreamStorage {
     await this.configBucket();
   }
 
-  private async configBucket(): Promise<KV> {
+  /** The config bucket (queue definitions, task schedules). */
+  async configBucket(): Promise<KV> {
     if (!this.config) {
       try {
         this.config = await new Kvm(this.nc).create(CONFIG_BUCKET, {

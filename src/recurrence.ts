@@ -1,5 +1,5 @@
 import { Cron } from "croner";
-import { ValidationError } from "../errors.js";
+import { ValidationError } from "./errors.js";
 
 /** How a schedule repeats: a cron expression (5–7 fields, seconds allowed, optional IANA zone) or a fixed interval. */
 export type Recurrence = { cron: string; tz?: string } | { everyMs: number };

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Client, silentLogger, ValidationError } from "../../src/index.js";
+import { TaskScheduler } from "../../src/jobs/task-scheduler.js";
+import { useNatsServer, waitUntil } from "../support/nats.js";
+
+const nats = useNatsServer();
+
+describe("scheduled tasks (cron) with leader election", () => {
+  it("stores, lists and removes schedules with validation", async () => {
+    const c = await Client.connect({ servers: nats.server.url, queue: "cronq1", logger: silentLogger });
+    try {
+      const s = await c.scheduledTasks();
+      await s.create({
+        name: "nightly",
+        schedule: "0 0 3 * * *",
+        tz: "Europe/Paris",
+        queue: "cronq1",
+        type: "report",
+        payload: { kind: "daily" },
+      });
+      await assert.rejects(s.create({ name: "nightly", schedule: "@every 1m", queue: "cronq1", type: "x" }), {
+        code: "schedule_exists",
+      });
+      await assert.rejects(
+        s.create({ name: "bad.name", schedule: "@every 1m", queue: "cronq1", type: "x" }),
+        ValidationError,
+      );
+      await assert.rejects(s.create({ name: "badcron", schedule: "every day", queue: "cronq1", type: "x" }), {
+        code: "invalid_cron",
+      });
+      assert.deepEqual(
+        (await s.list()).map((x) => x.name),
+        ["nightly"],
+      );
+      assert.equal((await s.load("nightly")).tz, "Europe/Paris");
+      await s.remove("nightly");
+      await assert.rejects(s.load("nightly"), { code: "schedule_not_found" });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("only the leader fires; each tick creates one task even across a failover", async () => {
+    const c = await Client.connect({ servers: nats.server.url, queue: "cronq2", logger: silentLogger });
+    const a = new TaskScheduler({ storage: c.storage, log: silentLogger, name: "a", electionTtlMs: 1000 });
+    const b = new TaskScheduler({ storage: c.storage, log: silentLogger, name: "b", electionTtlMs: 1000 });
+    const created: string[] = [];
+    const sub = c.nc.subscribe("jetq.ev.state.cronq2.new", {
+      callback: (_e, m) => created.push(m.json<{ task_id: string }>().task_id),
+    });
+    try {
+      await a.start();
+      await b.start();
+      const s = await c.scheduledTasks();
+      await s.create({
+        name: "tick",
+        schedule: "@every 300ms",
+        queue: "cronq2",
+        type: "tick",
+        payload: 1,
+        deadlineMs: 60_000,
+      });
+      await waitUntil(() => created.length >= 3, 10_000, "three ticks");
+      assert.equal(a.count() + b.count(), 1, "one instance armed the schedule");
+      const leader = a.count() === 1 ? a : b;
+      await leader.stop(); // hands over at once
+      const at = created.length;
+      await waitUntil(() => created.length >= at + 3, 10_000, "ticks after failover");
+      await s.remove("tick");
+      const ids = (
+        await (async () => {
+          const out: string[] = [];
+          for await (const t of c.admin.tasks()) if (t.queue === "cronq2") out.push(t.id);
+          return out;
+        })()
+      ).sort();
+      assert.equal(new Set(ids).size, ids.length);
+      assert.ok(
+        ids.every((id) => /^cron:tick:\d+$/.test(id)),
+        ids.join(","),
+      );
+      const ticks = ids.map((id) => Number(id.split(":")[2])).sort((x, y) => x - y);
+      assert.ok(
+        ticks.every((t, i) => i === 0 || t - ticks[i - 1]! >= 300),
+        "no tick twice",
+      );
+      const loaded = await c.loadTask(ids[0]!);
+      assert.equal(loaded.deadline, Number(ids[0]!.split(":")[2]) + 60_000);
+    } finally {
+      sub.unsubscribe();
+      await a.stop();
+      await b.stop();
+      await c.close();
+    }
+  });
+});
