@@ -1,8 +1,10 @@
 import type { KeyObject } from "node:crypto";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
@@ -140,6 +142,7 @@ export class Client {
   private metricsServer?: { url: string; stop(): Promise<void> };
   private observer?: TaskObserver;
   private readonly verifier?: { key: KeyObject; optional: boolean };
+  private dependencies?: Promise<KV>;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -247,6 +250,10 @@ export class Client {
    */
   async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
     const data = await this.target(task, opts.queue, this.signer());
+    if (task.dependencies?.length) {
+      await this.enqueueBlocked(task);
+      return task;
+    }
     if (this.opts.outbox) {
       await this.viaOutbox(this.opts.outbox, task, data);
       return task;
@@ -256,6 +263,24 @@ export class Client {
     this.storage.publishEvents(task);
     this.observer?.taskState(task);
     return task;
+  }
+
+  /**
+   * Enqueues a task with dependencies: at once when they all completed, as `unreachable` when one
+   * failed, else as `blocked` until a `DependencyResolver` (in `jetq serve`) releases it.
+   */
+  private async enqueueBlocked(task: Task): Promise<void> {
+    if (this.opts.outbox)
+      throw new ValidationError("unsupported", "tasks with dependencies cannot be enqueued through an outbox");
+    this.dependencies ??= prepareDependencies(this.storage);
+    const kv = await this.dependencies;
+    let verdict = await evaluateDependencies(this.storage, task);
+    await settleDependencies(this.storage, kv, task, verdict);
+    if (verdict.kind === "waiting") {
+      // A dependency that finished before the index was written has no event left to release us.
+      verdict = await evaluateDependencies(this.storage, task);
+      if (verdict.kind !== "waiting") await settleDependencies(this.storage, kv, task, verdict);
+    }
   }
 
   /** Writes a task's record and work item to the outbox, in that order, in one local commit. */
@@ -276,6 +301,10 @@ export class Client {
     const errors: Error[] = [];
     const key = this.signer();
     for (const task of tasks) {
+      if (task.dependencies?.length) {
+        await this.enqueue(task, opts);
+        continue;
+      }
       const data = await this.target(task, opts.queue, key);
       const outbox = this.opts.outbox;
       const p: Promise<void> = (outbox ? this.viaOutbox(outbox, task, data) : this.storage.enqueue(task, data))

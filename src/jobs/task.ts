@@ -99,6 +99,10 @@ export interface NewTaskOptions {
   maxTries?: number;
   /** Priority 0 (most urgent) – 9. @defaultValue 5 */
   priority?: number;
+  /** Ids of tasks that must complete first; the task stays `blocked` until then. */
+  dependsOn?: string[];
+  /** Give the handler its dependencies' results in `task.dependencyResults`. @defaultValue false */
+  loadDependencies?: boolean;
   /**
    * Encodes the payload to bytes instead of storing it as JSON; the handler then receives
    * the bytes (`Uint8Array`) as `task.payload`.
@@ -137,5 +141,7 @@ export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}):
     tries: 0,
   };
   if (deadline !== undefined) task.deadline = deadline;
+  if (opts.dependsOn?.length) task.dependencies = opts.dependsOn.map((d) => validateId(d));
+  if (opts.loadDependencies) task.loadDependencies = true;
   return task;
 }

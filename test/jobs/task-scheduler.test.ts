@@ -47,7 +47,9 @@ describe("scheduled tasks (cron) with leader election", () => {
     const b = new TaskScheduler({ storage: c.storage, log: silentLogger, name: "b", electionTtlMs: 1000 });
     const created: string[] = [];
     const sub = c.nc.subscribe("jetq.ev.state.cronq2.new", {
-      callback: (_e, m) => created.push(m.json<{ task_id: string }>().task_id),
+      callback: (_e, m) => {
+        created.push(m.json<{ task_id: string }>().task_id);
+      },
     });
     try {
       await a.start();

@@ -51,3 +51,10 @@ export const finalEventWildcard = (queue = "*"): string => `${SUBJECT_PREFIX}.ev
 
 /** Header carrying a message de-duplication id (JetStream's own). */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
+
+/** Stream that keeps final-outcome events (created once dependencies are used), so blocked tasks are released after restarts. */
+export const FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
+/** Durable consumer of {@link FINAL_EVENTS_STREAM} shared by dependency resolvers. */
+export const RESOLVER_CONSUMER = "DEPENDENCY_RESOLVER";
+/** KV bucket of blocked tasks by dependency: key `<dependency id>.<blocked task id>`, value the blocked task's queue. */
+export const DEPENDENCIES_BUCKET = "JETQ_DEPENDENCIES";
