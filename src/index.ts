@@ -4,11 +4,23 @@
  */
 export { parseDuration } from "./duration.js";
 export { ConfigError, JetqError, NotFoundError, StorageError, ValidationError } from "./errors.js";
-export type { Admin, ClientOptions, EventStream, RunOptions } from "./jobs/client.js";
+export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } from "./jobs/client.js";
 export { Client } from "./jobs/client.js";
+export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
+export { DependencyResolver } from "./jobs/dependencies.js";
 export type { BaseEvent, JetqEvent, TaskFinalEvent, TaskStateEvent } from "./jobs/events.js";
 export { parseEvent, TASK_FINAL_EVENT, TASK_STATE_EVENT } from "./jobs/events.js";
 export { NoHandlerError, RunTimeExceededError, TerminateTask } from "./jobs/handler-errors.js";
+export type { ExternalProcessOptions } from "./jobs/handlers/external-process.js";
+export { ExternalCommandError, externalProcess } from "./jobs/handlers/external-process.js";
+export {
+  REMOTE,
+  RemoteHandlerError,
+  remoteHandler,
+  remoteHandlerSubject,
+  TASK_CONTENT_TYPE,
+} from "./jobs/handlers/remote-handler.js";
+export { loggingMiddleware, recoveryMiddleware } from "./jobs/middleware.js";
 export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
 export type { QueueConfig, ResolvedQueue } from "./jobs/queue.js";
 export { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RUN_TIME_MS, DEFAULT_MAX_TRIES, DEFAULT_QUEUE } from "./jobs/queue.js";
@@ -27,9 +39,16 @@ export {
 } from "./jobs/retry-policy.js";
 export type { Handler, HandlerContext, Middleware } from "./jobs/router.js";
 export { chain, Router } from "./jobs/router.js";
+export type { ScheduledTask, ScheduledTaskChange } from "./jobs/scheduled-tasks.js";
+export { ScheduledTasks } from "./jobs/scheduled-tasks.js";
+export type { SigningKey, VerificationKey } from "./jobs/signing.js";
+export { canonicalJson, signTask, verifyTask } from "./jobs/signing.js";
 export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstream-storage.js";
 export type { NewTaskOptions, Task, TaskResult } from "./jobs/task.js";
 export { isFinalState, newTask, TaskState } from "./jobs/task.js";
+export type { TaskObserver } from "./jobs/task-observer.js";
+export type { TaskSchedulerParams } from "./jobs/task-scheduler.js";
+export { TaskScheduler } from "./jobs/task-scheduler.js";
 export type { LogFields, Logger } from "./logger.js";
 export { createLogger, silentLogger } from "./logger.js";
 export type { NatsOptions } from "./nats/connect.js";
