@@ -8,8 +8,8 @@ export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } 
 export { Client } from "./jobs/client.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
 export { DependencyResolver } from "./jobs/dependencies.js";
-export type { BaseEvent, JetqEvent, TaskFinalEvent, TaskStateEvent } from "./jobs/events.js";
-export { parseEvent, TASK_FINAL_EVENT, TASK_STATE_EVENT } from "./jobs/events.js";
+export type { BaseEvent, JetqEvent, TaskStateEvent } from "./jobs/events.js";
+export { parseEvent, TASK_STATE_EVENT } from "./jobs/events.js";
 export { NoHandlerError, RunTimeExceededError, TerminateTask } from "./jobs/handler-errors.js";
 export type { ExternalProcessOptions } from "./jobs/handlers/external-process.js";
 export { ExternalCommandError, externalProcess } from "./jobs/handlers/external-process.js";

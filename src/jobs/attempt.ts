@@ -33,6 +33,7 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
  */
 export class Attempt {
   private settled = false;
+  private activeRecorded = false;
 
   constructor(
     /** The task, in state `active`, with this try counted. */
@@ -40,6 +41,16 @@ export class Attempt {
     private readonly msg: JsMsg,
     private readonly rules: AttemptRules,
   ) {}
+
+  /**
+   * Writes the `active` record (once; without waiting for an acknowledgement — the outcome record
+   * follows on the same connection). Short tries can skip it: their outcome record replaces it.
+   */
+  recordActive(): void {
+    if (this.settled || this.activeRecorded) return;
+    this.activeRecorded = true;
+    this.rules.storage.saveRecordQuietly(this.task);
+  }
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
   keepAlive(): void {
@@ -98,10 +109,15 @@ async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskStat
  * Starts a try of a delivered work item. Returns undefined when the item must not run, after
  * settling it: corrupt items are logged (with their content) and removed; tasks already finished
  * (a redelivery after a crash) are acknowledged; tasks past their deadline or out of tries expire.
- * Otherwise the task is marked `active` (record and event) and an {@link Attempt} is returned.
+ * Otherwise the task is marked `active` (event, and record unless `deferActiveRecord`: the holder
+ * then calls {@link Attempt.recordActive} if the try lasts) and an {@link Attempt} is returned.
  * @throws StorageError when the record cannot be read; the item is then left for redelivery.
  */
-export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attempt | undefined> {
+export async function beginAttempt(
+  m: JsMsg,
+  rules: AttemptRules,
+  opts: { deferActiveRecord?: boolean } = {},
+): Promise<Attempt | undefined> {
   const { storage, log, queue } = rules;
   let task: Task;
   try {
@@ -139,10 +155,10 @@ export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attem
       m.ack();
       return undefined;
     }
-    if (rec) {
-      task.tries = rec.tries;
-      if (rec.lastError !== undefined) task.lastError = rec.lastError;
-    }
+    // Deliveries bound the tries from below: a try whose worker died before any record was
+    // written still counts (a crash-looping task expires instead of looping forever).
+    task.tries = Math.max(rec?.tries ?? 0, m.info.deliveryCount - 1);
+    if (rec?.lastError !== undefined) task.lastError = rec.lastError;
   }
   const now = Date.now();
   if (task.deadline !== undefined && now > task.deadline) {
@@ -156,8 +172,9 @@ export async function beginAttempt(m: JsMsg, rules: AttemptRules): Promise<Attem
   task.state = TaskState.Active;
   task.tries++;
   task.lastTriedAt = now;
-  storage.saveRecordQuietly(task);
   storage.publishEvents(task);
   rules.observer?.taskState(task);
-  return new Attempt(task, m, rules);
+  const attempt = new Attempt(task, m, rules);
+  if (!opts.deferActiveRecord) attempt.recordActive();
+  return attempt;
 }

@@ -20,7 +20,7 @@ import {
   type VerificationKey,
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { finalEventWildcard, stateEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker } from "./worker.js";
@@ -383,7 +383,7 @@ export class Client {
    */
   events(opts: { queue?: string; final?: boolean } = {}): EventStream {
     const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    const sub: Subscription = this.nc.subscribe(opts.final ? finalEventWildcard(queue) : stateEventWildcard(queue));
+    const sub: Subscription = this.nc.subscribe(taskEventWildcard(queue, opts.final ?? false));
     const log = this.log;
     async function* parse(): AsyncGenerator<JetqEvent> {
       for await (const m of sub) {

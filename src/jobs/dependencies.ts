@@ -6,7 +6,7 @@ import { ensureStream, wrapStorage } from "../nats/streams.js";
 import { parseEvent } from "./events.js";
 import { validateId } from "./names.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { DEPENDENCIES_BUCKET, FINAL_EVENTS_STREAM, finalEventWildcard, RESOLVER_CONSUMER } from "./storage/layout.js";
+import { DEPENDENCIES_BUCKET, FINAL_EVENTS_STREAM, RESOLVER_CONSUMER, taskEventWildcard } from "./storage/layout.js";
 import { isFinalState, type Task, type TaskResult, TaskState } from "./task.js";
 
 /** How long final events are kept for resolvers that were down. */
@@ -16,7 +16,7 @@ const FINAL_EVENTS_MAX_AGE_NS = 7 * 24 * 3_600 * 1e9;
 export async function prepareDependencies(storage: JetStreamStorage): Promise<KV> {
   await ensureStream(storage.jsm, {
     name: FINAL_EVENTS_STREAM,
-    subjects: [finalEventWildcard("*")],
+    subjects: [taskEventWildcard("*", true)],
     retention: RetentionPolicy.Limits,
     max_age: FINAL_EVENTS_MAX_AGE_NS,
   });

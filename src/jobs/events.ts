@@ -1,11 +1,9 @@
+import { nuid } from "@nats-io/nuid";
 import { ValidationError } from "../errors.js";
-import { newId } from "./id.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
 /** Event type of {@link TaskStateEvent}. */
 export const TASK_STATE_EVENT = "jetq.v1.task_state";
-/** Event type of {@link TaskFinalEvent}. */
-export const TASK_FINAL_EVENT = "jetq.v1.task_final";
 
 /** Fields every event has. */
 export interface BaseEvent {
@@ -17,11 +15,16 @@ export interface BaseEvent {
   timestamp: number;
 }
 
-/** Published on `jetq.ev.state.<queue>.<state>` for every state change of a task. */
+/**
+ * Published on `jetq.ev.task.<queue>.<step|final>.<state>` for every state change of a task;
+ * the one into a final state (`final: true`) is the task's outcome event.
+ */
 export interface TaskStateEvent extends BaseEvent {
   type: typeof TASK_STATE_EVENT;
   taskId: string;
   state: TaskState;
+  /** True for the change into a final state: the task's one outcome event. */
+  final: boolean;
   tries: number;
   queue: string;
   taskType: string;
@@ -31,46 +34,24 @@ export interface TaskStateEvent extends BaseEvent {
   ageMs: number;
 }
 
-/** Published once per task on `jetq.ev.final.<queue>.<state>` when it reaches a final state. */
-export interface TaskFinalEvent extends Omit<TaskStateEvent, "type"> {
-  type: typeof TASK_FINAL_EVENT;
-}
+/** Any event jetq publishes about tasks. */
+export type JetqEvent = TaskStateEvent;
 
-/** Any event jetq publishes. */
-export type JetqEvent = TaskStateEvent | TaskFinalEvent;
-
-/** Builds the state event for a task's current state (and the final event when that state is final). */
-export function taskEvents(task: Task, now = Date.now()): JetqEvent[] {
-  const base = {
-    eventId: newId(),
-    timestamp: now,
-    taskId: task.id,
-    state: task.state,
-    tries: task.tries,
-    queue: task.queue,
-    taskType: task.type,
-    ageMs: Math.max(0, now - task.createdAt),
-    ...(task.lastError === undefined ? {} : { lastError: task.lastError }),
-  };
-  const events: JetqEvent[] = [{ ...base, type: TASK_STATE_EVENT }];
-  if (isFinalState(task.state)) events.push({ ...base, eventId: newId(), type: TASK_FINAL_EVENT });
-  return events;
-}
-
-/** Serialises an event to its JSON wire form (snake_case, ISO timestamp). */
-export function encodeEvent(e: JetqEvent): Uint8Array {
+/** Serialises the event of a task's current state to its JSON wire form (snake_case, ISO timestamp). */
+export function encodeTaskEvent(task: Task, now = Date.now()): Uint8Array {
   return Buffer.from(
     JSON.stringify({
-      event_id: e.eventId,
-      type: e.type,
-      timestamp: new Date(e.timestamp).toISOString(),
-      task_id: e.taskId,
-      state: e.state,
-      tries: e.tries,
-      queue: e.queue,
-      task_type: e.taskType,
-      last_error: e.lastError,
-      task_age: e.ageMs,
+      event_id: nuid.next(),
+      type: TASK_STATE_EVENT,
+      timestamp: new Date(now).toISOString(),
+      task_id: task.id,
+      state: task.state,
+      final: isFinalState(task.state),
+      tries: task.tries,
+      queue: task.queue,
+      task_type: task.type,
+      last_error: task.lastError,
+      task_age: Math.max(0, now - task.createdAt),
     }),
   );
 }
@@ -89,9 +70,8 @@ export function parseEvent(data: Uint8Array | string): JetqEvent {
     throw new ValidationError("invalid_event", "event is not JSON");
   }
   if (typeof w !== "object" || w === null) throw new ValidationError("invalid_event", "event is not an object");
-  if (w.type !== TASK_STATE_EVENT && w.type !== TASK_FINAL_EVENT) {
+  if (w.type !== TASK_STATE_EVENT)
     throw new ValidationError("unknown_event_type", `unknown event type ${JSON.stringify(w.type)}`);
-  }
   const timestamp = Date.parse(String(w.timestamp));
   if (
     typeof w.task_id !== "string" ||
@@ -103,10 +83,11 @@ export function parseEvent(data: Uint8Array | string): JetqEvent {
   }
   return {
     eventId: String(w.event_id),
-    type: w.type,
+    type: TASK_STATE_EVENT,
     timestamp,
     taskId: w.task_id,
     state: w.state as TaskState,
+    final: w.final === true,
     tries: Number(w.tries) || 0,
     queue: String(w.queue ?? ""),
     taskType: String(w.task_type ?? ""),

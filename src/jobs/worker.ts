@@ -15,6 +15,9 @@ export interface WorkerParams extends AttemptRules {
   shutdownTimeoutMs: number;
 }
 
+/** A try still running after this long gets its `active` record written. */
+const ACTIVE_RECORD_DELAY_MS = 100;
+
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
@@ -119,7 +122,7 @@ export class Worker {
     const { queue, log } = this.p;
     let attempt: Attempt | undefined;
     try {
-      attempt = await beginAttempt(m, this.p);
+      attempt = await beginAttempt(m, this.p, { deferActiveRecord: true });
     } catch (err) {
       log.error("could not start a task; it will be redelivered", { subject: m.subject, error: errorMessage(err) });
       m.nak(1000);
@@ -131,6 +134,8 @@ export class Worker {
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
     const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 2));
+    // Most handlers finish in milliseconds; only a try that lasts gets an `active` record.
+    const active = setTimeout(() => attempt.recordActive(), ACTIVE_RECORD_DELAY_MS);
     const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
     const aborted = new Promise<never>((_, reject) =>
       ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
@@ -148,6 +153,7 @@ export class Worker {
       failure = err;
     } finally {
       clearInterval(beat);
+      clearTimeout(active);
       clearTimeout(overtime);
       this.running.delete(task.id);
       free();

@@ -46,7 +46,7 @@ describe("scheduled tasks (cron) with leader election", () => {
     const a = new TaskScheduler({ storage: c.storage, log: silentLogger, name: "a", electionTtlMs: 1000 });
     const b = new TaskScheduler({ storage: c.storage, log: silentLogger, name: "b", electionTtlMs: 1000 });
     const created: string[] = [];
-    const sub = c.nc.subscribe("jetq.ev.state.cronq2.new", {
+    const sub = c.nc.subscribe("jetq.ev.task.cronq2.step.new", {
       callback: (_e, m) => {
         created.push(m.json<{ task_id: string }>().task_id);
       },

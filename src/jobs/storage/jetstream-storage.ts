@@ -16,21 +16,20 @@ import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
-import { encodeEvent, taskEvents } from "../events.js";
+import { encodeTaskEvent } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
-import type { Task } from "../task.js";
+import { isFinalState, type Task } from "../task.js";
 import {
   CONFIG_BUCKET,
-  finalEventSubject,
   MSG_ID_HEADER,
   QUEUE_STREAM_PREFIX,
   queueConfigKey,
   queueStream,
   queueSubjects,
-  stateEventSubject,
   TASKS_STREAM,
   TASKS_SUBJECTS,
+  taskEventSubject,
   taskSubject,
   WORKER_CONSUMER,
   workSubject,
@@ -268,15 +267,9 @@ export class JetStreamStorage {
     this.nc.publish(taskSubject(task.id), encodeTask(task));
   }
 
-  /** Publishes the state (and final) events of a task's current state. */
+  /** Publishes the event of a task's current state (core NATS, not awaited). */
   publishEvents(task: Task): void {
-    for (const e of taskEvents(task)) {
-      const subject =
-        e.type === "jetq.v1.task_final"
-          ? finalEventSubject(task.queue, e.state)
-          : stateEventSubject(task.queue, e.state);
-      this.nc.publish(subject, encodeEvent(e));
-    }
+    this.nc.publish(taskEventSubject(task.queue, task.state, isFinalState(task.state)), encodeTaskEvent(task));
   }
 
   /**

@@ -38,16 +38,16 @@ export const CONFIG_BUCKET = "JETQ_CONFIG";
 /** KV key of a queue definition. */
 export const queueConfigKey = (queue: string): string => `queue.${queue}`;
 
-/** Subject of every task state change event. */
-export const stateEventSubject = (queue: string, state: string): string =>
-  `${SUBJECT_PREFIX}.ev.state.${queue}.${state}`;
-/** Subject of the one final-outcome event per task. */
-export const finalEventSubject = (queue: string, state: string): string =>
-  `${SUBJECT_PREFIX}.ev.final.${queue}.${state}`;
-/** Wildcard for all task state events (optionally of one queue). */
-export const stateEventWildcard = (queue = "*"): string => `${SUBJECT_PREFIX}.ev.state.${queue}.*`;
-/** Wildcard for all final-outcome events (optionally of one queue). */
-export const finalEventWildcard = (queue = "*"): string => `${SUBJECT_PREFIX}.ev.final.${queue}.*`;
+/**
+ * Subject of a task state change event: `jetq.ev.task.<queue>.<step|final>.<state>`. Every
+ * transition publishes one event; those into a final state carry `final`, so subscribers can take
+ * all transitions (`jetq.ev.task.<queue>.*.*`) or only outcomes (`jetq.ev.task.<queue>.final.*`).
+ */
+export const taskEventSubject = (queue: string, state: string, final: boolean): string =>
+  `${SUBJECT_PREFIX}.ev.task.${queue}.${final ? "final" : "step"}.${state}`;
+/** Wildcard for task events of one queue (or all, `"*"`), optionally only final outcomes. */
+export const taskEventWildcard = (queue = "*", finalOnly = false): string =>
+  `${SUBJECT_PREFIX}.ev.task.${queue}.${finalOnly ? "final" : "*"}.*`;
 
 /** Header carrying a message de-duplication id (JetStream's own). */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
