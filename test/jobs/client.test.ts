@@ -14,7 +14,7 @@ import {
   TerminateTask,
   ValidationError,
 } from "../../src/index.js";
-import { deferred, firstMatch, useNatsServer } from "../support/nats.js";
+import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 
 const nats = useNatsServer();
 
@@ -376,6 +376,34 @@ describe("Admin", () => {
       await assert.rejects(c.admin.queueInfo(name), NotFoundError);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe("retention", () => {
+  it("creates the task store with the configured retention, and records age out of the stream", async () => {
+    const server = new (await import("../../src/nats/nats-server-launcher.js")).NatsServerLauncher();
+    await server.start();
+    try {
+      const c = await Client.connect({
+        servers: server.url,
+        queue: uniq(),
+        logger: silentLogger,
+        taskRetentionMs: 1500,
+      });
+      try {
+        const info = await c.admin.tasksInfo();
+        assert.equal(info.stream.config.max_age, 1500 * 1_000_000);
+        const t = await c.enqueue(newTask("kept", null));
+        assert.equal((await c.loadTask(t.id)).id, t.id);
+        await c.admin.purgeQueue(c.queue.name);
+        await waitUntil(async () => (await c.admin.tasksInfo()).records === 0, 10_000, "records aged out");
+        await assert.rejects(c.loadTask(t.id), NotFoundError);
+      } finally {
+        await c.close();
+      }
+    } finally {
+      await server.stop();
     }
   });
 });

@@ -121,6 +121,11 @@ export class JetStreamStorage {
     return this.opts.memory ? StorageType.Memory : StorageType.File;
   }
 
+  /** JetStream refuses a de-duplication window longer than the stream's max age. */
+  private dedupeWindow(maxAgeMs: number): number {
+    return maxAgeMs > 0 ? Math.min(this.opts.duplicateWindowMs, maxAgeMs) : this.opts.duplicateWindowMs;
+  }
+
   /** Creates the task stream and config bucket when missing. */
   async prepare(): Promise<void> {
     await ensureStream(this.jsm, {
@@ -129,7 +134,7 @@ export class JetStreamStorage {
       retention: RetentionPolicy.Limits,
       max_msgs_per_subject: 1,
       max_age: ns(this.opts.taskRetentionMs),
-      duplicate_window: ns(this.opts.duplicateWindowMs),
+      duplicate_window: ns(this.dedupeWindow(this.opts.taskRetentionMs)),
       allow_direct: true,
       storage: this.storage,
       num_replicas: this.opts.replicas,
@@ -168,9 +173,9 @@ export class JetStreamStorage {
       subjects: [queueSubjects(def.name)],
       retention: RetentionPolicy.Workqueue,
       max_age: ns(def.maxAgeMs),
+      duplicate_window: ns(this.dedupeWindow(def.maxAgeMs)),
       max_msgs: def.maxEntries > 0 ? def.maxEntries : -1,
       discard: def.discardOld ? DiscardPolicy.Old : DiscardPolicy.New,
-      duplicate_window: ns(this.opts.duplicateWindowMs),
       allow_direct: true,
       storage: this.storage,
       num_replicas: this.opts.replicas,
