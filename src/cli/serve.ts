@@ -1,13 +1,64 @@
 import { type Command, Option } from "commander";
+import { parseDuration } from "../duration.js";
+import { ConfigError } from "../errors.js";
+import { loadTokens } from "../gateway/auth.js";
+import type { GatewayLimits } from "../gateway/limits.js";
+import { parseListenAddress } from "../gateway/listen-address.js";
 import { createLogger } from "../logger.js";
-import { JetqService } from "../server/jetq-service.js";
+import { type JetqHttpOptions, JetqService } from "../server/jetq-service.js";
 import { addNatsFlags, type NatsFlags, natsOptionsFromFlags } from "./nats-flags.js";
 
 interface ServeFlags extends NatsFlags {
   subject: string;
   data: string;
   http?: string;
+  httpTokenFile?: string;
+  httpMaxBody?: string;
+  httpMaxWait?: string;
+  httpMaxPeek?: string;
+  httpMaxAck?: string;
   natsPort: string;
+}
+
+/** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
+export const DEFAULT_HTTP_ADDRESS = "127.0.0.1:8080";
+
+function positiveInt(flag: string, v: string): number {
+  const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError("invalid_flag", `${flag} must be a positive integer, got ${v}`);
+  return n;
+}
+
+/**
+ * The HTTP gateway settings of the flags, or false for `--http off`. Tokens come from
+ * `--http-token-file` and from `JETQ_HTTP_TOKENS` (comma-separated) together.
+ * @throws ConfigError for a malformed address, limit or an unreadable token file
+ */
+export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = process.env): JetqHttpOptions | false {
+  const address = parseListenAddress(f.http ?? DEFAULT_HTTP_ADDRESS);
+  if (!address) return false;
+  const limits: Partial<GatewayLimits> = {};
+  if (f.httpMaxBody !== undefined) limits.bodyBytes = positiveInt("--http-max-body", f.httpMaxBody);
+  if (f.httpMaxWait !== undefined) {
+    try {
+      limits.waitTimeoutMs = parseDuration(/^\d+$/.test(f.httpMaxWait) ? Number(f.httpMaxWait) : f.httpMaxWait);
+    } catch (err) {
+      throw new ConfigError("invalid_flag", `--http-max-wait: ${(err as Error).message}`);
+    }
+  }
+  if (f.httpMaxPeek !== undefined) limits.peekN = positiveInt("--http-max-peek", f.httpMaxPeek);
+  if (f.httpMaxAck !== undefined) limits.ackIds = positiveInt("--http-max-ack", f.httpMaxAck);
+  return {
+    ...address,
+    tokens: loadTokens({
+      ...(f.httpTokenFile ? { file: f.httpTokenFile } : {}),
+      ...(env.JETQ_HTTP_TOKENS ? { list: env.JETQ_HTTP_TOKENS } : {}),
+    }),
+    limits,
+    // The built-in default address may be taken (say, by a second instance): then run without HTTP.
+    optional: f.http === undefined,
+  };
 }
 
 /** `jetq serve`: the scheduler and gateway service, on an embedded nats-server unless `-a` is given. */
@@ -18,7 +69,21 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option("--data <dir>", "data directory of the embedded nats-server").default(".jetq").env("JETQ_DATA"),
     )
-    .addOption(new Option("--http <host:port>", "HTTP gateway address").env("JETQ_HTTP"))
+    .addOption(
+      new Option("--http <host:port>", `HTTP gateway address, or "off" (default ${DEFAULT_HTTP_ADDRESS})`).env(
+        "JETQ_HTTP",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--http-token-file <file>",
+        "file of accepted bearer tokens, one per line (also JETQ_HTTP_TOKENS, comma-separated)",
+      ).env("JETQ_HTTP_TOKEN_FILE"),
+    )
+    .addOption(new Option("--http-max-body <bytes>", "largest HTTP request body (default 1048576)"))
+    .addOption(new Option("--http-max-wait <duration>", "longest /wait timeout, ms or e.g. 60s (default 60s)"))
+    .addOption(new Option("--http-max-peek <n>", "largest /peek n (default 1000)"))
+    .addOption(new Option("--http-max-ack <n>", "most ids per /ack or /nak (default 1000)"))
     .addOption(new Option("--nats-port <port>", "port of the embedded nats-server (0 = any free port)").default("4222"))
     .action(async (flags: ServeFlags) => {
       const log = createLogger();
@@ -27,6 +92,7 @@ export function registerServe(program: Command): void {
         dataDir: flags.data,
         embeddedPort: Number(flags.natsPort),
         subject: flags.subject,
+        http: httpOptionsFromFlags(flags),
         log,
       });
       await service.start();

@@ -54,7 +54,12 @@ export class Attempt {
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
   keepAlive(): void {
-    if (!this.settled) this.msg.working();
+    if (this.settled) return;
+    try {
+      this.msg.working();
+    } catch {
+      // The connection closed; JetStream redelivers the item after its ack wait.
+    }
   }
 
   /** Records the result and removes the work item. */

@@ -70,9 +70,7 @@ export async function settleDependencies(
 ): Promise<void> {
   if (verdict.kind === "ready") {
     if (task.loadDependencies) task.dependencyResults = verdict.results;
-    task.state = TaskState.New;
-    await storage.enqueue(task, storage.encode(task), `${task.id}:unblocked`);
-    storage.publishEvents(task);
+    await storage.addTask(task, `${task.id}:unblocked`);
   } else if (verdict.kind === "failed") {
     task.state = TaskState.Unreachable;
     task.lastError = `dependency ${verdict.dependency} is ${verdict.state}`;

@@ -115,8 +115,7 @@ export class TaskScheduler {
       await storage.getQueue(st.queue);
       task.queue = st.queue;
       task.createdAt = tick;
-      const { duplicate } = await storage.enqueue(task, storage.encode(task));
-      if (!duplicate) storage.publishEvents(task);
+      const { duplicate } = await storage.addTask(task);
       log.debug("scheduled task fired", { name: st.name, tick, task: task.id, duplicate });
     } catch (err) {
       log.error("could not create a scheduled task", { name: st.name, tick, error: (err as Error).message });

@@ -30,12 +30,20 @@ export async function ensureStream(
   } catch (err) {
     if (!isNotFound(err)) throw wrapStorage(err, `reading stream ${cfg.name}`);
   }
-  try {
-    return await jsm.streams.add(cfg);
-  } catch (err) {
-    throw wrapStorage(err, `creating stream ${cfg.name}`);
+  // A cluster that is still starting may not know enough peers to place replicas yet: retry briefly.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await jsm.streams.add(cfg);
+    } catch (err) {
+      const transient = /no suitable peers|temporarily unavailable/i.test((err as Error).message);
+      if (!transient || attempt >= PLACEMENT_RETRIES) throw wrapStorage(err, `creating stream ${cfg.name}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
   }
 }
+
+/** Tries of a stream creation that failed because the cluster could not place it yet (250 ms apart). */
+const PLACEMENT_RETRIES = 40;
 
 /** The last message on `subject` (wildcards allowed) via direct get, or undefined. */
 export async function lastBySubject(

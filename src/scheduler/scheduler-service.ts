@@ -24,6 +24,9 @@ export interface SchedulerServiceParams {
   name?: string;
 }
 
+/** Pause between attempts to start firing after an election. */
+const START_RETRY_MS = 500;
+
 /** Room left in a message for the headers a stored schedule carries. */
 const HEADER_ROOM = 8 * 1024;
 
@@ -82,9 +85,7 @@ export class SchedulerService {
       replicas: this.p.replicas ?? 1,
       log,
       onElected: () => {
-        this.leading = this.leading.then(() =>
-          scheduler.start().catch((err: Error) => log.error("scheduler failed to start", { error: err.message })),
-        );
+        this.leading = this.leading.then(() => this.lead(scheduler));
       },
       onDemoted: () => {
         this.leading = this.leading.then(() => scheduler.stop());
@@ -92,6 +93,23 @@ export class SchedulerService {
     });
     await this.election.start();
     await this.leading;
+  }
+
+  /**
+   * Starts firing; retries while this instance leads (right after a node failure the schedules
+   * stream may be electing its own leader for a few seconds).
+   */
+  private async lead(scheduler: Scheduler): Promise<void> {
+    while (this.election?.isLeader) {
+      try {
+        await scheduler.start();
+        return;
+      } catch (err) {
+        this.p.log.error("scheduler failed to start; retrying", { error: (err as Error).message });
+        await scheduler.stop().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, START_RETRY_MS));
+      }
+    }
   }
 
   /** Waits until a leader-side start (if any) has loaded the stored schedules. */

@@ -2,10 +2,10 @@ import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { nextOccurrence } from "../recurrence.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
 import { MessageDeleter } from "./message-deleter.js";
-import { nextOccurrence } from "../recurrence.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
 import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
 import { StreamTargets } from "./stream-targets.js";
@@ -73,6 +73,7 @@ export class Scheduler {
     recentLateness: [],
   };
   private markReady?: () => void;
+  private failReady?: (err: Error) => void;
 
   constructor(private readonly p: SchedulerParams) {
     this.clock = p.clock ?? Date.now;
@@ -96,8 +97,9 @@ export class Scheduler {
     this.running = true;
     const t0 = Date.now();
     const last = await this.p.store.lastSeq();
-    const ready = new Promise<void>((resolve) => {
+    const ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
+      this.failReady = reject;
     });
     this.messages = await this.p.store.follow();
     if (last === 0) this.setReady(t0);
@@ -146,6 +148,7 @@ export class Scheduler {
       }
     } catch (err) {
       if (this.running) this.p.log.error("following the schedules stream failed", { error: (err as Error).message });
+      if (!this.counters.ready) this.failReady?.(err as Error);
     }
   }
 

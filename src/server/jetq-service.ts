@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ConfigError } from "../errors.js";
+import { ConfigError, JetqError } from "../errors.js";
+import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
@@ -19,8 +20,22 @@ export interface JetqServiceOptions {
   subject?: string;
   /** Replicas for the streams the service creates. @defaultValue 1 */
   replicas?: number;
+  /** The HTTP gateway (docs/http.md); `false` runs without it. @defaultValue `false` */
+  http?: JetqHttpOptions | false;
   log: Logger;
 }
+
+/** HTTP gateway settings of {@link JetqService}. */
+export type JetqHttpOptions = Pick<
+  HttpGatewayParams,
+  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs"
+> & {
+  /**
+   * When the address is already in use, log an error and run without the gateway instead of failing
+   * (used for the built-in default address, not for an address the user asked for). @defaultValue false
+   */
+  optional?: boolean;
+};
 
 /**
  * `jetq serve`: owns the start order (embedded NATS → connection → storage → components) and a
@@ -32,6 +47,8 @@ export class JetqService {
   private storage?: JetStreamStorage;
   /** The scheduler part; set once started. */
   scheduler?: SchedulerService;
+  /** The HTTP gateway; set once started (unless disabled or its optional address was taken). */
+  gateway?: HttpGateway;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -70,15 +87,43 @@ export class JetqService {
         ...(this.opts.subject ? { subject: this.opts.subject } : {}),
       });
       await this.scheduler.start();
-      log.info("jetq serve ready", { nats: this.natsUrl });
+      if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.opts.http);
+      log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
       await this.stop();
       throw err;
     }
   }
 
-  /** Stops components, drains the connection and stops the embedded server. */
+  private async startGateway(
+    storage: JetStreamStorage,
+    scheduler: SchedulerService,
+    http: JetqHttpOptions,
+  ): Promise<void> {
+    const { optional, ...settings } = http;
+    const log = this.opts.log.child({ component: "http" });
+    const gateway = new HttpGateway({
+      storage,
+      ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
+      log,
+      ...settings,
+    });
+    try {
+      await gateway.start();
+      this.gateway = gateway;
+    } catch (err) {
+      if (!optional || !(err instanceof JetqError) || err.code !== "http_address_in_use") throw err;
+      log.error("HTTP gateway not started: its default address is in use; pass --http host:port (or --http off)", {
+        error: err.message,
+      });
+    }
+  }
+
+  /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
   async stop(): Promise<void> {
+    await this.gateway
+      ?.stop()
+      .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
     await this.scheduler
       ?.stop()
       .catch((err: Error) => this.opts.log.error("scheduler stop failed", { error: err.message }));

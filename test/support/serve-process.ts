@@ -14,7 +14,7 @@ export interface ServeProcess {
 
 /** Starts `jetq serve <args>` and resolves once it logs that it is ready. */
 export async function startServe(args: string[], timeoutMs = 20_000): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", main, "serve", ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", main, "serve", "--http", "127.0.0.1:0", ...args], {
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, JETQ_LOG_LEVEL: "info" },
   });

@@ -19,7 +19,7 @@ import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats
 import { encodeTaskEvent } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
-import { isFinalState, type Task } from "../task.js";
+import { isFinalState, type Task, TaskState } from "../task.js";
 import {
   CONFIG_BUCKET,
   MSG_ID_HEADER,
@@ -253,6 +253,18 @@ export class JetStreamStorage {
     } catch (err) {
       throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
     }
+  }
+
+  /**
+   * Writes a new task (state `new`) to its queue — record and work item — and publishes its event
+   * unless JetStream recognised `msgId` as a duplicate.
+   * @throws ValidationError (`payload_too_large`), StorageError
+   */
+  async addTask(task: Task, msgId = task.id): Promise<{ duplicate: boolean }> {
+    task.state = TaskState.New;
+    const r = await this.enqueue(task, this.encode(task), msgId);
+    if (!r.duplicate) this.publishEvents(task);
+    return r;
   }
 
   /** Writes a task record and waits for JetStream to store it. */

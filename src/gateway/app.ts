@@ -1,0 +1,90 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { type BearerTokens, bearerAuth } from "./auth.js";
+import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
+import { httpErrorOf } from "./http-errors.js";
+import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
+import type { RouteDeps } from "./route-deps.js";
+
+/** Everything {@link buildApp} needs. */
+export interface AppDeps extends RouteDeps {
+  tokens: BearerTokens;
+  /** True once the gateway is stopping: new requests are refused with 503 `shutting_down`. */
+  stopping: () => boolean;
+  /** Version shown in the OpenAPI document. */
+  version: string;
+}
+
+/** Path of the OpenAPI document. */
+export const OPENAPI_PATH = "/v1/openapi.json";
+
+const HTTP_CODES: Record<number, string> = {
+  400: "bad_request",
+  404: "not_found",
+  405: "method_not_allowed",
+  408: "request_timeout",
+  413: "body_too_large",
+  415: "unsupported_media_type",
+};
+
+/**
+ * Builds the gateway's hono app: bearer auth, the emq endpoints, the `/v1` REST API and
+ * its OpenAPI document; every error is answered as JSON `{error, message}` (5xx only for server faults).
+ */
+export function buildApp(d: AppDeps): OpenAPIHono {
+  const app = new OpenAPIHono({ strict: true });
+  const { log } = d;
+
+  app.onError((err, c) => {
+    if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode;
+      return c.json({ error: HTTP_CODES[status] ?? "http_error", message: err.message || "request failed" }, status);
+    }
+    const { status, body } = httpErrorOf(err);
+    if (status >= 500)
+      log.error("HTTP request failed", {
+        method: c.req.method,
+        path: c.req.path,
+        code: body.error,
+        error: err instanceof Error ? err.message : String(err),
+        ...(body.error === "internal" && err instanceof Error ? { stack: err.stack } : {}),
+      });
+    return c.json(body, status as ContentfulStatusCode);
+  });
+  app.notFound((c) => c.json({ error: "not_found", message: `no endpoint ${c.req.method} ${c.req.path}` }, 404));
+
+  app.use("*", async (c, next) => {
+    if (!d.stopping()) return next();
+    c.header("Connection", "close");
+    return c.json({ error: "shutting_down", message: "the gateway is shutting down" }, 503);
+  });
+  app.use("*", bearerAuth(d.tokens));
+
+  registerEmqRoutes(app, d);
+  registerRestRoutes(app, d);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: "Required when the gateway is started with tokens (--http-token-file, JETQ_HTTP_TOKENS).",
+  });
+  let doc: unknown;
+  app.get(OPENAPI_PATH, (c) => {
+    doc ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "jetq HTTP gateway",
+        version: d.version,
+        description: "emq-compatible endpoints and the jetq REST API (/v1). See docs/http.md.",
+      },
+    });
+    return c.json(doc, 200);
+  });
+
+  const notAllowed = (c: Context) =>
+    c.json({ error: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}` }, 405);
+  for (const path of [...EMQ_PATHS, ...REST_PATHS, OPENAPI_PATH]) app.all(path, notAllowed);
+  return app;
+}

@@ -1,0 +1,78 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { MiddlewareHandler } from "hono";
+import { ConfigError } from "../errors.js";
+
+const digest = (token: string): Buffer => createHash("sha256").update(token, "utf8").digest();
+
+/**
+ * The bearer tokens the gateway accepts. Tokens are kept as SHA-256 digests and compared with
+ * `crypto.timingSafeEqual` on the equal-length digests, against every token without stopping at a
+ * match, so neither a token's content nor its length shows in the answer time.
+ */
+export class BearerTokens {
+  private readonly digests: Buffer[];
+
+  constructor(tokens: readonly string[]) {
+    this.digests = [...new Set(tokens.map((t) => t.trim()).filter((t) => t !== ""))].map(digest);
+  }
+
+  /** True when at least one token is configured (otherwise the gateway is open). */
+  get enabled(): boolean {
+    return this.digests.length > 0;
+  }
+
+  /** True when `authorization` is `Bearer <a configured token>`. */
+  accepts(authorization: string | undefined): boolean {
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "");
+    const given = digest(m?.[1] ?? "");
+    let ok = false;
+    for (const d of this.digests) if (timingSafeEqual(d, given)) ok = true;
+    return ok && m !== null;
+  }
+}
+
+/** Where tokens come from: a file (one per line; blank lines and `#` comments skipped) and/or a comma-separated list. */
+export interface TokenSources {
+  /** Path of a token file. */
+  file?: string;
+  /** Comma-separated tokens (e.g. the `JETQ_HTTP_TOKENS` environment variable). */
+  list?: string;
+}
+
+/** Reads the tokens of every source. @throws ConfigError (`http_token_file`) when the file cannot be read */
+export function loadTokens(src: TokenSources): string[] {
+  const tokens: string[] = [];
+  if (src.file) {
+    let text: string;
+    try {
+      text = readFileSync(src.file, "utf8");
+    } catch (err) {
+      throw new ConfigError(
+        "http_token_file",
+        `cannot read the HTTP token file ${src.file}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    for (const line of text.split(/\r?\n/)) {
+      const t = line.trim();
+      if (t !== "" && !t.startsWith("#")) tokens.push(t);
+    }
+  }
+  if (src.list) tokens.push(...src.list.split(",").map((t) => t.trim()));
+  return tokens.filter((t) => t !== "");
+}
+
+/** Hono middleware answering 401 `unauthorized` unless the request carries an accepted bearer token. */
+export function bearerAuth(tokens: BearerTokens): MiddlewareHandler {
+  return async (c, next) => {
+    if (!tokens.enabled || tokens.accepts(c.req.header("authorization"))) return next();
+    c.header("WWW-Authenticate", 'Bearer realm="jetq"');
+    return c.json(
+      { error: "unauthorized", message: "a valid bearer token is required (Authorization: Bearer <token>)" },
+      401,
+    );
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * The jetq-native REST API under `/v1`: tasks with every option, queues, delayed-message schedules.
+ */
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { validateQueueName } from "../jobs/names.js";
+import type { ResolvedQueue } from "../jobs/queue.js";
+import { encodeTask } from "../jobs/storage/task-codec.js";
+import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
+import { MAX_LIST } from "../scheduler/schedule-api.js";
+import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
+import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
+import { badRequest, HttpError } from "./http-errors.js";
+import { documentEndpoint } from "./openapi-doc.js";
+import { enqueueTask } from "./queue-access.js";
+import { jsonBody } from "./request-body.js";
+import type { RouteDeps } from "./route-deps.js";
+import {
+  CancelReply,
+  PurgeReply,
+  QueueConfigBody,
+  QueueConfigView,
+  QueueInfoView,
+  QueueListReply,
+  QueueName,
+  ScheduleBody,
+  ScheduleListReply,
+  ScheduleReply,
+  TaskBody,
+  TaskReply,
+} from "./schemas.js";
+
+/** Paths of the REST API (hono style, for 405 answers). */
+export const REST_PATHS = [
+  "/v1/queues",
+  "/v1/queues/:queue",
+  "/v1/queues/:queue/purge",
+  "/v1/queues/:queue/tasks",
+  "/v1/tasks/:id",
+  "/v1/schedules",
+  "/v1/schedules/:id",
+];
+
+const utf8 = new TextDecoder();
+
+/** A task in its wire form (docs/storage.md), as the REST API shows it. */
+export function taskView(task: Task): z.infer<typeof TaskReply>["task"] {
+  return JSON.parse(utf8.decode(encodeTask(task)));
+}
+
+/** A queue definition in the REST API's snake_case. */
+export function queueView(q: ResolvedQueue): z.infer<typeof QueueConfigView> {
+  return {
+    name: q.name,
+    max_age_ms: q.maxAgeMs,
+    max_entries: q.maxEntries,
+    discard_old: q.discardOld,
+    max_tries: q.maxTries,
+    max_run_time_ms: q.maxRunTimeMs,
+    max_concurrent: q.maxConcurrent,
+  };
+}
+
+function deadlineOf(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = typeof v === "number" ? v : Date.parse(v);
+  if (!Number.isFinite(ms))
+    throw badRequest("invalid_deadline", "deadline must be an RFC 3339 time or epoch milliseconds");
+  return ms;
+}
+
+function payloadOf(body: z.infer<typeof TaskBody>): unknown {
+  if (body.payload_b64 === undefined) return body.payload ?? null;
+  if (body.payload !== undefined) throw badRequest("invalid_request", "give payload or payload_b64, not both");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.payload_b64))
+    throw badRequest("invalid_request", "payload_b64 is not base64");
+  return new Uint8Array(Buffer.from(body.payload_b64, "base64"));
+}
+
+function schedulesOf(d: RouteDeps): ScheduleCommands {
+  if (!d.schedules) throw new HttpError(503, "scheduler_unavailable", "the scheduler is not running in this process");
+  return d.schedules;
+}
+
+function intQuery(c: Context, name: string, dflt: number, min: number, max: number): number {
+  const text = c.req.query(name);
+  if (text === undefined) return dflt;
+  const v = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(v >= min && v <= max)) throw badRequest("invalid_request", `${name} must be an integer ${min}-${max}`);
+  return v;
+}
+
+/** Registers the `/v1` endpoints on `app`. */
+export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
+  const { storage, limits } = d;
+  const queueOf = (c: Context) => validateQueueName(c.req.param("queue"));
+
+  app.get("/v1/queues", async (c) => c.json({ queues: await storage.queueNames() }, 200));
+
+  app.put("/v1/queues/:queue", async (c) => {
+    const name = queueOf(c);
+    const b = await jsonBody(c, QueueConfigBody, limits.bodyBytes);
+    const existing = await storage.findQueue(name);
+    if (existing) return c.json(queueView(existing), 200);
+    const q = await storage.prepareQueue({
+      name,
+      ...(b.max_age_ms !== undefined ? { maxAgeMs: b.max_age_ms } : {}),
+      ...(b.max_entries !== undefined ? { maxEntries: b.max_entries } : {}),
+      ...(b.discard_old !== undefined ? { discardOld: b.discard_old } : {}),
+      ...(b.max_tries !== undefined ? { maxTries: b.max_tries } : {}),
+      ...(b.max_run_time_ms !== undefined ? { maxRunTimeMs: b.max_run_time_ms } : {}),
+      ...(b.max_concurrent !== undefined ? { maxConcurrent: b.max_concurrent } : {}),
+    });
+    d.dispatcher.poke(name);
+    return c.json(queueView(q), 201);
+  });
+
+  app.get("/v1/queues/:queue", async (c) => {
+    const info = await storage.queueInfo(queueOf(c));
+    return c.json(
+      {
+        name: info.name,
+        config: queueView(info.config),
+        depth: info.depth,
+        in_flight: info.inFlight,
+        pending: info.pending,
+      },
+      200,
+    );
+  });
+
+  app.post("/v1/queues/:queue/purge", async (c) => c.json({ purged: await storage.purgeQueue(queueOf(c)) }, 200));
+
+  app.post("/v1/queues/:queue/tasks", async (c) => {
+    const queue = queueOf(c);
+    const b = await jsonBody(c, TaskBody, limits.bodyBytes);
+    const opts: NewTaskOptions = {};
+    if (b.id !== undefined) opts.id = b.id;
+    const deadline = deadlineOf(b.deadline);
+    if (deadline !== undefined) opts.deadline = deadline;
+    if (b.max_tries !== undefined) opts.maxTries = b.max_tries;
+    if (b.priority !== undefined) opts.priority = b.priority;
+    const task = newTask(b.type, payloadOf(b), opts);
+    await storage.getQueue(queue);
+    await enqueueTask(storage, task, queue);
+    return c.json({ task: taskView(task) }, 201);
+  });
+
+  app.get("/v1/tasks/:id", async (c) => c.json({ task: taskView(await storage.loadTask(c.req.param("id"))) }, 200));
+
+  app.post("/v1/schedules", async (c) => {
+    const commands = schedulesOf(d);
+    const body = await jsonBody(c, ScheduleBody, limits.bodyBytes);
+    return c.json({ schedule: await commands.add(scheduleSpecFromJson(body)) }, 201);
+  });
+
+  app.get("/v1/schedules", async (c) => {
+    const commands = schedulesOf(d);
+    const limit = intQuery(c, "limit", 100, 1, MAX_LIST);
+    const after = intQuery(c, "after", 0, 0, Number.MAX_SAFE_INTEGER);
+    return c.json(await commands.list(limit, after), 200);
+  });
+
+  app.get("/v1/schedules/:id", async (c) => c.json({ schedule: await schedulesOf(d).get(c.req.param("id")) }, 200));
+
+  app.delete("/v1/schedules/:id", async (c) => {
+    const id = c.req.param("id");
+    await schedulesOf(d).cancel(id);
+    return c.json({ id }, 200);
+  });
+
+  const queueParam = z.object({ queue: QueueName });
+  const idParam = z.object({ id: z.string() });
+  documentEndpoint(app, {
+    method: "get",
+    path: "/v1/queues",
+    tag: "queues",
+    summary: "Names of all queues",
+    ok: { status: 200, schema: QueueListReply, description: "Queue names" },
+  });
+  documentEndpoint(app, {
+    method: "put",
+    path: "/v1/queues/{queue}",
+    tag: "queues",
+    summary: "Create a queue (an existing queue is returned unchanged)",
+    params: queueParam,
+    body: QueueConfigBody,
+    ok: { status: 201, schema: QueueConfigView, description: "Created (200: it existed; its stored definition)" },
+  });
+  documentEndpoint(app, {
+    method: "get",
+    path: "/v1/queues/{queue}",
+    tag: "queues",
+    summary: "Inspect a queue",
+    params: queueParam,
+    ok: { status: 200, schema: QueueInfoView, description: "Definition and live numbers" },
+    errors: [404],
+  });
+  documentEndpoint(app, {
+    method: "post",
+    path: "/v1/queues/{queue}/purge",
+    tag: "queues",
+    summary: "Remove every item of a queue (task records stay)",
+    params: queueParam,
+    ok: { status: 200, schema: PurgeReply, description: "How many items were removed" },
+    errors: [404],
+  });
+  documentEndpoint(app, {
+    method: "post",
+    path: "/v1/queues/{queue}/tasks",
+    tag: "tasks",
+    summary: "Enqueue a task with every option",
+    params: queueParam,
+    body: TaskBody,
+    ok: { status: 201, schema: TaskReply, description: "The stored task" },
+    errors: [404],
+  });
+  documentEndpoint(app, {
+    method: "get",
+    path: "/v1/tasks/{id}",
+    tag: "tasks",
+    summary: "A task by id",
+    params: idParam,
+    ok: { status: 200, schema: TaskReply, description: "The task's latest record" },
+    errors: [404],
+  });
+  documentEndpoint(app, {
+    method: "post",
+    path: "/v1/schedules",
+    tag: "schedules",
+    summary: "Add a delayed or recurring message",
+    description: "Same body and error codes as the scheduler's request API (jetq.api.sched.add).",
+    body: ScheduleBody,
+    ok: { status: 201, schema: ScheduleReply, description: "The stored schedule" },
+  });
+  documentEndpoint(app, {
+    method: "get",
+    path: "/v1/schedules",
+    tag: "schedules",
+    summary: "List pending schedules",
+    query: z.object({
+      limit: z
+        .string()
+        .optional()
+        .openapi({ description: `1-${MAX_LIST}, default 100` }),
+      after: z.string().optional().openapi({ description: "Cursor from a previous page's `next`" }),
+    }),
+    ok: { status: 200, schema: ScheduleListReply, description: "A page of schedules" },
+  });
+  documentEndpoint(app, {
+    method: "get",
+    path: "/v1/schedules/{id}",
+    tag: "schedules",
+    summary: "A pending schedule",
+    params: idParam,
+    ok: { status: 200, schema: ScheduleReply, description: "The schedule" },
+    errors: [404],
+  });
+  documentEndpoint(app, {
+    method: "delete",
+    path: "/v1/schedules/{id}",
+    tag: "schedules",
+    summary: "Cancel a pending schedule",
+    params: idParam,
+    ok: { status: 200, schema: CancelReply, description: "Cancelled" },
+    errors: [404],
+  });
+}
