@@ -18,6 +18,9 @@ interface ServeFlags extends NatsFlags {
   httpMaxPeek?: string;
   httpMaxAck?: string;
   natsPort: string;
+  replicas?: string;
+  maxDelay?: string;
+  metrics?: string;
 }
 
 /** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
@@ -30,6 +33,20 @@ function positiveInt(flag: string, v: string): number {
   return n;
 }
 
+function durationFlag(flag: string, v: string): number {
+  try {
+    return parseDuration(/^\d+$/.test(v) ? Number(v) : v);
+  } catch (err) {
+    throw new ConfigError("invalid_flag", `${flag}: ${(err as Error).message}`);
+  }
+}
+
+function listenFlag(flag: string, v: string): { host: string; port: number } {
+  const a = parseListenAddress(v);
+  if (!a) throw new ConfigError("invalid_flag", `${flag} needs host:port`);
+  return a;
+}
+
 /**
  * The HTTP gateway settings of the flags, or false for `--http off`. Tokens come from
  * `--http-token-file` and from `JETQ_HTTP_TOKENS` (comma-separated) together.
@@ -40,13 +57,7 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
   if (!address) return false;
   const limits: Partial<GatewayLimits> = {};
   if (f.httpMaxBody !== undefined) limits.bodyBytes = positiveInt("--http-max-body", f.httpMaxBody);
-  if (f.httpMaxWait !== undefined) {
-    try {
-      limits.waitTimeoutMs = parseDuration(/^\d+$/.test(f.httpMaxWait) ? Number(f.httpMaxWait) : f.httpMaxWait);
-    } catch (err) {
-      throw new ConfigError("invalid_flag", `--http-max-wait: ${(err as Error).message}`);
-    }
-  }
+  if (f.httpMaxWait !== undefined) limits.waitTimeoutMs = durationFlag("--http-max-wait", f.httpMaxWait);
   if (f.httpMaxPeek !== undefined) limits.peekN = positiveInt("--http-max-peek", f.httpMaxPeek);
   if (f.httpMaxAck !== undefined) limits.ackIds = positiveInt("--http-max-ack", f.httpMaxAck);
   return {
@@ -85,6 +96,17 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--http-max-peek <n>", "largest /peek n (default 1000)"))
     .addOption(new Option("--http-max-ack <n>", "most ids per /ack or /nak (default 1000)"))
     .addOption(new Option("--nats-port <port>", "port of the embedded nats-server (0 = any free port)").default("4222"))
+    .addOption(
+      new Option("--replicas <n>", "replicas of the streams jetq creates (1, 3 or 5)")
+        .default("1")
+        .env("JETQ_REPLICAS"),
+    )
+    .addOption(
+      new Option("--max-delay <duration>", "schedules further ahead are refused")
+        .default("3650d")
+        .env("JETQ_MAX_DELAY"),
+    )
+    .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at /metrics").env("JETQ_METRICS"))
     .action(async (flags: ServeFlags) => {
       const log = createLogger();
       const service = new JetqService({
@@ -93,6 +115,9 @@ export function registerServe(program: Command): void {
         embeddedPort: Number(flags.natsPort),
         subject: flags.subject,
         http: httpOptionsFromFlags(flags),
+        replicas: positiveInt("--replicas", flags.replicas ?? "1"),
+        maxFutureMs: durationFlag("--max-delay", flags.maxDelay ?? "3650d"),
+        ...(flags.metrics ? { metrics: listenFlag("--metrics", flags.metrics) } : {}),
         log,
       });
       await service.start();

@@ -22,6 +22,8 @@ export interface SchedulerServiceParams {
   electionTtlMs?: number;
   /** Candidate name in elections. @defaultValue `<hostname>:<pid>` */
   name?: string;
+  /** Called with the lateness (ms) of every fire, e.g. for metrics. */
+  onFire?: (latenessMs: number) => void;
 }
 
 /** Pause between attempts to start firing after an election. */
@@ -75,7 +77,7 @@ export class SchedulerService {
     this.listener.start();
     this.api = new ScheduleApi(nc, this.commands, log);
     this.api.start();
-    const scheduler = new Scheduler({ store: this.store, log });
+    const scheduler = new Scheduler({ store: this.store, log, ...(this.p.onFire ? { onFire: this.p.onFire } : {}) });
     this.scheduler = scheduler;
     this.election = new LeaderElection({
       nc,

@@ -25,6 +25,8 @@ export interface SchedulerParams {
   cacheWindowMs?: number;
   /** Most fires in progress at once (bounds a burst of overdue schedules after downtime). @defaultValue 2000 */
   maxInFlight?: number;
+  /** Called with the lateness (ms) of every fire. */
+  onFire?: (latenessMs: number) => void;
 }
 
 /** Counters a scheduler keeps (also exported as metrics). */
@@ -233,7 +235,9 @@ export class Scheduler {
     }
     this.counters.fired++;
     const lat = this.counters.recentLateness;
-    lat.push(this.clock() - s.due);
+    const late = this.clock() - s.due;
+    lat.push(late);
+    this.p.onFire?.(late);
     if (lat.length > 10_000) lat.splice(0, lat.length - 10_000);
     const next = s.recurrence ? nextOccurrence(s.recurrence, Math.max(this.clock(), s.due), s.createdAt) : undefined;
     if (next !== undefined) await store.save({ ...s, due: next });

@@ -2,8 +2,12 @@ import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, JetqError } from "../errors.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
+import { DependencyResolver } from "../jobs/dependencies.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
+import { JetqMetrics } from "../metrics/jetq-metrics.js";
+import { MetricsServer } from "../metrics/metrics-server.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
@@ -22,6 +26,10 @@ export interface JetqServiceOptions {
   replicas?: number;
   /** The HTTP gateway (docs/http.md); `false` runs without it. @defaultValue `false` */
   http?: JetqHttpOptions | false;
+  /** Schedules further ahead are refused. @defaultValue 10 years */
+  maxFutureMs?: number;
+  /** Serve Prometheus metrics at `http://host:port/metrics`. @defaultValue off */
+  metrics?: { host: string; port: number };
   log: Logger;
 }
 
@@ -49,6 +57,12 @@ export class JetqService {
   scheduler?: SchedulerService;
   /** The HTTP gateway; set once started (unless disabled or its optional address was taken). */
   gateway?: HttpGateway;
+  /** Fires named task schedules (cron) while elected. */
+  taskScheduler?: TaskScheduler;
+  /** Releases blocked tasks when their dependencies finish. */
+  resolver?: DependencyResolver;
+  /** The metrics endpoint, when enabled. */
+  metricsServer?: MetricsServer;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -80,13 +94,29 @@ export class JetqService {
       this.nc = await connectNats({ name: "jetq-serve", ...nats });
       this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
       await this.storage.prepare();
+      const metrics = this.opts.metrics
+        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
+        : undefined;
       this.scheduler = new SchedulerService({
         nc: this.nc,
         log: log.child({ component: "scheduler" }),
         replicas: this.opts.replicas ?? 1,
         ...(this.opts.subject ? { subject: this.opts.subject } : {}),
+        ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
+        ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
       });
       await this.scheduler.start();
+      this.taskScheduler = new TaskScheduler({
+        storage: this.storage,
+        log: log.child({ component: "task-scheduler" }),
+      });
+      await this.taskScheduler.start();
+      this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
+      await this.resolver.start();
+      if (metrics && this.opts.metrics) {
+        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, log });
+        await this.metricsServer.start();
+      }
       if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.opts.http);
       log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
@@ -124,9 +154,9 @@ export class JetqService {
     await this.gateway
       ?.stop()
       .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    await this.scheduler
-      ?.stop()
-      .catch((err: Error) => this.opts.log.error("scheduler stop failed", { error: err.message }));
+    for (const part of [this.metricsServer, this.resolver, this.taskScheduler, this.scheduler]) {
+      await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
+    }
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     await this.embedded?.stop();
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { silentLogger } from "../../src/logger.js";
@@ -20,10 +20,10 @@ before(async () => {
   service = new SchedulerService({ nc, log: silentLogger });
   await service.start();
   assert.ok(service.isLeader);
-});
-after(async () => {
-  await service.stop();
-  await nc.close();
+  nats.beforeStop(async () => {
+    await service.stop();
+    await nc.close();
+  });
 });
 
 function gozo(h: Record<string, string>, reply?: string, data: string | Uint8Array = "Hello Gozo!") {

@@ -6,16 +6,29 @@ import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
  * calling file and stops it after them. Other top-level `before` hooks of the file may run
  * concurrently with this one: they should `await handle.ready` first.
  */
-export function useNatsServer(): { server: NatsServerLauncher; ready: Promise<unknown> } {
+export function useNatsServer(): {
+  server: NatsServerLauncher;
+  ready: Promise<unknown>;
+  /** Registers clean-up that must run before the server stops (other top-level `after` hooks may not). */
+  beforeStop(fn: () => Promise<unknown>): void;
+} {
   const server = new NatsServerLauncher();
   let started!: () => void;
-  const handle = { server, ready: new Promise<void>((r) => (started = r)) };
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const handle = {
+    server,
+    ready: new Promise<void>((r) => (started = r)),
+    beforeStop: (fn: () => Promise<unknown>) => {
+      cleanups.push(fn);
+    },
+  };
   before(async () => {
     await server.start();
     started();
   });
   after(async () => {
-    await handle.server.stop();
+    for (const fn of cleanups.reverse()) await fn();
+    await server.stop();
   });
   return handle;
 }
