@@ -57,7 +57,7 @@ async function publishGozo(
  * Fires `rate`/s for `seconds`; returns lateness samples (ms). The first fire is far enough ahead
  * that every schedule is stored before it, so acceptance speed does not count as lateness.
  */
-async function lateness(nc: NatsConnection, rate: number, seconds: number): Promise<number[]> {
+async function lateness(rate: number, seconds: number): Promise<number[]> {
   const n = rate * seconds;
   const start = Date.now() + 2000 + n / 2;
   const dues = new Map<string, number>();
@@ -110,7 +110,7 @@ try {
   results.bytesPerPendingAfterRestart = Math.round(((heapMb() - heapStopped) * 1024 * 1024) / PENDING);
 
   for (const rate of [1000, 10_000]) {
-    const s = await lateness(nc, rate, 3);
+    const s = await lateness(rate, 3);
     results[`lateness${rate}`] = {
       fires: s.length,
       expected: rate * 3,

@@ -1,5 +1,4 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import type { Logger } from "../logger.js";
 import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import { RunTimeExceededError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
