@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { silentLogger } from "../../src/logger.js";
 import { connectNats } from "../../src/nats/connect.js";
 import { NatsCluster } from "../../src/nats/nats-server-launcher.js";
 import { SCHEDULE_API } from "../../src/scheduler/schedule-api.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { collect } from "../support/collect.js";
+import { memoryLogger } from "../support/memory-logger.js";
 import { waitUntil } from "../support/nats.js";
 
 describe("scheduler HA on a 3-node cluster (replicas 3)", () => {
@@ -29,8 +29,21 @@ describe("scheduler HA on a 3-node cluster (replicas 3)", () => {
     const ncA = await open(u0);
     const ncB = await open(u1);
     const client = await open(u2);
-    const a = new SchedulerService({ nc: ncA, log: silentLogger, replicas: 3, electionTtlMs: 1500, name: "a" });
-    const b = new SchedulerService({ nc: ncB, log: silentLogger, replicas: 3, electionTtlMs: 1500, name: "b" });
+    const log = memoryLogger();
+    const a = new SchedulerService({
+      nc: ncA,
+      log: log.child({ svc: "a" }),
+      replicas: 3,
+      electionTtlMs: 1500,
+      name: "a",
+    });
+    const b = new SchedulerService({
+      nc: ncB,
+      log: log.child({ svc: "b" }),
+      replicas: 3,
+      electionTtlMs: 1500,
+      name: "b",
+    });
     await a.start();
     await b.start();
     const out = collect(client, "ha.cluster");
@@ -54,7 +67,9 @@ describe("scheduler HA on a 3-node cluster (replicas 3)", () => {
       // The leader crashes (its connection is gone, its claim ages out) and node 0 goes down.
       await leaderNc.close();
       await cluster.nodes[0]!.stop();
-      await out.waitFor(50, 20_000);
+      await out.waitFor(50, 30_000).catch((err: Error) => {
+        throw new Error(`${err.message}; scheduler log:\n${log.lines.join("\n")}`);
+      });
       assert.ok(other.isLeader);
       // A marker due after the rest: once it arrives, a duplicate fire would have too.
       await client.request(
