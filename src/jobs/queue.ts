@@ -17,6 +17,12 @@ export interface QueueConfig {
   maxRunTimeMs?: number;
   /** Most tasks in flight across all workers of this queue. @defaultValue 100 */
   maxConcurrent?: number;
+  /**
+   * How long JetStream waits before handing the item of a dead (silent) worker to another one.
+   * Live workers keep their items alive while handlers run, up to `maxRunTimeMs`.
+   * @defaultValue min(maxRunTimeMs, 30_000)
+   */
+  redeliverAfterMs?: number;
   /** Bind to an existing queue only; fail with `queue_not_found` if it does not exist. @defaultValue false */
   noCreate?: boolean;
 }
@@ -32,7 +38,7 @@ export const DEFAULT_MAX_TRIES = 10;
 export const DEFAULT_MAX_RUN_TIME_MS = 3_600_000;
 /** Default {@link QueueConfig.maxConcurrent}. */
 export const DEFAULT_MAX_CONCURRENT = 100;
-/** The longest a dead worker holds a work item before JetStream redelivers it: ack wait is min(maxRunTime, this). */
+/** Default of {@link QueueConfig.redeliverAfterMs} (capped by the run time). */
 export const MAX_ACK_WAIT_MS = 30_000;
 
 function nonNegativeInt(name: string, v: number | undefined, dflt: number, min = 0): number {
@@ -53,10 +59,14 @@ export function resolveQueue(q: QueueConfig): ResolvedQueue {
     maxTries: nonNegativeInt("maxTries", q.maxTries, DEFAULT_MAX_TRIES, 1),
     maxRunTimeMs: nonNegativeInt("maxRunTimeMs", q.maxRunTimeMs, DEFAULT_MAX_RUN_TIME_MS, 100),
     maxConcurrent: nonNegativeInt("maxConcurrent", q.maxConcurrent, DEFAULT_MAX_CONCURRENT, 1),
+    redeliverAfterMs: Math.min(
+      nonNegativeInt("redeliverAfterMs", q.redeliverAfterMs, MAX_ACK_WAIT_MS, 100),
+      q.maxRunTimeMs ?? DEFAULT_MAX_RUN_TIME_MS,
+    ),
   };
 }
 
 /** How long JetStream waits for an ack before redelivering a queue's item. */
 export function ackWaitMs(q: ResolvedQueue): number {
-  return Math.min(q.maxRunTimeMs, MAX_ACK_WAIT_MS);
+  return Math.min(q.maxRunTimeMs, q.redeliverAfterMs);
 }

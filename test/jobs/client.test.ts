@@ -8,13 +8,15 @@ import {
   type JetqEvent,
   NotFoundError,
   newTask,
+  type QueueConfig,
   Router,
   silentLogger,
   TaskState,
   TerminateTask,
   ValidationError,
 } from "../../src/index.js";
-import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { type Outcome, withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
 
@@ -111,17 +113,21 @@ describe("Client producer", () => {
 });
 
 describe("Client worker", () => {
+  const work = (
+    queue: QueueConfig,
+    router: Router,
+    body: (c: Client, outcome: Outcome) => Promise<void>,
+    extra: Partial<ClientOptions> = {},
+  ) => withWorker(nats.server.url, queue, router, body, extra);
+
   it("runs a handler, stores its result and emits state and final events", async () => {
-    const c = await client(uniq());
-    const ac = new AbortController();
-    try {
+    const router = new Router().handle("add", (t) => {
+      const p = t.payload as { a: number; b: number };
+      return p.a + p.b;
+    });
+    await work({ name: uniq() }, router, async (c) => {
       const events = c.events({ queue: c.queue.name });
       const final = c.events({ queue: c.queue.name, final: true });
-      const router = new Router().handle("add", (t) => {
-        const p = t.payload as { a: number; b: number };
-        return p.a + p.b;
-      });
-      const done = c.run(router, { signal: ac.signal });
       const t = await c.enqueue(newTask("add", { a: 2, b: 3 }));
       const seen: JetqEvent[] = [];
       await firstMatch(events, (e) => {
@@ -130,232 +136,154 @@ describe("Client worker", () => {
       });
       const f = await firstMatch(final, (e) => e.taskId === t.id);
       assert.equal(f.state, TaskState.Complete);
+      assert.equal(f.final, true);
       assert.deepEqual(
-        seen.map((e) => e.state),
-        [TaskState.New, TaskState.Active, TaskState.Complete],
+        seen.map((e) => [e.state, e.final]),
+        [
+          [TaskState.New, false],
+          [TaskState.Active, false],
+          [TaskState.Complete, true],
+        ],
       );
       const loaded = await c.loadTask(t.id);
       assert.equal(loaded.state, TaskState.Complete);
       assert.equal(loaded.result?.value, 5);
       assert.equal(loaded.tries, 1);
-      ac.abort();
-      await done;
       events.close();
       final.close();
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it("retries failures with back-off and expires after max tries", async () => {
-    const c = await client({ name: uniq(), maxTries: 3 });
-    const ac = new AbortController();
-    try {
-      let calls = 0;
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("flaky", () => {
-          calls++;
-          throw new Error(`boom ${calls}`);
-        }),
-        { signal: ac.signal },
-      );
-      const t = await c.enqueue(newTask("flaky", null));
-      const f = await firstMatch(final, (e) => e.taskId === t.id);
-      assert.equal(f.state, TaskState.Expired);
-      assert.equal(f.tries, 3);
+    let calls = 0;
+    const router = new Router().handle("flaky", () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    });
+    await work({ name: uniq(), maxTries: 3 }, router, async (c, outcome) => {
+      const t = await outcome((await c.enqueue(newTask("flaky", null))).id);
+      assert.equal(t.state, TaskState.Expired);
+      assert.equal(t.tries, 3);
       assert.equal(calls, 3);
-      assert.equal((await c.loadTask(t.id)).lastError, "boom 3");
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+      assert.equal(t.lastError, "boom 3");
+    });
   });
 
   it("succeeds on a later try and counts the tries", async () => {
-    const c = await client(uniq());
-    const ac = new AbortController();
-    try {
-      let calls = 0;
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("second", () => {
-          if (++calls < 2) throw new Error("not yet");
-          return "ok";
-        }),
-        { signal: ac.signal },
-      );
-      const t = await c.enqueue(newTask("second", null));
-      const f = await firstMatch(final, (e) => e.taskId === t.id);
-      assert.equal(f.state, TaskState.Complete);
-      const loaded = await c.loadTask(t.id);
-      assert.equal(loaded.tries, 2);
-      assert.equal(loaded.result?.value, "ok");
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    let calls = 0;
+    const router = new Router().handle("second", () => {
+      if (++calls < 2) throw new Error("not yet");
+      return "ok";
+    });
+    await work({ name: uniq() }, router, async (c, outcome) => {
+      const t = await outcome((await c.enqueue(newTask("second", null))).id);
+      assert.equal(t.state, TaskState.Complete);
+      assert.equal(t.tries, 2);
+      assert.equal(t.result?.value, "ok");
+    });
   });
 
-  it("TerminateTask ends retries; a past deadline expires without running; unknown types are retried", async () => {
-    const c = await client(uniq());
-    const ac = new AbortController();
-    try {
-      let ranLate = false;
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router()
-          .handle("term", () => {
-            throw new TerminateTask("bad input");
-          })
-          .handle("late", () => {
-            ranLate = true;
-          }),
-        { signal: ac.signal },
-      );
+  it("TerminateTask ends retries; a past deadline expires without running", async () => {
+    let ranLate = false;
+    const router = new Router()
+      .handle("term", () => {
+        throw new TerminateTask("bad input");
+      })
+      .handle("late", () => {
+        ranLate = true;
+      });
+    await work({ name: uniq() }, router, async (c, outcome) => {
       const term = await c.enqueue(newTask("term", null));
       const late = await c.enqueue(newTask("late", null, { deadline: Date.now() - 1000 }));
-      const outcomes = new Map<string, JetqEvent>();
-      await firstMatch(final, (e) => {
-        outcomes.set(e.taskId, e);
-        return outcomes.has(term.id) && outcomes.has(late.id);
-      });
-      assert.equal(outcomes.get(term.id)?.state, TaskState.Terminated);
-      assert.equal(outcomes.get(term.id)?.lastError, "bad input");
-      assert.equal(outcomes.get(late.id)?.state, TaskState.Expired);
+      const t = await outcome(term.id);
+      assert.equal(t.state, TaskState.Terminated);
+      assert.equal(t.lastError, "bad input");
+      assert.equal((await outcome(late.id)).state, TaskState.Expired);
       assert.equal(ranLate, false);
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it("aborts a handler past the max run time and retries it", async () => {
-    const c = await client({ name: uniq(), maxRunTimeMs: 300, maxTries: 2 });
-    const ac = new AbortController();
-    try {
-      const signals: AbortSignal[] = [];
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("slow", (_t, ctx) => {
-          signals.push(ctx.signal);
-          return new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
-        }),
-        { signal: ac.signal },
-      );
-      const t = await c.enqueue(newTask("slow", null));
-      const f = await firstMatch(final, (e) => e.taskId === t.id);
-      assert.equal(f.state, TaskState.Expired);
-      assert.match(f.lastError ?? "", /max run time/);
+    const signals: AbortSignal[] = [];
+    const router = new Router().handle("slow", (_t, ctx) => {
+      signals.push(ctx.signal);
+      return new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+    });
+    await work({ name: uniq(), maxRunTimeMs: 300, maxTries: 2 }, router, async (c, outcome) => {
+      const t = await outcome((await c.enqueue(newTask("slow", null))).id);
+      assert.equal(t.state, TaskState.Expired);
+      assert.match(t.lastError ?? "", /max run time/);
       assert.equal(signals.length, 2);
       assert.ok(signals.every((s) => s.aborted));
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    });
   });
 
   it("keeps a long handler's work item alive past the ack wait (no duplicate delivery)", async () => {
-    // maxRunTime 1.5 s → ack wait 1.5 s; a 2.5 s handler must heartbeat to avoid redelivery.
-    const c = await client({ name: uniq(), maxRunTimeMs: 5000 }, { concurrency: 2 });
-    const ac = new AbortController();
-    try {
-      let runs = 0;
-      const finished = deferred();
-      const done = c.run(
-        new Router().handle("long", async () => {
-          runs++;
-          await new Promise((r) => setTimeout(r, 2500));
-          finished.resolve();
-        }),
-        { signal: ac.signal },
-      );
-      await c.enqueue(newTask("long", null));
-      await finished.promise;
-      ac.abort();
-      await done;
-      assert.equal(runs, 1);
-    } finally {
-      await c.close();
-    }
+    // Ack wait 300 ms; a 1.2 s handler must keep its item alive to avoid a second delivery.
+    let runs = 0;
+    const router = new Router().handle("long", async () => {
+      runs++;
+      await new Promise((r) => setTimeout(r, 1200));
+    });
+    await work(
+      { name: uniq(), maxRunTimeMs: 5000, redeliverAfterMs: 300 },
+      router,
+      async (c, outcome) => {
+        assert.equal((await outcome((await c.enqueue(newTask("long", null))).id)).state, TaskState.Complete);
+        assert.equal(runs, 1);
+      },
+      { concurrency: 2 },
+    );
   });
 
   it("terminates a corrupt work item and keeps processing", async () => {
-    const c = await client(uniq());
-    const ac = new AbortController();
-    try {
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("ok", () => "fine"),
-        { signal: ac.signal },
-      );
-      const h = headers();
-      h.set("Nats-Msg-Id", "garbage-1");
-      await c.storage.js.publish(`jetq.q.${c.queue.name}.5.garbage`, "{not json", { headers: h });
-      const t = await c.enqueue(newTask("ok", null));
-      const f = await firstMatch(final, (e) => e.taskId === t.id);
-      assert.equal(f.state, TaskState.Complete);
-      assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 0);
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    await work(
+      { name: uniq() },
+      new Router().handle("ok", () => "fine"),
+      async (c, outcome) => {
+        const h = headers();
+        h.set("Nats-Msg-Id", "garbage-1");
+        await c.storage.js.publish(`jetq.q.${c.queue.name}.5.garbage`, "{not json", { headers: h });
+        const t = await outcome((await c.enqueue(newTask("ok", null))).id);
+        assert.equal(t.state, TaskState.Complete);
+        assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 0);
+      },
+    );
   });
 
   it("retryTask runs a finished task again; deleteTask removes it", async () => {
-    const c = await client(uniq());
-    const ac = new AbortController();
-    try {
-      let calls = 0;
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("again", () => ++calls),
-        { signal: ac.signal },
-      );
-      const t = await c.enqueue(newTask("again", null));
-      await firstMatch(final, (e) => e.taskId === t.id);
-      await c.retryTask(t.id);
-      await firstMatch(final, (e) => e.taskId === t.id);
-      assert.equal(calls, 2);
-      assert.equal((await c.loadTask(t.id)).result?.value, 2);
-      await c.deleteTask(t.id);
-      await assert.rejects(c.loadTask(t.id), NotFoundError);
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    let calls = 0;
+    await work(
+      { name: uniq() },
+      new Router().handle("again", () => ++calls),
+      async (c) => {
+        const final = c.events({ final: true, queue: c.queue.name });
+        const t = await c.enqueue(newTask("again", null));
+        await firstMatch(final, (e) => e.taskId === t.id);
+        await c.retryTask(t.id);
+        await firstMatch(final, (e) => e.taskId === t.id);
+        final.close();
+        assert.equal(calls, 2);
+        assert.equal((await c.loadTask(t.id)).result?.value, 2);
+        await c.deleteTask(t.id);
+        await assert.rejects(c.loadTask(t.id), NotFoundError);
+      },
+    );
   });
 
   it("discards records of configured final states", async () => {
-    const c = await client(uniq(), { discard: [TaskState.Complete] });
-    const ac = new AbortController();
-    try {
-      const final = c.events({ final: true, queue: c.queue.name });
-      const done = c.run(
-        new Router().handle("d", () => 1),
-        { signal: ac.signal },
-      );
-      const t = await c.enqueue(newTask("d", null));
-      await firstMatch(final, (e) => e.taskId === t.id);
-      await assert.rejects(c.loadTask(t.id), NotFoundError);
-      ac.abort();
-      await done;
-      final.close();
-    } finally {
-      await c.close();
-    }
+    await work(
+      { name: uniq() },
+      new Router().handle("d", () => 1),
+      async (c) => {
+        const final = c.events({ final: true, queue: c.queue.name });
+        const t = await c.enqueue(newTask("d", null));
+        await firstMatch(final, (e) => e.taskId === t.id);
+        final.close();
+        await assert.rejects(c.loadTask(t.id), NotFoundError);
+      },
+      { discard: [TaskState.Complete] },
+    );
   });
 });
 

@@ -3,39 +3,21 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { describe, it } from "node:test";
-import { Client, newTask, Router, silentLogger, TaskState } from "../../src/index.js";
+import { type Client, newTask, Router, TaskState } from "../../src/index.js";
 import { externalProcess } from "../../src/jobs/handlers/external-process.js";
 import { remoteHandler } from "../../src/jobs/handlers/remote-handler.js";
 import { loggingMiddleware, recoveryMiddleware } from "../../src/jobs/middleware.js";
-import { finalOutcomes, useNatsServer } from "../support/nats.js";
+import { useNatsServer } from "../support/nats.js";
+import { type Outcome, withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
 const python = new URL("../../examples/remote-handler-python/handler.py", import.meta.url).pathname;
 
-type Outcome = (id: string) => Promise<Awaited<ReturnType<Client["loadTask"]>>>;
-
-/** Runs `router` on a fresh queue while `body` enqueues; `outcome(id)` waits for a task's final state. */
-async function withWorker(
+const run = (
   router: Router | ((c: Client) => Router),
   queue: { name: string; maxRunTimeMs?: number; maxTries?: number },
   body: (c: Client, outcome: Outcome) => Promise<void>,
-) {
-  const c = await Client.connect({ servers: nats.server.url, queue, logger: silentLogger, retryPolicy: () => 20 });
-  const finals = finalOutcomes(c.events({ final: true, queue: queue.name }));
-  const ac = new AbortController();
-  const done = c.run(typeof router === "function" ? router(c) : router, { signal: ac.signal });
-  try {
-    await body(c, async (id) => {
-      await finals.reached(id);
-      return c.loadTask(id);
-    });
-  } finally {
-    ac.abort();
-    await done;
-    finals.close();
-    await c.close();
-  }
-}
+) => withWorker(nats.server.url, queue, router, body);
 
 describe("external process handlers", () => {
   it("passes the task on stdin; stdout is the result; non-zero exit fails; the deadline kills the process group", async () => {
@@ -47,7 +29,7 @@ describe("external process handlers", () => {
         externalProcess(process.execPath, { args: ["-e", script], cwd: "/tmp", env: { JETQ_TEST: "yes" } }),
       )
       .handle("sleeper", externalProcess("sh", { args: ["-c", "sleep 30 & sleep 30; echo never"] }));
-    await withWorker(
+    await run(
       router,
       { name: `ext${randomUUID().slice(0, 6)}`, maxRunTimeMs: 800, maxTries: 1 },
       async (c, outcome) => {
@@ -76,7 +58,7 @@ describe("remote handlers (request/reply, any language)", () => {
       const [line] = await once(py.stdout!, "data");
       assert.match(String(line), /ready/);
       const router = (c: Client) => new Router().handle("math:add", remoteHandler(c.nc));
-      await withWorker(router, { name: `rr${randomUUID().slice(0, 6)}`, maxTries: 2 }, async (c, outcome) => {
+      await run(router, { name: `rr${randomUUID().slice(0, 6)}`, maxTries: 2 }, async (c, outcome) => {
         const ok = await c.enqueue(newTask("math:add", { a: 2, b: 40 }));
         const term = await c.enqueue(newTask("math:add", { a: "x" }));
         const fail = await c.enqueue(newTask("math:add", { fail: true }));
@@ -96,7 +78,7 @@ describe("remote handlers (request/reply, any language)", () => {
 
   it("no handler listening fails the try with a clear error", async () => {
     const router = (c: Client) => new Router().handle("nobody", remoteHandler(c.nc));
-    await withWorker(router, { name: "rrnone" }, async (c, outcome) => {
+    await run(router, { name: "rrnone" }, async (c, outcome) => {
       const t = await c.enqueue(newTask("nobody", null, { maxTries: 1 }));
       const r = await outcome(t.id);
       assert.equal(r.state, TaskState.Expired);
@@ -113,7 +95,7 @@ describe("middleware bundle", () => {
         throw "plain string";
       })
       .handle("fine", () => "ok");
-    await withWorker(router, { name: `mw${randomUUID().slice(0, 6)}`, maxTries: 1 }, async (c, outcome) => {
+    await run(router, { name: `mw${randomUUID().slice(0, 6)}`, maxTries: 1 }, async (c, outcome) => {
       const bad = await c.enqueue(newTask("throws-string", null));
       const good = await c.enqueue(newTask("fine", null));
       assert.match((await outcome(bad.id)).lastError ?? "", /non-error value: plain string/);
