@@ -15,7 +15,7 @@ import {
   TerminateTask,
   ValidationError,
 } from "../../src/index.js";
-import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { type Outcome, withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
@@ -269,6 +269,42 @@ describe("Client worker", () => {
         await assert.rejects(c.loadTask(t.id), NotFoundError);
       },
     );
+  });
+
+  it("graceful shutdown: stops taking work, lets the running handler finish", async () => {
+    const c = await client({ name: uniq() }, { shutdownTimeoutMs: 10_000 });
+    try {
+      const started = deferred();
+      const release = deferred();
+      let runs = 0;
+      const ac = new AbortController();
+      const done = c.run(
+        new Router().handle("slowish", async () => {
+          runs++;
+          started.resolve();
+          await release.promise;
+          return "finished";
+        }),
+        { signal: ac.signal },
+      );
+      const first = await c.enqueue(newTask("slowish", null));
+      await started.promise;
+      ac.abort();
+      const second = await c.enqueue(newTask("slowish", null));
+      let stopped = false;
+      void done.then(() => {
+        stopped = true;
+      });
+      await c.nc.flush();
+      assert.equal(stopped, false, "run() waits for the running handler");
+      release.resolve();
+      await done;
+      assert.equal((await c.loadTask(first.id)).state, TaskState.Complete);
+      assert.equal((await c.loadTask(second.id)).state, TaskState.New, "no new work taken after the signal");
+      assert.equal(runs, 1);
+    } finally {
+      await c.close();
+    }
   });
 
   it("discards records of configured final states", async () => {
