@@ -402,6 +402,7 @@ export class Client {
     await Promise.all([...this.workers].map((w) => w.stop()));
     this.workers.clear();
     await this.metricsServer?.stop();
+    this.storage.close();
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();
   }
 }

@@ -157,6 +157,7 @@ export class JetqService {
     for (const part of [this.metricsServer, this.resolver, this.taskScheduler, this.scheduler]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
+    this.storage?.close();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     await this.embedded?.stop();
   }

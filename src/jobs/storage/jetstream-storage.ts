@@ -15,6 +15,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
+import { AckedPublisher } from "../../nats/acked-publisher.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
 import { encodeTaskEvent } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
@@ -82,6 +83,8 @@ const ns = (ms: number) => ms * 1_000_000;
  */
 export class JetStreamStorage {
   readonly js: JetStreamClient;
+  /** Pipelined, acknowledged publishes for the hot paths (enqueue, outcome records). */
+  readonly acks: AckedPublisher;
   private config?: KV;
   private readonly queues = new Map<string, ResolvedQueue>();
 
@@ -92,6 +95,12 @@ export class JetStreamStorage {
     private readonly log: Logger,
   ) {
     this.js = jetstream(nc);
+    this.acks = new AckedPublisher(nc);
+  }
+
+  /** Releases the acknowledgement subscription (the connection stays open). */
+  close(): void {
+    this.acks.close();
   }
 
   /** Opens storage on a connection (checks JetStream is enabled). */
@@ -244,11 +253,13 @@ export class JetStreamStorage {
    * @returns whether JetStream recognised the work item as a duplicate.
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
-    const h = headers();
-    h.set(MSG_ID_HEADER, `${msgId}:record`);
-    this.nc.publish(taskSubject(task.id), data, { headers: h });
+    const rh = headers();
+    rh.set(MSG_ID_HEADER, `${msgId}:record`);
+    this.nc.publish(taskSubject(task.id), data, { headers: rh });
+    const wh = headers();
+    wh.set(MSG_ID_HEADER, msgId);
     try {
-      const ack = await this.js.publish(workSubject(task.queue, task.id, task.priority), data, { msgID: msgId });
+      const ack = await this.acks.publish(workSubject(task.queue, task.id, task.priority), data, wh);
       return { duplicate: ack.duplicate };
     } catch (err) {
       throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
@@ -270,7 +281,7 @@ export class JetStreamStorage {
   /** Writes a task record and waits for JetStream to store it. */
   async saveRecord(task: Task): Promise<void> {
     try {
-      await this.js.publish(taskSubject(task.id), this.encode(task));
+      await this.acks.publish(taskSubject(task.id), this.encode(task));
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
     }
@@ -295,7 +306,7 @@ export class JetStreamStorage {
    */
   async saveTombstone(id: string): Promise<void> {
     try {
-      await this.js.publish(taskSubject(id), new Uint8Array(0));
+      await this.acks.publish(taskSubject(id), new Uint8Array(0));
     } catch (err) {
       throw wrapStorage(err, `discarding task ${id}`);
     }
