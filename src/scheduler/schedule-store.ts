@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError } from "../errors.js";
+import { AckedPublisher } from "../nats/acked-publisher.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import {
   decodeSchedule,
@@ -48,12 +49,20 @@ export interface StoredScheduleRef {
  */
 export class ScheduleStore {
   readonly js: JetStreamClient;
+  /** Pipelined acknowledged publishes (schedules accepted, fires into streams). */
+  readonly acks: AckedPublisher;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
   ) {
     this.js = jetstream(nc);
+    this.acks = new AckedPublisher(nc);
+  }
+
+  /** Releases the acknowledgement subscription. */
+  close(): void {
+    this.acks.close();
   }
 
   /** Opens the store, creating the stream when missing. */
@@ -75,7 +84,7 @@ export class ScheduleStore {
   async save(s: Schedule): Promise<number> {
     const { subject, headers, data } = encodeSchedule(s);
     try {
-      return (await this.js.publish(subject, data, { headers })).seq;
+      return (await this.acks.publish(subject, data, headers)).seq;
     } catch (err) {
       throw wrapStorage(err, `storing schedule ${s.id}`);
     }
@@ -108,7 +117,7 @@ export class ScheduleStore {
       throw new NotFoundError("schedule_not_found", `no pending schedule with id ${JSON.stringify(id)}`);
     const { subject, headers } = encodeCancel(id);
     try {
-      await this.js.publish(subject, new Uint8Array(0), { headers });
+      await this.acks.publish(subject, new Uint8Array(0), headers);
     } catch (err) {
       throw wrapStorage(err, `cancelling schedule ${id}`);
     }

@@ -126,5 +126,6 @@ export class SchedulerService {
     await this.api?.stop();
     await this.leading;
     await this.scheduler?.stop();
+    this.store?.close();
   }
 }

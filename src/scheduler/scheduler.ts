@@ -247,7 +247,8 @@ export class Scheduler {
   private async publish(s: Schedule): Promise<void> {
     const headers = firedHeaders(s);
     if (await this.targets.isStream(s.target)) {
-      await this.p.store.js.publish(s.target, s.payload, { headers, msgID: `${s.id}:${s.due}` });
+      headers.set("Nats-Msg-Id", `${s.id}:${s.due}`);
+      await this.p.store.acks.publish(s.target, s.payload, headers);
     } else {
       this.p.store.nc.publish(s.target, s.payload, { headers });
     }
