@@ -254,15 +254,23 @@ export class Client {
       await this.enqueueBlocked(task);
       return task;
     }
+    await this.write(task, data);
+    return task;
+  }
+
+  /** Writes a prepared task (to the outbox when there is one) and reports it as `new`. */
+  private async write(task: Task, data: Uint8Array): Promise<void> {
     if (this.opts.outbox) {
       await this.viaOutbox(this.opts.outbox, task, data);
-      return task;
+      return;
     }
     const { duplicate } = await this.storage.enqueue(task, data);
-    if (duplicate) this.log.debug("duplicate enqueue ignored", { task: task.id });
+    if (duplicate) {
+      this.log.debug("duplicate enqueue ignored", { task: task.id });
+      return;
+    }
     this.storage.publishEvents(task);
     this.observer?.taskState(task);
-    return task;
   }
 
   /**
@@ -293,8 +301,8 @@ export class Client {
 
   /**
    * Enqueues many tasks with pipelined publishes (thousands in flight, not one round trip each).
-   * Resolves when every task is stored; if any failed, rejects with an `EnqueueManyError`-style
-   * {@link AggregateError} whose `errors` hold the failures (the others are stored).
+   * Resolves when every task is stored; if any failed, rejects with an {@link AggregateError} whose
+   * `errors` hold the failures (the other tasks are stored).
    */
   async enqueueMany<T extends Task>(tasks: T[], opts: { queue?: string } = {}): Promise<T[]> {
     const window = new Set<Promise<void>>();
@@ -306,13 +314,7 @@ export class Client {
         continue;
       }
       const data = await this.target(task, opts.queue, key);
-      const outbox = this.opts.outbox;
-      const p: Promise<void> = (outbox ? this.viaOutbox(outbox, task, data) : this.storage.enqueue(task, data))
-        .then(() => {
-          if (outbox) return;
-          this.storage.publishEvents(task);
-          this.observer?.taskState(task);
-        })
+      const p: Promise<void> = this.write(task, data)
         .catch((err: Error) => {
           errors.push(err);
         })
