@@ -51,6 +51,12 @@ describe("scheduled tasks (cron) with leader election", () => {
         created.push(m.json<{ task_id: string }>().task_id);
       },
     });
+    const leaderEvents: string[] = [];
+    const elected = c.nc.subscribe("jetq.ev.leader.task-scheduler", {
+      callback: (_e, m) => {
+        leaderEvents.push(m.json<{ name: string }>().name);
+      },
+    });
     try {
       await a.start();
       await b.start();
@@ -69,6 +75,7 @@ describe("scheduled tasks (cron) with leader election", () => {
       await leader.stop(); // hands over at once
       const at = created.length;
       await waitUntil(() => created.length >= at + 3, 10_000, "ticks after failover");
+      assert.deepEqual(leaderEvents.sort(), ["a", "b"], "a leader-elected event per win");
       await s.remove("tick");
       const ids = (
         await (async () => {
@@ -91,6 +98,7 @@ describe("scheduled tasks (cron) with leader election", () => {
       assert.equal(loaded.deadline, Number(ids[0]!.split(":")[2]) + 60_000);
     } finally {
       sub.unsubscribe();
+      elected.unsubscribe();
       await a.stop();
       await b.stop();
       await c.close();
