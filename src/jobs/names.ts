@@ -35,6 +35,16 @@ export function validateId(id: unknown): string {
 }
 
 /** True when `name` is a valid queue name. */
-export function isValidQueueName(name: unknown): boolean {
+export function isValidQueueName(name: unknown): name is string {
   return typeof name === "string" && QUEUE_NAME.test(name);
+}
+
+/** True when `type` is a valid task type. */
+export function isValidTaskType(type: unknown): type is string {
+  return typeof type === "string" && TASK_TYPE.test(type);
+}
+
+/** True when `id` is a valid task id. */
+export function isValidId(id: unknown): id is string {
+  return typeof id === "string" && ID.test(id);
 }

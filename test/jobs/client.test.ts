@@ -244,6 +244,18 @@ describe("Client worker", () => {
         const h = headers();
         h.set("Nats-Msg-Id", "garbage-1");
         await c.storage.js.publish(`jetq.q.${c.queue.name}.5.garbage`, "{not json", { headers: h });
+        // Well-formed JSON whose names could widen subjects or break event JSON is corrupt too.
+        const crafted = {
+          id: "x.>",
+          type: 'a"b',
+          queue: c.queue.name,
+          state: "new",
+          created: new Date().toISOString(),
+          tries: 0,
+          max_tries: 0,
+          priority: 5,
+        };
+        await c.storage.js.publish(`jetq.q.${c.queue.name}.5.crafted`, JSON.stringify(crafted));
         const t = await outcome((await c.enqueue(newTask("ok", null))).id);
         assert.equal(t.state, TaskState.Complete);
         assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 0);

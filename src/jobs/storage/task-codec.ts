@@ -1,4 +1,5 @@
 import { ValidationError } from "../../errors.js";
+import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
 import { type Task, TaskState } from "../task.js";
 
 /**
@@ -80,7 +81,10 @@ export function decodeTask(data: Uint8Array): Task {
     return corrupt("not JSON");
   }
   if (typeof w !== "object" || w === null) corrupt("not an object");
-  if (typeof w.id !== "string" || typeof w.type !== "string" || typeof w.queue !== "string") corrupt("id/type/queue");
+  // Names reach subjects and event JSON: a record from the wire is held to the same rules as an enqueue.
+  if (!isValidId(w.id) || !isValidTaskType(w.type) || !(w.queue === "" || isValidQueueName(w.queue))) {
+    corrupt("invalid id, type or queue");
+  }
   if (typeof w.state !== "string" || !STATES.has(w.state)) corrupt("unknown state");
   const task: Task = {
     id: w.id,
