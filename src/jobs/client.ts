@@ -233,10 +233,18 @@ export class Client {
     }
   }
 
-  private async target(task: Task, queue: string | undefined, key: KeyObject | undefined): Promise<Uint8Array> {
-    const name = validateQueueName(queue ?? (task.queue || this.queue.name));
-    // Through an outbox NATS may be away: queues are checked when their items are published.
+  /** The queue a task goes to: the call's, else the task's, else this client's. */
+  private queueFor(task: Task, queue: string | undefined): string {
+    return validateQueueName(queue ?? (task.queue || this.queue.name));
+  }
+
+  /** Checks that a queue other than this client's exists (through an outbox NATS may be away: not then). */
+  private async checkQueue(name: string): Promise<void> {
     if (name !== this.queue.name && !this.opts.outbox) await this.storage.getQueue(name);
+  }
+
+  /** Sets queue and state, signs, and encodes (checking the size). Synchronous, for pipelining. */
+  private prepare(task: Task, name: string, key: KeyObject | undefined): Uint8Array {
     task.queue = name;
     task.state = TaskState.New;
     if (key) task.signature = signTask(task, key);
@@ -249,7 +257,9 @@ export class Client {
    * @throws ValidationError (`payload_too_large`), NotFoundError (`queue_not_found`), StorageError
    */
   async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
-    const data = await this.target(task, opts.queue, this.signer());
+    const name = this.queueFor(task, opts.queue);
+    await this.checkQueue(name);
+    const data = this.prepare(task, name, this.signer());
     if (task.dependencies?.length) {
       await this.enqueueBlocked(task);
       return task;
@@ -308,12 +318,20 @@ export class Client {
     const window = new Set<Promise<void>>();
     const errors: Error[] = [];
     const key = this.signer();
+    for (const name of new Set(tasks.map((t) => this.queueFor(t, opts.queue)))) await this.checkQueue(name);
     for (const task of tasks) {
       if (task.dependencies?.length) {
         await this.enqueue(task, opts);
         continue;
       }
-      const data = await this.target(task, opts.queue, key);
+      // Everything up to the publishes runs synchronously, so a window's messages leave in one write.
+      let data: Uint8Array;
+      try {
+        data = this.prepare(task, this.queueFor(task, opts.queue), key);
+      } catch (err) {
+        errors.push(err as Error);
+        continue;
+      }
       const p: Promise<void> = this.write(task, data)
         .catch((err: Error) => {
           errors.push(err);
@@ -342,7 +360,7 @@ export class Client {
     await this.storage.removeWorkItem(task.queue, id);
     task.tries = 0;
     delete task.result;
-    const data = await this.target(task, task.queue, this.signer());
+    const data = this.prepare(task, task.queue, this.signer());
     await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
     this.storage.publishEvents(task);
     return task;

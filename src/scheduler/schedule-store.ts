@@ -165,9 +165,9 @@ export class ScheduleStore {
     return consumer.consume({ max_messages: 5000 });
   }
 
-  /** Sequence of the last stored message (0 when empty). */
-  async lastSeq(): Promise<number> {
-    return (await this.jsm.streams.info(SCHEDULES_STREAM)).state.last_seq;
+  /** Messages stored now (pending schedules and unprocessed markers). */
+  async count(): Promise<number> {
+    return (await this.jsm.streams.info(SCHEDULES_STREAM)).state.messages;
   }
 }
 

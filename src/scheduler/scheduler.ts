@@ -98,14 +98,15 @@ export class Scheduler {
     if (this.running) return;
     this.running = true;
     const t0 = Date.now();
-    const last = await this.p.store.lastSeq();
+    const stored = await this.p.store.count();
     const ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
     });
     this.messages = await this.p.store.follow();
-    if (last === 0) this.setReady(t0);
-    this.follow = this.followLoop(last, t0);
+    // An empty stream (possibly after every schedule fired and was deleted) has nothing to load.
+    if (stored === 0) this.setReady(t0);
+    this.follow = this.followLoop(t0);
     await ready;
   }
 
@@ -118,7 +119,7 @@ export class Scheduler {
     this.arm();
   }
 
-  private async followLoop(lastAtStart: number, t0: number): Promise<void> {
+  private async followLoop(t0: number): Promise<void> {
     const messages = this.messages!;
     try {
       for await (const m of messages) {
@@ -145,7 +146,7 @@ export class Scheduler {
           }
         }
         if (!this.counters.ready) {
-          if (ref.seq >= lastAtStart || ref.pending === 0) this.setReady(t0);
+          if (ref.pending === 0) this.setReady(t0);
         } else this.arm();
       }
     } catch (err) {

@@ -154,6 +154,22 @@ describe("Client worker", () => {
     });
   });
 
+  it("events: 'final' publishes only outcomes", async () => {
+    await work(
+      { name: uniq() },
+      new Router().handle("f", () => 1),
+      async (c, outcome) => {
+        const all = c.events({ queue: c.queue.name });
+        const t = await c.enqueue(newTask("f", null));
+        await outcome(t.id);
+        const first = await firstMatch(all, (e) => e.taskId === t.id);
+        all.close();
+        assert.equal(first.state, TaskState.Complete, "no new/active events before the outcome");
+      },
+      { events: "final" },
+    );
+  });
+
   it("retries failures with back-off and expires after max tries", async () => {
     let calls = 0;
     const router = new Router().handle("flaky", () => {

@@ -182,6 +182,27 @@ describe("scheduler semantics", () => {
   });
 });
 
+describe("restart", () => {
+  it("a scheduler whose stream is empty after every schedule fired starts at once", async () => {
+    const out = collect(nc, "reply.emptied");
+    gozo({ "Gozo-When": "+50ms" }, "reply.emptied", "only");
+    await out.waitFor(1);
+    out.sub.unsubscribe();
+    // Every other test's schedules have fired or been cancelled by now; wait for the deletes.
+    await waitUntil(
+      async () => (await jetstreamManager(nc).then((j) => j.streams.info("JETQ_SCHEDULES"))).state.messages === 0,
+    );
+    const other = new SchedulerService({ nc, log: silentLogger, name: "second" });
+    await service.stop();
+    await other.start();
+    assert.equal(other.isLeader, true);
+    assert.equal(other.stats()?.ready, true);
+    await other.stop();
+    service = new SchedulerService({ nc, log: silentLogger });
+    await service.start();
+  });
+});
+
 describe("request API", () => {
   it("adds, gets, lists and cancels with acknowledgements and clear errors", async () => {
     const added = await request(SCHEDULE_API.add, { id: "api-1", subject: "reply.api", when: "+1h", payload: "p" });

@@ -48,6 +48,12 @@ export interface StorageOptions {
   taskRetentionMs?: number;
   /** JetStream de-duplication window for enqueues (ms). @defaultValue 120_000 */
   duplicateWindowMs?: number;
+  /**
+   * Which task events this process publishes: every transition, only final outcomes (what
+   * dependencies and most consumers need), or none. Events are a large share of a worker's CPU per
+   * task. @defaultValue `"all"`
+   */
+  events?: "all" | "final" | "none";
 }
 
 /** Live numbers of a queue. */
@@ -121,6 +127,7 @@ export class JetStreamStorage {
         replicas: opts.replicas ?? 1,
         taskRetentionMs: opts.taskRetentionMs ?? 0,
         duplicateWindowMs: opts.duplicateWindowMs ?? 120_000,
+        events: opts.events ?? "all",
       },
       log,
     );
@@ -297,7 +304,9 @@ export class JetStreamStorage {
 
   /** Publishes the event of a task's current state (core NATS, not awaited). */
   publishEvents(task: Task): void {
-    this.nc.publish(taskEventSubject(task.queue, task.state, isFinalState(task.state)), encodeTaskEvent(task));
+    const final = isFinalState(task.state);
+    if (this.opts.events === "none" || (this.opts.events === "final" && !final)) return;
+    this.nc.publish(taskEventSubject(task.queue, task.state, final), encodeTaskEvent(task));
   }
 
   /**
