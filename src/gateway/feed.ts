@@ -1,5 +1,5 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { type AttemptRules, beginAttempt } from "../jobs/attempt.js";
+import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attempt.js";
 import { ackWaitMs } from "../jobs/queue.js";
 import { retryDefault } from "../jobs/retry-policy.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
@@ -233,8 +233,14 @@ export class QueueFeed implements SlotSource {
   private deliver(m: JsMsg): void {
     const slot = this.slots.shift();
     if (slot) this.assign(m, slot);
-    else if (this.stopped || !this.rules) ignoreClosed(() => m.nak());
+    else if (this.stopped || !this.rules) this.handBack(m);
     else this.spares.push(new Spare(m, ackWaitMs(this.rules.queue)));
+  }
+
+  /** Returns an unstarted delivery to the queue; recorded as a release, so it costs no try. */
+  private handBack(m: JsMsg): void {
+    if (this.rules) void releaseDelivery(m, this.rules).catch(() => undefined);
+    else ignoreClosed(() => m.nak());
   }
 
   private assign(m: JsMsg, slot: WaitSlot): void {
@@ -266,10 +272,7 @@ export class QueueFeed implements SlotSource {
 
   /** Deliveries nobody waits for go back to the queue (not a try: they were never started). */
   private giveBackSpares(): void {
-    for (const s of this.spares.splice(0)) {
-      const m = s.take();
-      ignoreClosed(() => m.nak());
-    }
+    for (const s of this.spares.splice(0)) this.handBack(s.take());
   }
 
   private checkIdle(): void {

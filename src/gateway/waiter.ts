@@ -157,12 +157,12 @@ export class Waiter {
   }
 
   /**
-   * Gives a task back to its queue after the client went away. Its try was already counted when it
-   * started; it is failed with no back-off so that it is available again at once.
+   * Gives a task back to its queue after the client went away, undoing the try it started (the
+   * client never saw it); it is available again at once.
    */
   private giveBack({ attempt }: Taken): void {
     this.p.leases.forget(attempt);
-    attempt.fail(new Error("released: the waiting HTTP client went away before the answer"), 0).catch((err) =>
+    attempt.release().catch((err) =>
       this.p.log.error("could not release a task; it will be redelivered", {
         task: attempt.task.id,
         error: (err as Error).message,

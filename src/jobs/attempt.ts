@@ -52,6 +52,20 @@ export class Attempt {
     this.rules.storage.saveRecordQuietly(this.task);
   }
 
+  /**
+   * Hands the task back without counting this try (the holder could not run it: shutdown, client
+   * gone): the try is undone in the record, the delivery recorded as a release, the item released.
+   */
+  async release(): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.task.tries = Math.max(0, this.task.tries - 1);
+    this.task.state = this.task.tries > 0 ? TaskState.Retry : TaskState.New;
+    this.task.releases = (this.task.releases ?? 0) + 1;
+    await this.rules.storage.saveRecord(this.task);
+    this.msg.nak();
+  }
+
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
   keepAlive(): void {
     if (this.settled) return;
@@ -111,6 +125,26 @@ async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskStat
 }
 
 /**
+ * Hands a delivered work item back unstarted (e.g. buffered when a worker stops) so that its
+ * redelivery does not count as a try: the release is recorded on the task's record first.
+ * Anything that fails along the way still releases the item (it may then count one try).
+ */
+export async function releaseDelivery(m: JsMsg, rules: AttemptRules): Promise<void> {
+  try {
+    const sent = decodeTask(m.data);
+    const rec = await rules.storage.loadRecord(sent.id);
+    if (rec !== null && !(rec && isFinalState(rec.state))) {
+      const task = rec ?? sent;
+      task.releases = (task.releases ?? 0) + 1;
+      await rules.storage.saveRecord(task);
+    }
+  } catch (err) {
+    rules.log.warn("releasing a work item without recording it", { subject: m.subject, error: errorMessage(err) });
+  }
+  m.nak();
+}
+
+/**
  * Starts a try of a delivered work item. Returns undefined when the item must not run, after
  * settling it: corrupt items are logged (with their content) and removed; tasks already finished
  * (a redelivery after a crash) are acknowledged; tasks past their deadline or out of tries expire.
@@ -160,9 +194,13 @@ export async function beginAttempt(
       m.ack();
       return undefined;
     }
-    // Deliveries bound the tries from below: a try whose worker died before any record was
-    // written still counts (a crash-looping task expires instead of looping forever).
-    task.tries = Math.max(rec?.tries ?? 0, m.info.deliveryCount - 1);
+    // Deliveries bound the tries from below, so a task whose handler kills its worker before any
+    // record is written still runs out of tries instead of looping forever. Deliveries handed back
+    // unstarted are recorded as releases and do not count, and one unexplained delivery is
+    // forgiven (a worker stopped with items it had pulled but could not hand back).
+    const releases = rec?.releases ?? 0;
+    task.tries = Math.max(rec?.tries ?? 0, m.info.deliveryCount - 2 - releases);
+    if (releases) task.releases = releases;
     if (rec?.lastError !== undefined) task.lastError = rec.lastError;
   }
   const now = Date.now();

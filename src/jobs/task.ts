@@ -87,6 +87,8 @@ export interface Task<P = unknown, R = unknown> {
   dependencyResults?: Record<string, TaskResult>;
   /** Hex ed25519 signature by the producer (see docs/signing.md for what it covers). */
   signature?: string;
+  /** Deliveries handed back unstarted (worker shutdown, HTTP client gone): they do not count as tries. */
+  releases?: number;
 }
 
 /** Options for {@link newTask}. */

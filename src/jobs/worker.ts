@@ -1,5 +1,5 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
+import { type Attempt, type AttemptRules, beginAttempt, releaseDelivery } from "./attempt.js";
 import { RunTimeExceededError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
 import type { Router } from "./router.js";
@@ -53,7 +53,8 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.stopping) return this.stopped;
     this.stopping = true;
-    await this.messages?.close().catch(() => undefined);
+    // Stop pulling; what was already pulled is still yielded to the loop, which hands it back.
+    this.messages?.stop();
     for (const w of this.waiters.splice(0)) w();
     const timer = setTimeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
@@ -64,9 +65,10 @@ export class Worker {
     this.markStopped();
   }
 
+  /** Waits for a free handler slot and takes it; returns without one once the worker is stopping. */
   private async acquire(): Promise<void> {
     while (this.free === 0 && !this.stopping) await new Promise<void>((r) => this.waiters.push(r));
-    this.free--;
+    if (!this.stopping) this.free--;
   }
 
   private release(): void {
@@ -80,13 +82,15 @@ export class Worker {
       try {
         const consumer = await storage.js.consumers.get(queueStream(queue.name), WORKER_CONSUMER);
         this.messages = await consumer.consume({ max_messages: this.p.concurrency });
-        if (this.stopping) await this.messages.close();
+        if (this.stopping) this.messages.stop();
         for await (const m of this.messages) {
+          if (!this.stopping) await this.acquire();
           if (this.stopping) {
-            m.nak();
+            // Pulled but never started: hand it back without using up a try.
+            const job = releaseDelivery(m, this.p).finally(() => this.inProgress.delete(job));
+            this.inProgress.add(job);
             continue;
           }
-          await this.acquire();
           const job = this.process(m).finally(() => this.inProgress.delete(job));
           this.inProgress.add(job);
         }

@@ -335,6 +335,42 @@ describe("Client worker", () => {
     }
   });
 
+  it("items pulled but not started when a worker stops cost no try (maxTries 1 still runs them)", async () => {
+    const name = uniq();
+    const c = await client({ name, maxTries: 1, redeliverAfterMs: 500 }, { concurrency: 2 });
+    try {
+      const release = deferred();
+      let started = 0;
+      const ac = new AbortController();
+      const first = c.run(
+        new Router().handle("w", async () => {
+          if (++started === 2) release.resolve();
+          await new Promise((r) => setTimeout(r, 50));
+        }),
+        { signal: ac.signal },
+      );
+      const tasks = await c.enqueueMany(Array.from({ length: 6 }, () => newTask("w", null)));
+      await release.promise;
+      ac.abort();
+      await first;
+      // A second worker runs every task left; none may expire for "exceeded maximum tries".
+      await withWorker(
+        nats.server.url,
+        { name },
+        new Router().handle("w", () => "ok"),
+        async (c2, outcome) => {
+          for (const t of tasks) {
+            const rec = await c2.loadTask(t.id);
+            if (rec.state !== TaskState.Complete)
+              assert.equal((await outcome(t.id)).state, TaskState.Complete, `${t.id} ${rec.state}`);
+          }
+        },
+      );
+    } finally {
+      await c.close();
+    }
+  });
+
   it("discards records of configured final states", async () => {
     await work(
       { name: uniq() },

@@ -25,6 +25,7 @@ interface TaskWire {
   load_dependencies?: boolean;
   dependency_results?: Record<string, { value: unknown; completed: string }>;
   signature?: string;
+  releases?: number;
 }
 
 const STATES = new Set<string>([...Object.values(TaskState)]);
@@ -56,6 +57,7 @@ export function encodeTask(task: Task): Uint8Array {
     );
   }
   if (task.signature !== undefined) w.signature = task.signature;
+  if (task.releases) w.releases = task.releases;
   return Buffer.from(JSON.stringify(w));
 }
 
@@ -112,6 +114,7 @@ export function decodeTask(data: Uint8Array): Task {
     );
   }
   if (typeof w.signature === "string") task.signature = w.signature;
+  if (Number.isInteger(w.releases) && (w.releases as number) > 0) task.releases = w.releases as number;
   if (w.result && typeof w.result === "object") {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }
