@@ -98,14 +98,14 @@ export class Scheduler {
     if (this.running) return;
     this.running = true;
     const t0 = Date.now();
-    const stored = await this.p.store.count();
     const ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
     });
     this.messages = await this.p.store.follow();
     // An empty stream (possibly after every schedule fired and was deleted) has nothing to load.
-    if (stored === 0) this.setReady(t0);
+    // Counted after the follower exists, so what it will be handed is all that is counted.
+    if ((await this.p.store.count()) === 0) this.setReady(t0);
     this.follow = this.followLoop(t0);
     await ready;
   }
