@@ -122,6 +122,8 @@ describe("Prometheus metrics", () => {
         new RegExp(`jetq_handler_duration_seconds_count\\{queue="${queue}",type="m",outcome="ok"\\} 1`),
       );
       assert.match(text, new RegExp(`jetq_queue_depth\\{queue="${queue}"\\} 0`));
+      assert.match(text, new RegExp(`jetq_queue_in_flight\\{queue="${queue}"\\} 0`));
+      assert.match(text, new RegExp(`jetq_queue_consumer_lag\\{queue="${queue}"\\} 0`));
       assert.equal((await fetch(c.metricsUrl!.replace("/metrics", "/nope"))).status, 404);
     } finally {
       ac.abort();
