@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { JetStreamStorage, QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
 import type { TaskObserver } from "../jobs/task-observer.js";
 
@@ -44,31 +44,37 @@ export class JetqMetrics implements TaskObserver {
    */
   constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource) {
     const queues = this.queues;
-    const gauge = (name: string, help: string) =>
-      new Gauge({ name, help, labelNames: ["queue"] as const, registers: [this.registry] });
-    // One JetStream read per queue and scrape fills all three queue gauges: depth is registered,
-    // hence collected, first and sets the other two.
-    let inFlight: Gauge<"queue"> | undefined;
-    let lag: Gauge<"queue"> | undefined;
-    new Gauge({
-      name: "jetq_queue_depth",
-      help: "Items in the queue (waiting or in flight)",
-      labelNames: ["queue"] as const,
-      registers: [this.registry],
-      async collect() {
-        if (!storage) return;
-        for (const g of [this, inFlight, lag]) g?.reset();
-        for (const q of queues) {
-          const info = await storage.queueInfo(q).catch(() => undefined);
-          if (!info) continue;
-          this.set({ queue: q }, info.depth);
-          inFlight?.set({ queue: q }, info.inFlight);
-          lag?.set({ queue: q }, info.pending);
+    // The three queue gauges are collected together at each scrape; they share one JetStream read
+    // per queue (the read in flight is reused, and forgotten once it settles).
+    let reading: Promise<Map<string, QueueInfo>> | undefined;
+    const read = (): Promise<Map<string, QueueInfo>> => {
+      reading ??= (async () => {
+        const infos = new Map<string, QueueInfo>();
+        for (const q of storage ? queues : []) {
+          const info = await storage?.queueInfo(q).catch(() => undefined);
+          if (info) infos.set(q, info);
         }
-      },
-    });
-    inFlight = gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged");
-    lag = gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker");
+        return infos;
+      })().finally(() => {
+        reading = undefined;
+      });
+      return reading;
+    };
+    const gauge = (name: string, help: string, pick: (i: QueueInfo) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ["queue"] as const,
+        registers: [this.registry],
+        async collect() {
+          const infos = await read();
+          this.reset();
+          for (const [q, info] of infos) this.set({ queue: q }, pick(info));
+        },
+      });
+    gauge("jetq_queue_depth", "Items in the queue (waiting or in flight)", (i) => i.depth);
+    gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged", (i) => i.inFlight);
+    gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker", (i) => i.pending);
     new Gauge({
       name: "jetq_scheduler_pending",
       help: "Schedules waiting to fire (on the leader)",
