@@ -7,8 +7,10 @@ import { describe, it } from "node:test";
 import { Client, type ClientOptions, newTask, Router, silentLogger, TaskState } from "../../src/index.js";
 import { canonicalJson, signTask, verifyTask } from "../../src/jobs/signing.js";
 import { finalOutcomes, useNatsServer } from "../support/nats.js";
+import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
+const ran = new Router().handle("s", () => "ran");
 
 function rawKeys() {
   const { publicKey, privateKey } = generateKeyPairSync("ed25519");
@@ -37,37 +39,36 @@ describe("task signing", () => {
     const queue = `sig${randomUUID().slice(0, 6)}`;
     const signer = await client(queue, { signingSeedFile: join(dir, "seed") });
     const plain = await client(queue, {});
-    const worker = await client(queue, { verificationKeyFile: join(dir, "pub") });
-    const finals = finalOutcomes(worker.events({ final: true, queue }));
-    const ac = new AbortController();
-    const done = worker.run(
-      new Router().handle("s", () => "ran"),
-      { signal: ac.signal },
-    );
+    const options = { verificationKeyFile: join(dir, "pub") };
     try {
-      const signed = await signer.enqueue(newTask("s", { amount: 10 }));
-      assert.match(signed.signature ?? "", /^[0-9a-f]{128}$/);
-      assert.ok(verifyTask(signed, k.publicKey));
-      const unsigned = await plain.enqueue(newTask("s", { amount: 10 }));
-      const tampered = newTask("s", { amount: 10 });
-      tampered.queue = queue;
-      tampered.signature = signTask(tampered, k.privateKey);
-      tampered.payload = { amount: 1_000_000 };
-      await plain.enqueue(tampered);
-      for (const t of [signed, unsigned, tampered]) await finals.reached(t.id);
-      assert.equal((await worker.loadTask(signed.id)).state, TaskState.Complete);
-      const u = await worker.loadTask(unsigned.id);
-      assert.equal(u.state, TaskState.Terminated);
-      assert.equal(u.lastError, "task is not signed");
-      const t = await worker.loadTask(tampered.id);
-      assert.equal(t.state, TaskState.Terminated);
-      assert.equal(t.lastError, "invalid task signature");
+      await withWorker(
+        nats.server.url,
+        { name: queue },
+        ran,
+        async (worker, outcome) => {
+          const signed = await signer.enqueue(newTask("s", { amount: 10 }));
+          assert.match(signed.signature ?? "", /^[0-9a-f]{128}$/);
+          assert.ok(verifyTask(signed, k.publicKey));
+          const unsigned = await plain.enqueue(newTask("s", { amount: 10 }));
+          const tampered = newTask("s", { amount: 10 });
+          tampered.queue = queue;
+          tampered.signature = signTask(tampered, k.privateKey);
+          tampered.payload = { amount: 1_000_000 };
+          await plain.enqueue(tampered);
+          assert.equal((await outcome(signed.id)).state, TaskState.Complete);
+          const u = await outcome(unsigned.id);
+          assert.equal(u.state, TaskState.Terminated);
+          assert.equal(u.lastError, "task is not signed");
+          const t = await outcome(tampered.id);
+          assert.equal(t.state, TaskState.Terminated);
+          assert.equal(t.lastError, "invalid task signature");
+          assert.equal((await worker.loadTask(signed.id)).state, TaskState.Complete);
+        },
+        options,
+      );
       assert.equal((await readFile(join(dir, "seed"), "utf8")).trim(), k.seed, "the seed file itself is left alone");
     } finally {
-      ac.abort();
-      await done;
-      finals.close();
-      await Promise.all([signer.close(), plain.close(), worker.close()]);
+      await Promise.all([signer.close(), plain.close()]);
     }
   });
 
@@ -75,27 +76,23 @@ describe("task signing", () => {
     const k = rawKeys();
     const queue = `sigopt${randomUUID().slice(0, 6)}`;
     const plain = await client(queue, {});
-    const worker = await client(queue, { verificationKey: k.pub, signaturesOptional: true });
-    const finals = finalOutcomes(worker.events({ final: true, queue }));
-    const ac = new AbortController();
-    const done = worker.run(
-      new Router().handle("s", () => "ran"),
-      { signal: ac.signal },
-    );
     try {
-      const unsigned = await plain.enqueue(newTask("s", 1));
-      const bad = newTask("s", 1);
-      bad.signature = "00".repeat(64);
-      await plain.enqueue(bad);
-      await finals.reached(unsigned.id);
-      await finals.reached(bad.id);
-      assert.equal((await worker.loadTask(unsigned.id)).state, TaskState.Complete);
-      assert.equal((await worker.loadTask(bad.id)).state, TaskState.Terminated);
+      await withWorker(
+        nats.server.url,
+        { name: queue },
+        ran,
+        async (_worker, outcome) => {
+          const unsigned = await plain.enqueue(newTask("s", 1));
+          const bad = newTask("s", 1);
+          bad.signature = "00".repeat(64);
+          await plain.enqueue(bad);
+          assert.equal((await outcome(unsigned.id)).state, TaskState.Complete);
+          assert.equal((await outcome(bad.id)).state, TaskState.Terminated);
+        },
+        { verificationKey: k.pub, signaturesOptional: true },
+      );
     } finally {
-      ac.abort();
-      await done;
-      finals.close();
-      await Promise.all([plain.close(), worker.close()]);
+      await plain.close();
     }
   });
 });
