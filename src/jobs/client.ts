@@ -20,7 +20,7 @@ import {
   type VerificationKey,
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker } from "./worker.js";
@@ -304,7 +304,7 @@ export class Client {
   /** Writes a task's record and work item to the outbox, in that order, in one local commit. */
   private async viaOutbox(outbox: DurablePublisher, task: Task, data: Uint8Array): Promise<void> {
     await Promise.all([
-      outbox.publish(taskSubject(task.id), data, { msgId: `${task.id}:record` }),
+      outbox.publish(taskSubject(task.id), data, { msgId: recordMsgId(task.id) }),
       outbox.publish(workSubject(task.queue, task.id, task.priority), data, { msgId: task.id }),
     ]);
   }

@@ -28,6 +28,7 @@ import {
   queueConfigKey,
   queueStream,
   queueSubjects,
+  recordMsgId,
   TASKS_STREAM,
   TASKS_SUBJECTS,
   taskEventSubject,
@@ -261,7 +262,7 @@ export class JetStreamStorage {
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
     const rh = headers();
-    rh.set(MSG_ID_HEADER, `${msgId}:record`);
+    rh.set(MSG_ID_HEADER, recordMsgId(msgId));
     this.nc.publish(taskSubject(task.id), data, { headers: rh });
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);

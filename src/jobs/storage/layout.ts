@@ -49,6 +49,9 @@ export const taskEventSubject = (queue: string, state: string, final: boolean): 
 export const taskEventWildcard = (queue = "*", finalOnly = false): string =>
   `${SUBJECT_PREFIX}.ev.task.${queue}.${finalOnly ? "final" : "*"}.*`;
 
+/** De-duplication id of the `new` record written with a work item whose de-duplication id is `msgId`. */
+export const recordMsgId = (msgId: string): string => `${msgId}:record`;
+
 /** Header carrying a message de-duplication id (JetStream's own). */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
 
