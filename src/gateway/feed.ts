@@ -3,7 +3,7 @@ import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attemp
 import { ackWaitMs } from "../jobs/queue.js";
 import { retryDefault } from "../jobs/retry-policy.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
-import { queueStream, WORKER_CONSUMER } from "../jobs/storage/layout.js";
+import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "../jobs/storage/layout.js";
 import type { TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -152,7 +152,7 @@ export class QueueFeed implements SlotSource {
     try {
       const queue = await storage.findQueue(name);
       if (queue) {
-        this.consumer = await storage.js.consumers.get(queueStream(name), WORKER_CONSUMER);
+        this.consumer = await storage.js.consumers.get(queueStream(name), levelConsumer(DEFAULT_PRIORITY));
         this.rules = { storage, queue, retryPolicy: retryDefault, discard: NO_DISCARD, log };
       } else retryInMs = QUEUE_RECHECK_MS;
     } catch (err) {

@@ -1,11 +1,12 @@
 import type { KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import { Channel } from "../channel.js";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
-import { type JetqEvent, parseEvent } from "./events.js";
+import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
@@ -20,7 +21,7 @@ import {
   type VerificationKey,
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker } from "./worker.js";
@@ -112,8 +113,8 @@ export type Admin = Pick<
   | "deleteTask"
 >;
 
-/** An event stream from {@link Client.events}; iterate it once, call `close()` to end it. */
-export interface EventStream extends AsyncIterableIterator<JetqEvent> {
+/** An event stream from {@link Client.events} or {@link Client.allEvents}; iterate it once, call `close()` to end it. */
+export interface EventStream<E extends JetqEvent = TaskStateEvent> extends AsyncIterableIterator<E> {
   close(): void;
 }
 
@@ -398,23 +399,51 @@ export class Client {
   }
 
   /**
-   * Task events as they happen (core NATS, not replayed): every state change, or with
+   * Task state events as they happen (core NATS, not replayed): every state change, or with
    * `final: true` only each task's final outcome. Invalid messages are logged and skipped.
    */
   events(opts: { queue?: string; final?: boolean } = {}): EventStream {
     const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    const sub: Subscription = this.nc.subscribe(taskEventWildcard(queue, opts.final ?? false));
+    return this.subscribeEvents([taskEventWildcard(queue, opts.final ?? false)], (e): e is TaskStateEvent => {
+      return e.type === TASK_STATE_EVENT;
+    });
+  }
+
+  /**
+   * Every event as it happens: task states, progress, log lines and queue events (pause, resume,
+   * holds, rate limiting, dead letters, redrives, de-duplication) of one queue or all.
+   */
+  allEvents(opts: { queue?: string } = {}): EventStream<JetqEvent> {
+    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
+    return this.subscribeEvents(allEventWildcards(queue), (e): e is JetqEvent => true);
+  }
+
+  private subscribeEvents<E extends JetqEvent>(subjects: string[], keep: (e: JetqEvent) => e is E): EventStream<E> {
+    const subs: Subscription[] = subjects.map((s) => this.nc.subscribe(s));
     const log = this.log;
-    async function* parse(): AsyncGenerator<JetqEvent> {
-      for await (const m of sub) {
+    const merged = new Channel<{ subject: string; data: Uint8Array }>();
+    for (const sub of subs) {
+      void (async () => {
+        for await (const m of sub) merged.push({ subject: m.subject, data: m.data });
+      })().finally(() => {
+        if (subs.every((s) => s.isClosed())) merged.end();
+      });
+    }
+    async function* parse(): AsyncGenerator<E> {
+      for await (const m of merged) {
         try {
-          yield parseEvent(m.data);
+          const e = parseEvent(m.data);
+          if (keep(e)) yield e;
         } catch (err) {
           log.warn("skipping an invalid event", { subject: m.subject, error: (err as Error).message });
         }
       }
     }
-    return Object.assign(parse(), { close: () => sub.unsubscribe() });
+    return Object.assign(parse(), {
+      close: () => {
+        for (const s of subs) s.unsubscribe();
+      },
+    });
   }
 
   /** Stops every `run()` of this client (gracefully) and closes the connection if the client opened it. */

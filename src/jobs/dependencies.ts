@@ -3,7 +3,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { ensureStream, wrapStorage } from "../nats/streams.js";
-import { parseEvent } from "./events.js";
+import { parseTaskStateEvent } from "./events.js";
 import { validateId } from "./names.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { DEPENDENCIES_BUCKET, FINAL_EVENTS_STREAM, RESOLVER_CONSUMER, taskEventWildcard } from "./storage/layout.js";
@@ -122,7 +122,7 @@ export class DependencyResolver {
   private async run(messages: ConsumerMessages, kv: KV): Promise<void> {
     for await (const m of messages) {
       try {
-        await this.release(kv, parseEvent(m.data).taskId);
+        await this.release(kv, parseTaskStateEvent(m.data).taskId);
         m.ack();
       } catch (err) {
         if (this.stopped) return;

@@ -34,8 +34,95 @@ export interface TaskStateEvent extends BaseEvent {
   ageMs: number;
 }
 
-/** Any event jetq publishes about tasks. */
-export type JetqEvent = TaskStateEvent;
+/** Event type of {@link TaskProgressEvent}. */
+export const TASK_PROGRESS_EVENT = "jetq.v1.task_progress";
+/** Event type of {@link TaskLogEvent}. */
+export const TASK_LOG_EVENT = "jetq.v1.task_log";
+/** Event type of {@link QueueEvent}. */
+export const QUEUE_EVENT = "jetq.v1.queue";
+
+/** A running task's handler reported progress; on `jetq.ev.progress.<queue>`. */
+export interface TaskProgressEvent extends BaseEvent {
+  type: typeof TASK_PROGRESS_EVENT;
+  taskId: string;
+  queue: string;
+  taskType: string;
+  /** What the handler reported: a number or any JSON value. */
+  progress: unknown;
+}
+
+/** A running task's handler appended a log line; on `jetq.ev.log.<queue>`. */
+export interface TaskLogEvent extends BaseEvent {
+  type: typeof TASK_LOG_EVENT;
+  taskId: string;
+  queue: string;
+  taskType: string;
+  line: string;
+}
+
+/** What happened to a queue in a {@link QueueEvent}. */
+export type QueueAction =
+  /** Workers stopped taking new work. */
+  | "paused"
+  /** Workers take work again. */
+  | "resumed"
+  /** A handler held the whole queue back for a while (`RateLimitError` with `holdQueue`). */
+  | "held"
+  /** A handler postponed its task without using up a try (`RateLimitError`). */
+  | "rate_limited"
+  /** The queue's rate limit was set or removed. */
+  | "rate_limit_changed"
+  /** A task that failed for good was put in the dead-letter store. */
+  | "dead_lettered"
+  /** Dead letters were put back in the queue. */
+  | "redriven"
+  /** An enqueue was answered with an existing task (idempotency key). */
+  | "deduplicated";
+
+/** Something happened to a queue; on `jetq.ev.queue.<queue>.<action>`. */
+export interface QueueEvent extends BaseEvent {
+  type: typeof QUEUE_EVENT;
+  queue: string;
+  action: QueueAction;
+  /** The task concerned, for task-related actions. */
+  taskId?: string;
+  /** Action-specific details (e.g. `{ until }` for `held`, `{ count }` for `redriven`). */
+  detail?: Record<string, unknown>;
+}
+
+/** Any event jetq publishes. */
+export type JetqEvent = TaskStateEvent | TaskProgressEvent | TaskLogEvent | QueueEvent;
+
+const eventHead = (type: string, now: number) =>
+  `{"event_id":"${nuid.next()}","type":"${type}","timestamp":"${new Date(now).toISOString()}"`;
+
+/** Serialises a progress event (snake_case wire form). */
+export function encodeProgressEvent(task: Task, progress: unknown, now = Date.now()): Uint8Array {
+  return Buffer.from(
+    `${eventHead(TASK_PROGRESS_EVENT, now)},"task_id":"${task.id}","queue":"${task.queue}",` +
+      `"task_type":"${task.type}","progress":${JSON.stringify(progress ?? null)}}`,
+  );
+}
+
+/** Serialises a log-line event (snake_case wire form). */
+export function encodeLogEvent(task: Task, line: string, now = Date.now()): Uint8Array {
+  return Buffer.from(
+    `${eventHead(TASK_LOG_EVENT, now)},"task_id":"${task.id}","queue":"${task.queue}",` +
+      `"task_type":"${task.type}","line":${JSON.stringify(line)}}`,
+  );
+}
+
+/** Serialises a queue event (snake_case wire form). */
+export function encodeQueueEvent(
+  queue: string,
+  action: QueueAction,
+  extra: { taskId?: string; detail?: Record<string, unknown> } = {},
+  now = Date.now(),
+): Uint8Array {
+  const task = extra.taskId === undefined ? "" : `,"task_id":"${extra.taskId}"`;
+  const detail = extra.detail === undefined ? "" : `,"detail":${JSON.stringify(extra.detail)}`;
+  return Buffer.from(`${eventHead(QUEUE_EVENT, now)},"queue":"${queue}","action":"${action}"${task}${detail}}`);
+}
 
 /** Serialises the event of a task's current state to its JSON wire form (snake_case, ISO timestamp). */
 export function encodeTaskEvent(task: Task, now = Date.now()): Uint8Array {
@@ -43,13 +130,27 @@ export function encodeTaskEvent(task: Task, now = Date.now()): Uint8Array {
   // states are validated names (no characters JSON must escape); the error text goes through stringify.
   const lastError = task.lastError === undefined ? "" : `,"last_error":${JSON.stringify(task.lastError)}`;
   return Buffer.from(
-    `{"event_id":"${nuid.next()}","type":"${TASK_STATE_EVENT}","timestamp":"${new Date(now).toISOString()}",` +
+    `${eventHead(TASK_STATE_EVENT, now)},` +
       `"task_id":"${task.id}","state":"${task.state}","final":${isFinalState(task.state)},"tries":${task.tries},` +
       `"queue":"${task.queue}","task_type":"${task.type}"${lastError},"task_age":${Math.max(0, now - task.createdAt)}}`,
   );
 }
 
 const STATES = new Set<string>(Object.values(TaskState));
+const QUEUE_ACTIONS = new Set<string>([
+  "paused",
+  "resumed",
+  "held",
+  "rate_limited",
+  "rate_limit_changed",
+  "dead_lettered",
+  "redriven",
+  "deduplicated",
+]);
+
+function invalid(why: string): never {
+  throw new ValidationError("invalid_event", why);
+}
 
 /**
  * Parses an event published by jetq.
@@ -60,31 +161,60 @@ export function parseEvent(data: Uint8Array | string): JetqEvent {
   try {
     w = JSON.parse(typeof data === "string" ? data : Buffer.from(data).toString("utf8"));
   } catch {
-    throw new ValidationError("invalid_event", "event is not JSON");
+    return invalid("event is not JSON");
   }
-  if (typeof w !== "object" || w === null) throw new ValidationError("invalid_event", "event is not an object");
-  if (w.type !== TASK_STATE_EVENT)
-    throw new ValidationError("unknown_event_type", `unknown event type ${JSON.stringify(w.type)}`);
+  if (typeof w !== "object" || w === null) invalid("event is not an object");
   const timestamp = Date.parse(String(w.timestamp));
-  if (
-    typeof w.task_id !== "string" ||
-    typeof w.state !== "string" ||
-    !STATES.has(w.state) ||
-    !Number.isFinite(timestamp)
-  ) {
-    throw new ValidationError("invalid_event", "event is missing task_id, state or timestamp");
+  if (!Number.isFinite(timestamp)) invalid("event has no valid timestamp");
+  const base = { eventId: String(w.event_id), timestamp };
+  switch (w.type) {
+    case TASK_STATE_EVENT:
+      if (typeof w.task_id !== "string" || typeof w.state !== "string" || !STATES.has(w.state)) {
+        invalid("event is missing task_id or state");
+      }
+      return {
+        ...base,
+        type: TASK_STATE_EVENT,
+        taskId: w.task_id,
+        state: w.state as TaskState,
+        final: w.final === true,
+        tries: Number(w.tries) || 0,
+        queue: String(w.queue ?? ""),
+        taskType: String(w.task_type ?? ""),
+        ageMs: Number(w.task_age) || 0,
+        ...(typeof w.last_error === "string" ? { lastError: w.last_error } : {}),
+      };
+    case TASK_PROGRESS_EVENT:
+    case TASK_LOG_EVENT: {
+      if (typeof w.task_id !== "string") invalid("event is missing task_id");
+      const common = { ...base, taskId: w.task_id, queue: String(w.queue ?? ""), taskType: String(w.task_type ?? "") };
+      if (w.type === TASK_PROGRESS_EVENT) return { ...common, type: TASK_PROGRESS_EVENT, progress: w.progress };
+      if (typeof w.line !== "string") invalid("log event is missing line");
+      return { ...common, type: TASK_LOG_EVENT, line: w.line };
+    }
+    case QUEUE_EVENT:
+      if (typeof w.queue !== "string" || typeof w.action !== "string" || !QUEUE_ACTIONS.has(w.action)) {
+        invalid("queue event is missing queue or action");
+      }
+      return {
+        ...base,
+        type: QUEUE_EVENT,
+        queue: w.queue,
+        action: w.action as QueueAction,
+        ...(typeof w.task_id === "string" ? { taskId: w.task_id } : {}),
+        ...(typeof w.detail === "object" && w.detail !== null ? { detail: w.detail as Record<string, unknown> } : {}),
+      };
+    default:
+      throw new ValidationError("unknown_event_type", `unknown event type ${JSON.stringify(w.type)}`);
   }
-  return {
-    eventId: String(w.event_id),
-    type: TASK_STATE_EVENT,
-    timestamp,
-    taskId: w.task_id,
-    state: w.state as TaskState,
-    final: w.final === true,
-    tries: Number(w.tries) || 0,
-    queue: String(w.queue ?? ""),
-    taskType: String(w.task_type ?? ""),
-    ageMs: Number(w.task_age) || 0,
-    ...(typeof w.last_error === "string" ? { lastError: w.last_error } : {}),
-  };
+}
+
+/**
+ * Parses a task state event.
+ * @throws ValidationError (`invalid_event`, `unknown_event_type`) also for other kinds of events.
+ */
+export function parseTaskStateEvent(data: Uint8Array | string): TaskStateEvent {
+  const e = parseEvent(data);
+  if (e.type !== TASK_STATE_EVENT) throw new ValidationError("unknown_event_type", `not a task state event: ${e.type}`);
+  return e;
 }

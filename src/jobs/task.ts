@@ -5,7 +5,8 @@ import { DEFAULT_PRIORITY } from "./storage/layout.js";
 
 /**
  * The states a task moves through. `new` → `active` → `complete`, with `retry` between failed
- * tries; `expired`, `terminated`, `unreachable` and `complete` are final.
+ * tries; `delayed` and `blocked` come before `new` for tasks that wait for a time or for other
+ * tasks; `expired`, `terminated`, `unreachable`, `cancelled` and `complete` are final.
  */
 export const TaskState = {
   /** Enqueued, not yet handled. */
@@ -26,6 +27,10 @@ export const TaskState = {
   Blocked: "blocked",
   /** A dependency failed, so it will never run. Final. */
   Unreachable: "unreachable",
+  /** Cancelled on request (`cancelTask`), before or while it ran; never retried. Final. */
+  Cancelled: "cancelled",
+  /** Waiting for its `runAt` time; the scheduler puts it in its queue then. */
+  Delayed: "delayed",
 } as const;
 /** One of the values of {@link TaskState}. */
 export type TaskState = (typeof TaskState)[keyof typeof TaskState];
@@ -36,6 +41,7 @@ export const FINAL_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
   TaskState.Terminated,
   TaskState.Complete,
   TaskState.Unreachable,
+  TaskState.Cancelled,
 ]);
 
 /** True when `state` is final. */
@@ -50,6 +56,19 @@ export interface TaskResult<R = unknown> {
   /** When it completed (epoch ms). */
   completedAt: number;
 }
+
+/** One failed try, kept in {@link Task.failures}. */
+export interface TaskFailure {
+  /** Which try failed (1-based). */
+  try: number;
+  /** When it failed, epoch ms. */
+  at: number;
+  /** The error message. */
+  error: string;
+}
+
+/** How many failed tries a task remembers in {@link Task.failures} (the most recent ones). */
+export const MAX_FAILURES_KEPT = 10;
 
 /** A unit of work. Plain data: what you enqueue, what a handler receives, what `loadTask` returns. */
 export interface Task<P = unknown, R = unknown> {
@@ -89,6 +108,12 @@ export interface Task<P = unknown, R = unknown> {
   signature?: string;
   /** Deliveries handed back unstarted (worker shutdown, HTTP client gone): they do not count as tries. */
   releases?: number;
+  /** Epoch ms before which the task must not start (a delayed task). */
+  runAt?: number;
+  /** The latest progress its handler reported (a number or any JSON value). */
+  progress?: unknown;
+  /** The most recent failed tries, oldest first (at most {@link MAX_FAILURES_KEPT}). */
+  failures?: TaskFailure[];
 }
 
 /** Options for {@link newTask}. */
@@ -105,6 +130,10 @@ export interface NewTaskOptions {
   dependsOn?: string[];
   /** Give the handler its dependencies' results in `task.dependencyResults`. @defaultValue false */
   loadDependencies?: boolean;
+  /** Run no earlier than this time (Date or epoch ms); the task waits as `delayed` until then. */
+  runAt?: Date | number;
+  /** Run no earlier than this many ms from now (an alternative to `runAt`). */
+  delayMs?: number;
   /**
    * Encodes the payload to bytes instead of storing it as JSON; the handler then receives
    * the bytes (`Uint8Array`) as `task.payload`.
@@ -114,7 +143,7 @@ export interface NewTaskOptions {
 
 /**
  * Creates a task of `type` carrying `payload`. Nothing is written until you enqueue it.
- * @throws ValidationError for an invalid type, id, deadline, priority or maxTries.
+ * @throws ValidationError for an invalid type, id, deadline, runAt/delayMs, priority or maxTries.
  */
 export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}): Task<P> {
   validateTaskType(type);
@@ -123,6 +152,7 @@ export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}):
   if (deadline !== undefined && !Number.isFinite(deadline)) {
     throw new ValidationError("invalid_deadline", "deadline must be a valid date");
   }
+  const runAt = runAtOf(opts);
   const priority = opts.priority ?? DEFAULT_PRIORITY;
   if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
     throw new ValidationError("invalid_priority", `priority must be an integer 0-9, got ${priority}`);
@@ -143,7 +173,25 @@ export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}):
     tries: 0,
   };
   if (deadline !== undefined) task.deadline = deadline;
+  if (runAt !== undefined) task.runAt = runAt;
   if (opts.dependsOn?.length) task.dependencies = opts.dependsOn.map((d) => validateId(d));
   if (opts.loadDependencies) task.loadDependencies = true;
   return task;
+}
+
+function runAtOf(opts: NewTaskOptions): number | undefined {
+  if (opts.runAt !== undefined && opts.delayMs !== undefined) {
+    throw new ValidationError("invalid_run_at", "give runAt or delayMs, not both");
+  }
+  if (opts.delayMs !== undefined) {
+    if (!Number.isFinite(opts.delayMs) || opts.delayMs < 0) {
+      throw new ValidationError("invalid_run_at", `delayMs must be a non-negative number, got ${opts.delayMs}`);
+    }
+    return Date.now() + Math.round(opts.delayMs);
+  }
+  const runAt = opts.runAt instanceof Date ? opts.runAt.getTime() : opts.runAt;
+  if (runAt !== undefined && !Number.isFinite(runAt)) {
+    throw new ValidationError("invalid_run_at", "runAt must be a valid date");
+  }
+  return runAt;
 }

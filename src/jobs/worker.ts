@@ -3,7 +3,7 @@ import { type Attempt, type AttemptRules, beginAttempt, releaseDelivery } from "
 import { RunTimeExceededError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
 import type { Router } from "./router.js";
-import { queueStream, WORKER_CONSUMER } from "./storage/layout.js";
+import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "./storage/layout.js";
 
 /** Everything a {@link Worker} needs; built by `Client.run`. */
 export interface WorkerParams extends AttemptRules {
@@ -80,7 +80,7 @@ export class Worker {
     const { storage, queue, log } = this.p;
     while (!this.stopping) {
       try {
-        const consumer = await storage.js.consumers.get(queueStream(queue.name), WORKER_CONSUMER);
+        const consumer = await storage.js.consumers.get(queueStream(queue.name), levelConsumer(DEFAULT_PRIORITY));
         this.messages = await consumer.consume({ max_messages: this.p.concurrency });
         if (this.stopping) this.messages.stop();
         for await (const m of this.messages) {

@@ -5,13 +5,13 @@ import { headers } from "@nats-io/nats-core";
 import {
   Client,
   type ClientOptions,
-  type JetqEvent,
   NotFoundError,
   newTask,
   type QueueConfig,
   Router,
   silentLogger,
   TaskState,
+  type TaskStateEvent,
   TerminateTask,
   ValidationError,
 } from "../../src/index.js";
@@ -129,7 +129,7 @@ describe("Client worker", () => {
       const events = c.events({ queue: c.queue.name });
       const final = c.events({ queue: c.queue.name, final: true });
       const t = await c.enqueue(newTask("add", { a: 2, b: 3 }));
-      const seen: JetqEvent[] = [];
+      const seen: TaskStateEvent[] = [];
       await firstMatch(events, (e) => {
         if (e.taskId === t.id) seen.push(e);
         return e.taskId === t.id && e.state === TaskState.Complete;

@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { AckPolicy } from "@nats-io/jetstream";
 import { Client, newTask, Router, silentLogger, TaskState } from "../../src/index.js";
-import { queueStream, WORKER_CONSUMER } from "../../src/jobs/storage/layout.js";
+import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "../../src/jobs/storage/layout.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 
 const nats = useNatsServer();
@@ -77,10 +77,10 @@ describe("crash safety", () => {
     try {
       const task = await client.enqueue(newTask("once", null));
       // A "worker" takes the item and dies after recording completion but before acking.
-      const consumer = await client.storage.js.consumers.get(queueStream(queue), WORKER_CONSUMER);
+      const consumer = await client.storage.js.consumers.get(queueStream(queue), levelConsumer(DEFAULT_PRIORITY));
       const taken = await consumer.next({ expires: 5000 });
       assert.ok(taken);
-      const info = await client.storage.jsm.consumers.info(queueStream(queue), WORKER_CONSUMER);
+      const info = await client.storage.jsm.consumers.info(queueStream(queue), levelConsumer(DEFAULT_PRIORITY));
       assert.equal(info.config.ack_policy, AckPolicy.Explicit);
       await client.storage.saveRecord({
         ...task,

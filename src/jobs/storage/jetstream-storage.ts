@@ -23,7 +23,11 @@ import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from ".
 import { isFinalState, type Task, TaskState } from "../task.js";
 import {
   CONFIG_BUCKET,
+  LEGACY_WORKER_CONSUMER,
+  levelConsumer,
+  levelSubjects,
   MSG_ID_HEADER,
+  PRIORITY_LEVELS,
   QUEUE_STREAM_PREFIX,
   queueConfigKey,
   queueStream,
@@ -33,7 +37,6 @@ import {
   TASKS_SUBJECTS,
   taskEventSubject,
   taskSubject,
-  WORKER_CONSUMER,
   workSubject,
   workSubjectAnyPriority,
 } from "./layout.js";
@@ -67,10 +70,12 @@ export interface QueueInfo {
   inFlight: number;
   /** Items not yet delivered to any worker. */
   pending: number;
+  /** Items not yet delivered, by priority level (index 0 = most urgent). */
+  pendingByPriority: number[];
   /** Raw JetStream stream info. */
   stream: StreamInfo;
-  /** Raw JetStream consumer info (undefined when the worker consumer is missing). */
-  consumer?: ConsumerInfo;
+  /** Raw JetStream info of the priority-level consumers that exist. */
+  consumers: ConsumerInfo[];
 }
 
 /** Summary of the task store. */
@@ -182,7 +187,10 @@ export class JetStreamStorage {
    */
   async prepareQueue(q: QueueConfig): Promise<ResolvedQueue> {
     const existing = await this.findQueue(q.name);
-    if (existing) return existing;
+    if (existing) {
+      await this.upgradeConsumers(existing);
+      return existing;
+    }
     if (q.noCreate) throw new NotFoundError("queue_not_found", `queue ${JSON.stringify(q.name)} does not exist`);
     const def = resolveQueue(q);
     await ensureStream(this.jsm, {
@@ -197,24 +205,57 @@ export class JetStreamStorage {
       storage: this.storage,
       num_replicas: this.opts.replicas,
     });
-    try {
-      await this.jsm.consumers.add(queueStream(def.name), {
-        durable_name: WORKER_CONSUMER,
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
-        ack_wait: ns(ackWaitMs(def)),
-        max_ack_pending: def.maxConcurrent,
-        max_deliver: -1,
-        max_waiting: 4096,
-        num_replicas: 0,
-      });
-    } catch (err) {
-      throw wrapStorage(err, `creating the worker consumer of queue ${def.name}`);
-    }
+    await this.ensureLevelConsumers(def, new Set());
     const kv = await this.configBucket();
     await kv.put(queueConfigKey(def.name), JSON.stringify(def));
     this.queues.set(def.name, def);
     return def;
+  }
+
+  /**
+   * Creates the priority-level consumers of a queue that are not in `have`. Each filters one level
+   * and shares the queue's limits: ack wait and `maxConcurrent` as max ack pending.
+   */
+  private async ensureLevelConsumers(def: ResolvedQueue, have: ReadonlySet<string>): Promise<void> {
+    try {
+      for (let level = 0; level < PRIORITY_LEVELS; level++) {
+        if (have.has(levelConsumer(level))) continue;
+        await this.jsm.consumers.add(queueStream(def.name), {
+          durable_name: levelConsumer(level),
+          filter_subject: levelSubjects(def.name, level),
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: ns(ackWaitMs(def)),
+          max_ack_pending: def.maxConcurrent,
+          max_deliver: -1,
+          max_waiting: 4096,
+          num_replicas: 0,
+        });
+      }
+    } catch (err) {
+      throw wrapStorage(err, `creating the worker consumers of queue ${def.name}`);
+    }
+  }
+
+  /**
+   * Brings an existing queue to the current layout: the single consumer of the first layout is
+   * replaced by the priority-level consumers (its unacknowledged items stay in the stream and are
+   * delivered again through them), and missing level consumers are created.
+   */
+  private async upgradeConsumers(def: ResolvedQueue): Promise<void> {
+    const have = new Set<string>();
+    try {
+      for await (const c of this.jsm.consumers.list(queueStream(def.name))) have.add(c.name);
+      if (have.has(LEGACY_WORKER_CONSUMER)) {
+        this.log.warn("replacing the queue's single worker consumer with priority-level consumers", {
+          queue: def.name,
+        });
+        await this.jsm.consumers.delete(queueStream(def.name), LEGACY_WORKER_CONSUMER);
+      }
+    } catch (err) {
+      throw wrapStorage(err, `listing the consumers of queue ${def.name}`);
+    }
+    await this.ensureLevelConsumers(def, have);
   }
 
   /** The stored definition of a queue, or undefined when the queue does not exist. */
@@ -392,15 +433,29 @@ export class JetStreamStorage {
         ? new NotFoundError("queue_not_found", `queue ${name} does not exist`)
         : wrapStorage(err, "queue info");
     });
-    const consumer = await this.jsm.consumers.info(queueStream(name), WORKER_CONSUMER).catch(() => undefined);
+    const consumers: ConsumerInfo[] = [];
+    const pendingByPriority = new Array<number>(PRIORITY_LEVELS).fill(0);
+    const levelOf = new Map(Array.from({ length: PRIORITY_LEVELS }, (_, l) => [levelConsumer(l), l]));
+    try {
+      for await (const c of this.jsm.consumers.list(queueStream(name))) {
+        const level = levelOf.get(c.name);
+        if (level === undefined) continue;
+        consumers.push(c);
+        pendingByPriority[level] = c.num_pending;
+      }
+    } catch (err) {
+      throw wrapStorage(err, `listing the consumers of queue ${name}`);
+    }
+    const inFlight = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
     return {
       name,
       config,
       depth: stream.state.messages,
-      inFlight: consumer?.num_ack_pending ?? 0,
-      pending: consumer?.num_pending ?? stream.state.messages,
+      inFlight,
+      pending: consumers.length > 0 ? pendingByPriority.reduce((a, b) => a + b, 0) : stream.state.messages,
+      pendingByPriority,
       stream,
-      ...(consumer ? { consumer } : {}),
+      consumers,
     };
   }
 

@@ -30,13 +30,49 @@ export const workSubject = (queue: string, id: string, priority = DEFAULT_PRIORI
 export const workSubjectAnyPriority = (queue: string, id: string): string => `${SUBJECT_PREFIX}.q.${queue}.*.${id}`;
 /** Priority level used when a task sets none. */
 export const DEFAULT_PRIORITY = 5;
-/** Durable pull consumer shared by all workers of a queue. */
-export const WORKER_CONSUMER = "WORKERS";
+/** Priority levels: 0 (most urgent) to `PRIORITY_LEVELS - 1`. */
+export const PRIORITY_LEVELS = 10;
+/** Work items of one priority level of a queue. */
+export const levelSubjects = (queue: string, level: number): string => `${SUBJECT_PREFIX}.q.${queue}.${level}.*`;
+/**
+ * Durable pull consumer of one priority level of a queue, shared by all its workers and gateways.
+ * Work-queue streams allow no overlapping consumers, so each level has its own.
+ */
+export const levelConsumer = (level: number): string => `WORKERS_P${level}`;
+/** The single all-levels consumer of the first layout; replaced by the level consumers when found. */
+export const LEGACY_WORKER_CONSUMER = "WORKERS";
+
+/** Prefix of dead-letter stream names; the queue name follows. */
+export const DEAD_LETTER_STREAM_PREFIX = "JETQ_DLQ_";
+/** Stream of a queue's dead letters (tasks that failed for good), one message per task. */
+export const deadLetterStream = (queue: string): string => `${DEAD_LETTER_STREAM_PREFIX}${queue}`;
+/** Wildcard bound to a queue's dead-letter stream. */
+export const deadLetterSubjects = (queue: string): string => `${SUBJECT_PREFIX}.dlq.${queue}.*`;
+/** Subject of one dead letter. */
+export const deadLetterSubject = (queue: string, id: string): string => `${SUBJECT_PREFIX}.dlq.${queue}.${id}`;
+
+/** Stream of the log lines handlers append to their tasks. */
+export const TASK_LOGS_STREAM = "JETQ_TASK_LOGS";
+/** Wildcard bound to {@link TASK_LOGS_STREAM}. */
+export const TASK_LOGS_SUBJECTS = `${SUBJECT_PREFIX}.log.*`;
+/** Subject of one task's log lines. */
+export const taskLogSubject = (id: string): string => `${SUBJECT_PREFIX}.log.${id}`;
 
 /** KV bucket with configuration: queue definitions (`queue.<name>`) and later controls. */
 export const CONFIG_BUCKET = "JETQ_CONFIG";
 /** KV key of a queue definition. */
 export const queueConfigKey = (queue: string): string => `queue.${queue}`;
+/** KV key of a queue's runtime controls (pause, rate limit, hold), in {@link CONFIG_BUCKET}. */
+export const queueControlsKey = (queue: string): string => `controls.${queue}`;
+
+/** KV bucket of rate-limit state: key = queue name, value = the limiter's theoretical arrival time. */
+export const RATE_BUCKET = "JETQ_RATE";
+/** KV bucket of cancellation requests: key = task id. */
+export const CANCELS_BUCKET = "JETQ_CANCELS";
+/** KV bucket of idempotency keys: key `<queue>.<key hash>`. */
+export const DEDUPE_BUCKET = "JETQ_DEDUPE";
+/** Schedule id (in the scheduler's stream) of a delayed task. */
+export const delayedTaskScheduleId = (taskId: string): string => `jetq-task-${taskId}`;
 
 /**
  * Subject of a task state change event: `jetq.ev.task.<queue>.<step|final>.<state>`. Every
@@ -45,6 +81,19 @@ export const queueConfigKey = (queue: string): string => `queue.${queue}`;
  */
 export const taskEventSubject = (queue: string, state: string, final: boolean): string =>
   `${SUBJECT_PREFIX}.ev.task.${queue}.${final ? "final" : "step"}.${state}`;
+/** Subject of a running task's progress or log-line event: `jetq.ev.<progress|log>.<queue>`. */
+export const taskInfoEventSubject = (kind: "progress" | "log", queue: string): string =>
+  `${SUBJECT_PREFIX}.ev.${kind}.${queue}`;
+/** Subject of a queue event (pause, resume, hold, dead letter, redrive, de-duplication): `jetq.ev.queue.<queue>.<action>`. */
+export const queueEventSubject = (queue: string, action: string): string =>
+  `${SUBJECT_PREFIX}.ev.queue.${queue}.${action}`;
+/** Wildcards for every event of one queue (or all, `"*"`): task states, progress, logs, queue events. */
+export const allEventWildcards = (queue = "*"): string[] => [
+  taskEventWildcard(queue),
+  taskInfoEventSubject("progress", queue),
+  taskInfoEventSubject("log", queue),
+  `${SUBJECT_PREFIX}.ev.queue.${queue}.*`,
+];
 /** Wildcard for task events of one queue (or all, `"*"`), optionally only final outcomes. */
 export const taskEventWildcard = (queue = "*", finalOnly = false): string =>
   `${SUBJECT_PREFIX}.ev.task.${queue}.${finalOnly ? "final" : "*"}.*`;

@@ -1,6 +1,6 @@
 import { ValidationError } from "../../errors.js";
 import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
-import { type Task, TaskState } from "../task.js";
+import { MAX_FAILURES_KEPT, type Task, type TaskFailure, TaskState } from "../task.js";
 
 /**
  * The wire form of a task, as stored in queue work items and task records (JSON, snake_case).
@@ -26,6 +26,9 @@ interface TaskWire {
   dependency_results?: Record<string, { value: unknown; completed: string }>;
   signature?: string;
   releases?: number;
+  run_at?: string;
+  progress?: unknown;
+  failures?: { try: number; at: string; error: string }[];
 }
 
 const STATES = new Set<string>([...Object.values(TaskState)]);
@@ -58,6 +61,9 @@ export function encodeTask(task: Task): Uint8Array {
   }
   if (task.signature !== undefined) w.signature = task.signature;
   if (task.releases) w.releases = task.releases;
+  if (task.runAt !== undefined) w.run_at = iso(task.runAt);
+  if (task.progress !== undefined) w.progress = task.progress;
+  if (task.failures?.length) w.failures = task.failures.map((f) => ({ try: f.try, at: iso(f.at), error: f.error }));
   return Buffer.from(JSON.stringify(w));
 }
 
@@ -69,6 +75,15 @@ function time(v: unknown, field: string): number {
   const ms = typeof v === "string" ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(ms)) corrupt(`${field} is not a timestamp`);
   return ms;
+}
+
+function failure(f: unknown): TaskFailure {
+  const r = (typeof f === "object" && f !== null ? f : {}) as Record<string, unknown>;
+  return {
+    try: Number.isInteger(r.try) ? (r.try as number) : 0,
+    at: time(r.at, "failures.at"),
+    error: String(r.error ?? ""),
+  };
 }
 
 /**
@@ -115,6 +130,9 @@ export function decodeTask(data: Uint8Array): Task {
   }
   if (typeof w.signature === "string") task.signature = w.signature;
   if (Number.isInteger(w.releases) && (w.releases as number) > 0) task.releases = w.releases as number;
+  if (w.run_at !== undefined) task.runAt = time(w.run_at, "run_at");
+  if (w.progress !== undefined) task.progress = w.progress;
+  if (Array.isArray(w.failures)) task.failures = w.failures.slice(-MAX_FAILURES_KEPT).map(failure);
   if (w.result && typeof w.result === "object") {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }
