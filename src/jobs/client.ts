@@ -156,7 +156,10 @@ export class Client {
   ) {
     this.admin = storage;
     this.retry = resolvePolicy(opts.retryPolicy);
-    if (opts.observer) this.observer = opts.observer;
+    if (opts.observer) {
+      this.observer = opts.observer;
+      storage.observer = opts.observer;
+    }
     const vkey = opts.verificationKeyFile ? readKeyFile(opts.verificationKeyFile) : opts.verificationKey;
     if (vkey !== undefined) this.verifier = { key: publicKeyFrom(vkey), optional: opts.signaturesOptional ?? false };
   }
@@ -201,8 +204,13 @@ export class Client {
             metrics.handlerDone(t, s, ok);
             user.handlerDone(t, s, ok);
           },
+          queueEvent: (q, action) => {
+            metrics.queueEvent(q, action);
+            user.queueEvent?.(q, action);
+          },
         }
       : metrics;
+    this.storage.observer = this.observer;
   }
 
   /** Connects (or uses `connection`), prepares storage and the queue, and returns a ready client. */

@@ -1,3 +1,4 @@
+import type { QueueAction } from "./events.js";
 import type { Task } from "./task.js";
 
 /** Receives what workers and producers do, e.g. to export metrics (see `JetqMetrics`). */
@@ -6,4 +7,6 @@ export interface TaskObserver {
   taskState(task: Task): void;
   /** A handler returned (`ok`) or threw after `seconds`. */
   handlerDone(task: Task, seconds: number, ok: boolean): void;
+  /** Something happened to a queue (the same as its `jetq.ev.queue.<queue>.<action>` event). */
+  queueEvent?(queue: string, action: QueueAction): void;
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { QueueAction } from "../jobs/events.js";
 import type { JetStreamStorage, QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
 import type { TaskObserver } from "../jobs/task-observer.js";
@@ -34,6 +35,13 @@ export class JetqMetrics implements TaskObserver {
     name: "jetq_scheduler_lateness_seconds",
     help: "Delay between a schedule's due time and its fire",
     buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  /** Queue events seen by this process (pauses, holds, rate limiting, dead letters, ...). */
+  readonly queueEvents = new Counter({
+    name: "jetq_queue_events_total",
+    help: "Queue events published by this process, by queue and action (paused, resumed, held, rate_limited, ...)",
+    labelNames: ["queue", "action"] as const,
     registers: [this.registry],
   });
   private readonly queues = new Set<string>();
@@ -98,6 +106,12 @@ export class JetqMetrics implements TaskObserver {
   taskState(task: Task): void {
     this.queues.add(task.queue);
     this.taskStates.inc({ queue: task.queue, type: task.type, state: task.state });
+  }
+
+  /** Counts a queue event. */
+  queueEvent(queue: string, action: QueueAction): void {
+    this.queues.add(queue);
+    this.queueEvents.inc({ queue, action });
   }
 
   /** Records a handler's run time. */

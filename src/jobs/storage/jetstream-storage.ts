@@ -17,10 +17,11 @@ import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
-import { encodeTaskEvent } from "../events.js";
+import { encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
 import { isFinalState, type Task, TaskState } from "../task.js";
+import type { TaskObserver } from "../task-observer.js";
 import {
   CONFIG_BUCKET,
   LEGACY_WORKER_CONSUMER,
@@ -30,6 +31,7 @@ import {
   PRIORITY_LEVELS,
   QUEUE_STREAM_PREFIX,
   queueConfigKey,
+  queueEventSubject,
   queueStream,
   queueSubjects,
   recordMsgId,
@@ -99,6 +101,8 @@ export class JetStreamStorage {
   readonly acks: AckedPublisher;
   private config?: KV;
   private readonly queues = new Map<string, ResolvedQueue>();
+  /** Told about queue events published through this storage (set by the client, e.g. metrics). */
+  observer?: TaskObserver;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -349,6 +353,20 @@ export class JetStreamStorage {
     const final = isFinalState(task.state);
     if (this.opts.events === "none" || (this.opts.events === "final" && !final)) return;
     this.nc.publish(taskEventSubject(task.queue, task.state, final), encodeTaskEvent(task));
+  }
+
+  /**
+   * Publishes a queue event (core NATS, not awaited) and tells the {@link observer}.
+   * `extra.taskId` names the task concerned; `extra.detail` carries action-specific fields.
+   */
+  publishQueueEvent(
+    queue: string,
+    action: QueueAction,
+    extra: { taskId?: string; detail?: Record<string, unknown> } = {},
+  ): void {
+    this.observer?.queueEvent?.(queue, action);
+    if (this.opts.events === "none") return;
+    this.nc.publish(queueEventSubject(queue, action), encodeQueueEvent(queue, action, extra));
   }
 
   /**
