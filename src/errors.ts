@@ -24,3 +24,6 @@ export class StorageError extends JetqError {}
 
 /** A configuration or environment problem found while starting a component. */
 export class ConfigError extends JetqError {}
+
+/** The operation does not fit the current state of its target (e.g. cancelling a finished task). */
+export class StateError extends JetqError {}

@@ -1,5 +1,6 @@
 import { StorageError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
+import { RateLimiter } from "../jobs/rate-limiter.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
@@ -35,6 +36,7 @@ export class Dispatcher {
   private readonly waiters = new Set<Waiter>();
   private readonly leases: Leases;
   private stopping = false;
+  private limiter?: Promise<RateLimiter>;
 
   constructor(private readonly p: DispatcherParams) {
     this.leases = new Leases({ log: p.log, timeoutDelayMs: p.nakDelayMs });
@@ -125,6 +127,10 @@ export class Dispatcher {
         name: queue,
         storage: this.p.storage,
         log: this.p.log,
+        limiter: () => {
+          this.limiter ??= RateLimiter.open(this.p.storage.nc, this.p.storage.replicas);
+          return this.limiter;
+        },
         // Feeds of existing queues stay (they cache the consumer); others go when idle.
         onIdle: (idle) => {
           if (!idle.bound && this.feeds.get(queue) === idle) this.feeds.delete(queue);

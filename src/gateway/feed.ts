@@ -1,9 +1,12 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attempt.js";
 import { ackWaitMs } from "../jobs/queue.js";
+import { isHeld, type QueueControls, QueueControlsStore } from "../jobs/queue-controls.js";
+import { RateBudget } from "../jobs/rate-budget.js";
+import type { RateLimiter } from "../jobs/rate-limiter.js";
 import { retryDefault } from "../jobs/retry-policy.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
-import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "../jobs/storage/layout.js";
+import { levelConsumer, PRIORITY_LEVELS, queueStream } from "../jobs/storage/layout.js";
 import type { TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -27,6 +30,8 @@ export interface QueueFeedParams {
   log: Logger;
   /** Called when the feed has nothing to do and holds nothing (its owner may drop it). */
   onIdle: (feed: QueueFeed) => void;
+  /** The shared rate limiter (opened on first need). */
+  limiter: () => Promise<RateLimiter>;
 }
 
 const NO_DISCARD: ReadonlySet<TaskState> = new Set();
@@ -38,6 +43,8 @@ class Spare {
 
   constructor(
     readonly msg: JsMsg,
+    /** Its priority level. */
+    readonly level: number,
     ackWait: number,
   ) {
     this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 2));
@@ -52,24 +59,30 @@ class Spare {
 }
 
 /**
- * Feeds `/wait` slots of one queue from the queue's shared durable consumer (the one library
- * workers pull from), so HTTP consumers and library workers share one line, one max-concurrency
- * limit and one retry accounting. Pull requests are made only while slots wait, sized to the slots
- * not yet covered (and to the queue's `maxConcurrent`); each delivery goes through the library's
- * `beginAttempt` (expired, finished or corrupt items never reach a slot).
+ * Feeds `/wait` slots of one queue from the queue's shared durable consumers (the ones library
+ * workers pull from, one per priority level), so HTTP consumers and library workers share one
+ * line, one max-concurrency limit and one retry accounting. Pull requests are made only while
+ * slots wait, sized to the slots not yet covered (and to the queue's `maxConcurrent`), on every
+ * level at once; deliveries that arrive together go to the slots most urgent level first. The
+ * queue's controls apply as for workers: nothing is handed out while it is paused or held, and
+ * starts are counted against its rate limit. Each delivery goes through the library's
+ * `beginAttempt` (expired, finished, cancelled or corrupt items never reach a slot).
  */
 export class QueueFeed implements SlotSource {
   private readonly slots: WaitSlot[] = [];
   private readonly spares: Spare[] = [];
   private readonly fetches = new Set<ConsumerMessages>();
-  /** Messages asked for by running pull requests and not yet delivered. */
-  private requested = 0;
+  /** Messages asked for by running pull requests and not yet delivered, by priority level. */
+  private readonly requested = new Array<number>(PRIORITY_LEVELS).fill(0);
   /** Pull requests running. */
   private running = 0;
   /** Deliveries whose try is being started. */
   private starting = 0;
-  private consumer?: Consumer;
+  private consumers?: Consumer[];
   private rules?: AttemptRules;
+  private controls: QueueControls = {};
+  private controlsWatch?: { stop(): void };
+  private readonly budget: RateBudget;
   private binding = false;
   private rebind?: NodeJS.Timeout;
   private failures = 0;
@@ -79,11 +92,12 @@ export class QueueFeed implements SlotSource {
 
   constructor(private readonly p: QueueFeedParams) {
     this.warn = new RateLimitedLog(p.log);
+    this.budget = new RateBudget({ queue: p.name, limiter: p.limiter, log: p.log, onReady: () => this.pump() });
   }
 
-  /** True while bound to the queue's consumer (the queue exists). */
+  /** True while bound to the queue's consumers (the queue exists). */
   get bound(): boolean {
-    return this.consumer !== undefined;
+    return this.consumers !== undefined;
   }
 
   add(slot: WaitSlot): void {
@@ -104,7 +118,7 @@ export class QueueFeed implements SlotSource {
 
   /** The queue may have just been created: look for it now rather than at the next recheck. */
   poke(): void {
-    if (this.consumer || this.binding || this.slots.length === 0) return;
+    if (this.consumers || this.binding || this.slots.length === 0) return;
     clearTimeout(this.rebind);
     this.rebind = undefined;
     void this.bind();
@@ -114,6 +128,8 @@ export class QueueFeed implements SlotSource {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.rebind);
+    this.controlsWatch?.stop();
+    this.budget.stop();
     for (const f of this.fetches) f.stop();
     this.fetches.clear();
     this.giveBackSpares();
@@ -134,15 +150,30 @@ export class QueueFeed implements SlotSource {
 
   private pump(): void {
     if (this.stopped) return;
-    while (this.slots.length > 0 && this.spares.length > 0)
+    if (isHeld(this.controls)) {
+      // Paused or held: hand nothing out and give back what is held here.
+      this.giveBackSpares();
+      return;
+    }
+    while (
+      this.slots.length > 0 &&
+      this.spares.length > 0 &&
+      this.budget.allows(this.controls.rateLimit, this.slots.length)
+    ) {
+      this.budget.spend();
       this.assign(this.spares.shift()!.take(), this.slots.shift()!);
+    }
     if (this.slots.length === 0) return;
-    if (!this.consumer || !this.rules) {
+    if (!this.consumers || !this.rules) {
       if (!this.binding && !this.rebind) void this.bind();
       return;
     }
-    const batch = Math.min(this.slots.length - this.requested, this.rules.queue.maxConcurrent - this.requested);
-    if (batch > 0) void this.fetch(this.consumer, batch);
+    // Every level is asked for what the waiting slots need, not counting what it was already asked.
+    for (const [level, consumer] of this.consumers.entries()) {
+      const asked = this.requested[level]!;
+      const batch = Math.min(this.slots.length - asked, this.rules.queue.maxConcurrent - asked);
+      if (batch > 0) void this.fetch(consumer, level, batch);
+    }
   }
 
   private async bind(): Promise<void> {
@@ -152,7 +183,21 @@ export class QueueFeed implements SlotSource {
     try {
       const queue = await storage.findQueue(name);
       if (queue) {
-        this.consumer = await storage.js.consumers.get(queueStream(name), levelConsumer(DEFAULT_PRIORITY));
+        const consumers: Consumer[] = [];
+        for (let level = 0; level < PRIORITY_LEVELS; level++) {
+          consumers.push(await storage.js.consumers.get(queueStream(name), levelConsumer(level)));
+        }
+        if (!this.controlsWatch) {
+          const store = new QueueControlsStore(await storage.configBucket());
+          const watch = await store.watch(name, (c) => {
+            this.budget.limitChanged(this.controls.rateLimit, c.rateLimit);
+            this.controls = c;
+            this.schedulePump();
+          });
+          if (this.stopped) watch.stop();
+          else this.controlsWatch = watch;
+        }
+        this.consumers = consumers;
         this.rules = { storage, queue, retryPolicy: retryDefault, discard: NO_DISCARD, log };
       } else retryInMs = QUEUE_RECHECK_MS;
     } catch (err) {
@@ -182,8 +227,8 @@ export class QueueFeed implements SlotSource {
     return Math.min(QUEUE_RECHECK_MS, 50 * 2 ** Math.min(this.failures, 10));
   }
 
-  private async fetch(consumer: Consumer, batch: number): Promise<void> {
-    this.requested += batch;
+  private async fetch(consumer: Consumer, level: number, batch: number): Promise<void> {
+    this.requested[level]! += batch;
     this.running++;
     let received = 0;
     let iter: ConsumerMessages | undefined;
@@ -194,14 +239,14 @@ export class QueueFeed implements SlotSource {
       this.fetches.add(iter);
       for await (const m of iter) {
         received++;
-        this.requested--;
-        this.deliver(m);
+        this.requested[level]!--;
+        this.deliver(m, level);
       }
     } catch (err) {
       failure = err;
     } finally {
       if (iter) this.fetches.delete(iter);
-      this.requested -= batch - received;
+      this.requested[level]! -= batch - received;
       this.running--;
     }
     if (this.stopped) return;
@@ -213,8 +258,8 @@ export class QueueFeed implements SlotSource {
         queue: this.p.name,
         error: errorMessage(failure),
       });
-      if (this.consumer === consumer) {
-        this.consumer = undefined;
+      if (this.consumers?.includes(consumer)) {
+        this.consumers = undefined;
         this.rules = undefined;
         if (!this.rebind && this.slots.length > 0) {
           this.rebind = setTimeout(() => {
@@ -230,11 +275,20 @@ export class QueueFeed implements SlotSource {
     this.checkIdle();
   }
 
-  private deliver(m: JsMsg): void {
-    const slot = this.slots.shift();
-    if (slot) this.assign(m, slot);
-    else if (this.stopped || !this.rules) this.handBack(m);
-    else this.spares.push(new Spare(m, ackWaitMs(this.rules.queue)));
+  /**
+   * Holds a delivery with the others (most urgent level first) and hands them out once the
+   * deliveries that arrived together are in, so a slot gets the most urgent of them.
+   */
+  private deliver(m: JsMsg, level: number): void {
+    if (this.stopped || !this.rules) {
+      this.handBack(m);
+      return;
+    }
+    const spare = new Spare(m, level, ackWaitMs(this.rules.queue));
+    const at = this.spares.findIndex((s) => s.level > level);
+    if (at < 0) this.spares.push(spare);
+    else this.spares.splice(at, 0, spare);
+    this.schedulePump();
   }
 
   /** Returns an unstarted delivery to the queue; recorded as a release, so it costs no try. */

@@ -1,6 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
+import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { Cancellations } from "./cancellations.js";
 import { TerminateTask } from "./handler-errors.js";
 import type { ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
@@ -22,6 +24,8 @@ export interface AttemptRules {
   observer?: TaskObserver;
   /** Require (or, with `optional`, check when present) producer signatures. */
   verifier?: { key: KeyObject; optional: boolean };
+  /** Cancellation requests: a cancelled task is settled as `cancelled` instead of run. */
+  cancels?: Cancellations;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -64,6 +68,63 @@ export class Attempt {
     this.task.releases = (this.task.releases ?? 0) + 1;
     await this.rules.storage.saveRecord(this.task);
     this.msg.nak();
+  }
+
+  /**
+   * Puts the task back to be tried again after `delayMs` without counting this try (a handler that
+   * is being rate limited): like {@link release}, but after a delay and with `reason` recorded.
+   */
+  async postpone(delayMs: number, reason: string): Promise<void> {
+    if (this.settled) return;
+    this.settled = true;
+    this.task.tries = Math.max(0, this.task.tries - 1);
+    this.task.state = TaskState.Retry;
+    this.task.lastError = reason;
+    this.task.releases = (this.task.releases ?? 0) + 1;
+    await this.rules.storage.saveRecord(this.task);
+    this.rules.storage.publishEvents(this.task);
+    this.rules.observer?.taskState(this.task);
+    this.msg.nak(delayMs);
+  }
+
+  /** Ends the task as `cancelled` (final, never retried) and removes the work item. */
+  async cancel(): Promise<void> {
+    await this.settle(TaskState.Cancelled, "cancelled");
+  }
+
+  /**
+   * Stores reported progress in the task's record and publishes a progress event; ignored once
+   * the try has ended. @throws ValidationError when the value is not JSON-serialisable or too large.
+   */
+  async progress(value: unknown): Promise<void> {
+    if (this.settled) return;
+    try {
+      JSON.stringify(value);
+    } catch (err) {
+      throw new ValidationError("invalid_progress", `progress must be JSON-serialisable: ${errorMessage(err)}`);
+    }
+    const { storage } = this.rules;
+    const before = this.task.progress;
+    this.task.progress = value;
+    let data: Uint8Array;
+    try {
+      data = storage.encode(this.task);
+    } catch (err) {
+      this.task.progress = before;
+      throw err;
+    }
+    // The record carries the progress from now on, so the `active` record need not be written separately.
+    this.activeRecorded = true;
+    await storage.saveRecord(this.task, data);
+    storage.publishProgressEvent(this.task, value);
+  }
+
+  /** Appends a line to the task's log and publishes a log event. @throws ValidationError for a non-string */
+  async appendLog(line: string): Promise<void> {
+    if (typeof line !== "string") throw new ValidationError("invalid_log_line", "a log line must be a string");
+    const { storage } = this.rules;
+    const stored = await storage.logs.append(this.task.id, line);
+    storage.publishLogEvent(this.task, stored);
   }
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
@@ -186,6 +247,10 @@ export async function beginAttempt(
       await finish(task, m, rules, TaskState.Terminated, problem);
       return undefined;
     }
+  }
+  if (rules.cancels?.has(task.id)) {
+    await finish(task, m, rules, TaskState.Cancelled, "cancelled");
+    return undefined;
   }
   if (m.info.deliveryCount > 1) {
     // Redelivered: the record knows the tries made so far, and whether the task already finished.

@@ -5,10 +5,14 @@ import { Channel } from "../channel.js";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
+import type { AttemptRules } from "./attempt.js";
+import { Cancellations, cancelTask } from "./cancellations.js";
 import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
+import { type QueueControls, QueueControlsStore, type RateLimit, validateRateLimit } from "./queue-controls.js";
+import { RateLimiter } from "./rate-limiter.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
 import { ScheduledTasks } from "./scheduled-tasks.js";
@@ -24,7 +28,7 @@ import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-stora
 import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
-import { Worker } from "./worker.js";
+import { Worker, type WorkerQueue } from "./worker.js";
 
 /**
  * Something that durably accepts messages to publish to JetStream later, such as the
@@ -97,6 +101,14 @@ export interface ClientOptions extends NatsOptions, StorageOptions {
 export interface RunOptions {
   /** Abort to stop: no new work is taken and running handlers get `shutdownTimeoutMs` to finish. */
   signal?: AbortSignal;
+  /**
+   * Serve these existing queues instead of the client's own, with relative weights (asynq style):
+   * `{ critical: 6, default: 3, low: 1 }` gives a free slot to `critical` 60% of the time when all
+   * three have work. A list of names weighs them equally. @defaultValue the client's queue
+   */
+  queues?: Record<string, number> | string[];
+  /** Serve `queues` strictly by weight: a heavier queue with work always goes first. @defaultValue false */
+  strict?: boolean;
 }
 
 /** Administrative access to storage: queues, task records, purges. */
@@ -119,6 +131,22 @@ export interface EventStream<E extends JetqEvent = TaskStateEvent> extends Async
 }
 
 const ENQUEUE_WINDOW = 4096;
+
+/** The queues and weights of a `run()`. @throws ValidationError (`invalid_weight`) */
+function runWeights(queues: RunOptions["queues"], own: string): [string, number][] {
+  if (queues === undefined) return [[own, 1]];
+  const entries: [string, number][] = Array.isArray(queues) ? queues.map((q) => [q, 1]) : Object.entries(queues);
+  if (entries.length === 0) throw new ValidationError("invalid_weight", "run() needs at least one queue");
+  for (const [name, weight] of entries) {
+    validateQueueName(name);
+    if (!Number.isFinite(weight) || weight <= 0)
+      throw new ValidationError(
+        "invalid_weight",
+        `the weight of queue ${name} must be a positive number, got ${weight}`,
+      );
+  }
+  return entries;
+}
 
 function resolvePolicy(p: ClientOptions["retryPolicy"]): RetryPolicy {
   if (p === undefined) return retryDefault;
@@ -144,6 +172,9 @@ export class Client {
   private observer?: TaskObserver;
   private readonly verifier?: { key: KeyObject; optional: boolean };
   private dependencies?: Promise<KV>;
+  private limiter?: Promise<RateLimiter>;
+  private cancels?: Promise<Cancellations>;
+  private controlsStore?: Promise<QueueControlsStore>;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -355,9 +386,14 @@ export class Client {
     return tasks;
   }
 
-  /** Loads a task by id. @throws NotFoundError (`task_not_found`) */
-  loadTask(id: string): Promise<Task> {
-    return this.storage.loadTask(id);
+  /**
+   * Loads a task by id; with `logs: true` also the lines its handlers appended (`task.logs`).
+   * @throws NotFoundError (`task_not_found`)
+   */
+  async loadTask(id: string, opts: { logs?: boolean } = {}): Promise<Task> {
+    const task = await this.storage.loadTask(id);
+    if (opts.logs) task.logs = await this.storage.logs.read(id);
+    return task;
   }
 
   /**
@@ -381,29 +417,111 @@ export class Client {
   }
 
   /**
-   * Processes this client's queue with `router` until `signal` aborts (or {@link close}), then
-   * drains gracefully. Resolves once stopped.
+   * Processes this client's queue (or `opts.queues`) with `router` until `signal` aborts (or
+   * {@link close}), then drains gracefully. Resolves once stopped.
+   * @throws ValidationError (`invalid_weight`), NotFoundError (`queue_not_found`)
    */
   async run(router: Router, opts: RunOptions = {}): Promise<void> {
-    const worker = new Worker({
+    const weights = runWeights(opts.queues, this.queue.name);
+    const cancels = await this.cancellations();
+    const rules = (queue: ResolvedQueue): AttemptRules => ({
       storage: this.storage,
-      queue: this.queue,
-      router,
-      concurrency: this.opts.concurrency ?? 10,
+      queue,
       retryPolicy: this.retry,
       discard: new Set(this.opts.discard ?? []),
-      shutdownTimeoutMs: this.opts.shutdownTimeoutMs ?? 30_000,
-      log: this.log.child({ queue: this.queue.name }),
+      log: this.log.child({ queue: queue.name }),
+      cancels,
       ...(this.observer ? { observer: this.observer } : {}),
       ...(this.verifier ? { verifier: this.verifier } : {}),
     });
-    this.workers.add(worker);
+    const queues: WorkerQueue[] = [];
+    for (const [name, weight] of weights) queues.push({ rules: rules(await this.storage.getQueue(name)), weight });
+    const worker = new Worker({
+      router,
+      queues,
+      strict: opts.strict ?? false,
+      concurrency: this.opts.concurrency ?? 10,
+      shutdownTimeoutMs: this.opts.shutdownTimeoutMs ?? 30_000,
+      controls: await this.controls(),
+      limiter: () => {
+        this.limiter ??= RateLimiter.open(this.nc, this.storage.replicas);
+        return this.limiter;
+      },
+      cancels,
+      log: this.log,
+    });
     const { signal } = opts;
     if (signal?.aborted) return;
+    this.workers.add(worker);
     signal?.addEventListener("abort", () => void worker.stop(), { once: true });
-    worker.start();
+    await worker.start();
     await worker.stopped;
     this.workers.delete(worker);
+  }
+
+  private controls(): Promise<QueueControlsStore> {
+    this.controlsStore ??= this.storage.configBucket().then((kv) => new QueueControlsStore(kv));
+    return this.controlsStore;
+  }
+
+  private cancellations(): Promise<Cancellations> {
+    this.cancels ??= Cancellations.open(this.nc, this.storage.replicas);
+    return this.cancels;
+  }
+
+  /** The runtime controls of a queue (paused, rate limit, hold). @throws NotFoundError */
+  async queueControls(queue = this.queue.name): Promise<QueueControls> {
+    await this.storage.getQueue(queue);
+    return (await this.controls()).get(queue);
+  }
+
+  /**
+   * Pauses a queue: within a second every worker and gateway stops taking its tasks (running ones
+   * finish); enqueues still work. Lasts until {@link resumeQueue}, across restarts.
+   * @throws NotFoundError (`queue_not_found`)
+   */
+  async pauseQueue(queue = this.queue.name): Promise<QueueControls> {
+    await this.storage.getQueue(queue);
+    const c = await (await this.controls()).update(queue, (cur) => ({
+      ...cur,
+      paused: cur.paused ?? { at: Date.now() },
+    }));
+    this.storage.publishQueueEvent(queue, "paused");
+    return c;
+  }
+
+  /** Resumes a paused queue (and ends any hold). @throws NotFoundError (`queue_not_found`) */
+  async resumeQueue(queue = this.queue.name): Promise<QueueControls> {
+    await this.storage.getQueue(queue);
+    const c = await (await this.controls()).update(queue, ({ paused: _p, holdUntil: _h, ...rest }) => rest);
+    this.storage.publishQueueEvent(queue, "resumed");
+    return c;
+  }
+
+  /**
+   * Sets (or with `null` removes) a queue-wide rate limit: at most `limit` tasks start per
+   * `intervalMs` across all workers of all processes, on top of `maxConcurrent`.
+   * @throws ValidationError (`invalid_rate_limit`), NotFoundError (`queue_not_found`)
+   */
+  async setRateLimit(queue: string, limit: RateLimit | null): Promise<QueueControls> {
+    const rl = limit === null ? undefined : validateRateLimit(limit);
+    await this.storage.getQueue(queue);
+    const c = await (await this.controls()).update(queue, ({ rateLimit: _r, ...rest }) =>
+      rl ? { ...rest, rateLimit: rl } : rest,
+    );
+    this.storage.publishQueueEvent(queue, "rate_limit_changed", { detail: rl ? { ...rl } : { limit: null } });
+    return c;
+  }
+
+  /**
+   * Cancels a task. One not yet running is ended as `cancelled` at once and never runs; a running
+   * one gets its handler's `AbortSignal` fired (reason `TaskCancelledError`) by its worker, within
+   * a second, and ends as `cancelled` without retries. Returns the task as it stands (still
+   * `active` in the second case until its worker settles it).
+   * @throws NotFoundError (`task_not_found`), StateError (`task_finished`) when already final
+   */
+  async cancelTask(id: string): Promise<Task> {
+    return cancelTask(this.storage, await this.cancellations(), id);
   }
 
   /**
@@ -458,6 +576,7 @@ export class Client {
   async close(): Promise<void> {
     await Promise.all([...this.workers].map((w) => w.stop()));
     this.workers.clear();
+    await (await this.cancels?.catch(() => undefined))?.stop();
     await this.metricsServer?.stop();
     this.storage.close();
     if (this.ownsConnection && !this.nc.isClosed()) await this.nc.drain();

@@ -23,3 +23,28 @@ export class RunTimeExceededError extends JetqError {
     super("run_time_exceeded", `handler exceeded the max run time of ${ms} ms`);
   }
 }
+
+/**
+ * Throw from a handler when a downstream service is rate limiting you: the task is tried again
+ * after `delayMs` WITHOUT using up a try. With `holdQueue`, every worker of the queue (in every
+ * process) also takes no new work from it until then.
+ */
+export class RateLimitError extends JetqError {
+  /** How long to wait, ms. */
+  readonly delayMs: number;
+  /** Hold the whole queue back for `delayMs`, not only this task. */
+  readonly holdQueue: boolean;
+
+  constructor(delayMs: number, opts: { holdQueue?: boolean; message?: string } = {}) {
+    super("rate_limited", opts.message ?? `rate limited; retrying in ${delayMs} ms`);
+    this.delayMs = Number.isFinite(delayMs) && delayMs > 0 ? Math.round(delayMs) : 1000;
+    this.holdQueue = opts.holdQueue ?? false;
+  }
+}
+
+/** The reason a running task's `AbortSignal` fires when someone cancels the task (`cancelTask`). */
+export class TaskCancelledError extends JetqError {
+  constructor(taskId: string) {
+    super("task_cancelled", `task ${taskId} was cancelled`);
+  }
+}

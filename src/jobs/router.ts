@@ -8,10 +8,24 @@ import type { Task } from "./task.js";
 export interface HandlerContext {
   /** A logger with the task id and type attached. */
   log: Logger;
-  /** Fires when the run time is exceeded or the worker shuts down hard; stop work when it does. */
+  /**
+   * Fires when the run time is exceeded, the task is cancelled (reason: `TaskCancelledError`) or
+   * the worker shuts down hard; stop work when it does.
+   */
   signal: AbortSignal;
   /** Epoch ms by which the handler must finish (start + the queue's max run time). */
   runDeadline: number;
+  /**
+   * Reports progress (a number such as a percentage, or any JSON value): stored in the task's
+   * record (visible to `loadTask` and the REST API) and published as a progress event. Each call
+   * is one write: report a few times per second at most. Resolves once stored.
+   */
+  progress(value: unknown): Promise<void>;
+  /**
+   * Appends a line to the task's log (kept with the task, read with `loadTask(id, { logs: true })`
+   * or the REST API) and publishes it as a log event. Resolves once stored.
+   */
+  appendLog(line: string): Promise<void>;
 }
 
 /** Handles one task; what it returns (JSON-serialisable) becomes the task's result. */

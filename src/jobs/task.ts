@@ -2,6 +2,7 @@ import { ValidationError } from "../errors.js";
 import { newId } from "./id.js";
 import { validateId, validateTaskType } from "./names.js";
 import { DEFAULT_PRIORITY } from "./storage/layout.js";
+import type { TaskLogLine } from "./task-logs.js";
 
 /**
  * The states a task moves through. `new` → `active` → `complete`, with `retry` between failed
@@ -114,6 +115,8 @@ export interface Task<P = unknown, R = unknown> {
   progress?: unknown;
   /** The most recent failed tries, oldest first (at most {@link MAX_FAILURES_KEPT}). */
   failures?: TaskFailure[];
+  /** Lines its handlers appended; only filled by `loadTask(id, { logs: true })` (not part of the record). */
+  logs?: TaskLogLine[];
 }
 
 /** Options for {@link newTask}. */

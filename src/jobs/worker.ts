@@ -1,17 +1,38 @@
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { type Attempt, type AttemptRules, beginAttempt, releaseDelivery } from "./attempt.js";
-import { RunTimeExceededError } from "./handler-errors.js";
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../logger.js";
+import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
+import type { Cancellations } from "./cancellations.js";
+import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
-import type { Router } from "./router.js";
-import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "./storage/layout.js";
+import type { QueueControlsStore } from "./queue-controls.js";
+import { QueueSource } from "./queue-source.js";
+import type { RateLimiter } from "./rate-limiter.js";
+import type { HandlerContext, Router } from "./router.js";
+
+/** One queue a {@link Worker} serves, with its share of the worker's slots. */
+export interface WorkerQueue {
+  /** How the queue's tasks are run (`rules.queue` is the queue). */
+  rules: AttemptRules;
+  /** Relative share of slots when several queues have work (asynq-style weights). */
+  weight: number;
+}
 
 /** Everything a {@link Worker} needs; built by `Client.run`. */
-export interface WorkerParams extends AttemptRules {
+export interface WorkerParams {
   router: Router;
-  /** Handlers run at once in this process (the queue's maxConcurrent caps all processes together). */
+  queues: WorkerQueue[];
+  /** Serve queues strictly by weight (heaviest first) instead of in proportion to their weights. */
+  strict: boolean;
+  /** Handlers run at once in this process (each queue's maxConcurrent caps all processes together). */
   concurrency: number;
   /** How long `stop()` lets running handlers finish before aborting them. */
   shutdownTimeoutMs: number;
+  controls: QueueControlsStore;
+  /** The shared rate limiter (opened on first need). */
+  limiter: () => Promise<RateLimiter>;
+  /** Cancellation requests to follow (running tasks are aborted when theirs arrives). */
+  cancels?: Cancellations;
+  log: Logger;
 }
 
 /** A try still running after this long gets its `active` record written. */
@@ -19,18 +40,25 @@ const ACTIVE_RECORD_DELAY_MS = 100;
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+interface Served {
+  source: QueueSource;
+  rules: AttemptRules;
+  weight: number;
+}
+
 /**
- * Pulls a queue's work items and runs them through a router: one JetStream pull consumer
- * shared by every worker of the queue, `concurrency` handlers at a time in this process.
+ * Runs tasks of one or more queues through a router, `concurrency` handlers at a time in this
+ * process. Each queue is pulled per priority level ({@link QueueSource}); a free slot goes to a
+ * queue with work in proportion to the queues' weights (or strictly by weight), and within the
+ * queue to the most urgent priority level (with the starvation guard of `PriorityPicker`).
  */
 export class Worker {
-  private messages?: ConsumerMessages;
+  private readonly served: Served[];
   private stopping = false;
-  private loop?: Promise<void>;
   private readonly running = new Map<string, AbortController>();
   private readonly inProgress = new Set<Promise<void>>();
   private free: number;
-  private waiters: (() => void)[] = [];
+  private unlisten?: () => void;
   private markStopped!: () => void;
   /** Resolves once {@link stop} has finished. */
   readonly stopped = new Promise<void>((resolve) => {
@@ -39,11 +67,26 @@ export class Worker {
 
   constructor(private readonly p: WorkerParams) {
     this.free = p.concurrency;
+    const batch = Math.max(1, p.concurrency);
+    this.served = p.queues.map((q) => ({
+      rules: q.rules,
+      weight: q.weight,
+      source: new QueueSource({
+        rules: q.rules,
+        batch,
+        controls: p.controls,
+        limiter: p.limiter,
+        onReady: () => this.pump(),
+      }),
+    }));
   }
 
-  /** Starts pulling and handling work. */
-  start(): void {
-    this.loop ??= this.pullLoop();
+  /** Follows cancellations and the queues' controls, then starts pulling and handling work. */
+  async start(): Promise<void> {
+    if (this.p.cancels) {
+      this.unlisten = await this.p.cancels.listen((id) => this.running.get(id)?.abort(new TaskCancelledError(id)));
+    }
+    await Promise.all(this.served.map((s) => s.source.start()));
   }
 
   /**
@@ -53,79 +96,66 @@ export class Worker {
   async stop(): Promise<void> {
     if (this.stopping) return this.stopped;
     this.stopping = true;
-    // Stop pulling; what was already pulled is still yielded to the loop, which hands it back.
-    this.messages?.stop();
-    for (const w of this.waiters.splice(0)) w();
+    this.unlisten?.();
     const timer = setTimeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
     }, this.p.shutdownTimeoutMs);
-    await this.loop;
+    await Promise.all(this.served.map((s) => s.source.stop()));
     await Promise.allSettled([...this.inProgress]);
     clearTimeout(timer);
     this.markStopped();
   }
 
-  /** Waits for a free handler slot and takes it; returns without one once the worker is stopping. */
-  private async acquire(): Promise<void> {
-    while (this.free === 0 && !this.stopping) await new Promise<void>((r) => this.waiters.push(r));
-    if (!this.stopping) this.free--;
-  }
-
-  private release(): void {
-    this.free++;
-    this.waiters.shift()?.();
-  }
-
-  private async pullLoop(): Promise<void> {
-    const { storage, queue, log } = this.p;
-    while (!this.stopping) {
-      try {
-        const consumer = await storage.js.consumers.get(queueStream(queue.name), levelConsumer(DEFAULT_PRIORITY));
-        this.messages = await consumer.consume({ max_messages: this.p.concurrency });
-        if (this.stopping) this.messages.stop();
-        for await (const m of this.messages) {
-          if (!this.stopping) await this.acquire();
-          if (this.stopping) {
-            // Pulled but never started: hand it back without using up a try.
-            const job = releaseDelivery(m, this.p).finally(() => this.inProgress.delete(job));
-            this.inProgress.add(job);
-            continue;
-          }
-          const job = this.process(m).finally(() => this.inProgress.delete(job));
-          this.inProgress.add(job);
-        }
-      } catch (err) {
-        if (this.stopping) break;
-        log.error("work queue consumer failed; retrying in 1s", { queue: queue.name, error: errorMessage(err) });
-        await new Promise((r) => setTimeout(r, 1000));
-      }
+  /** Starts handlers while slots are free and some queue has work it may hand out. */
+  private pump(): void {
+    while (this.free > 0 && !this.stopping) {
+      const s = this.pick();
+      const m = s?.source.take();
+      if (!s || !m) return;
+      this.free--;
+      const job = this.process(m, s.rules).finally(() => this.inProgress.delete(job));
+      this.inProgress.add(job);
     }
   }
 
+  /** The queue the next free slot goes to, among those with work to hand out. */
+  private pick(): Served | undefined {
+    if (this.served.length === 1) return this.served[0]!.source.canTake() ? this.served[0] : undefined;
+    const ready = this.served.filter((s) => s.source.canTake());
+    if (ready.length <= 1) return ready[0];
+    if (this.p.strict) return ready.reduce((a, b) => (b.weight > a.weight ? b : a));
+    let r = Math.random() * ready.reduce((n, s) => n + s.weight, 0);
+    for (const s of ready) {
+      r -= s.weight;
+      if (r < 0) return s;
+    }
+    return ready[ready.length - 1];
+  }
+
   /**
-   * Handles one work item. The concurrency slot is given back as soon as the handler returns;
-   * recording the outcome (bounded by the consumer's max ack pending) overlaps the next handler.
+   * Handles one work item. The slot is given back as soon as the handler returns; recording the
+   * outcome (bounded by the consumers' max ack pending) overlaps the next handler.
    */
-  private async process(m: JsMsg): Promise<void> {
+  private async process(m: JsMsg, rules: AttemptRules): Promise<void> {
     let held = true;
     const free = () => {
-      if (held) {
-        held = false;
-        this.release();
-      }
+      if (!held) return;
+      held = false;
+      this.free++;
+      this.pump();
     };
     try {
-      await this.handle(m, free);
+      await this.handle(m, rules, free);
     } finally {
       free();
     }
   }
 
-  private async handle(m: JsMsg, free: () => void): Promise<void> {
-    const { queue, log } = this.p;
+  private async handle(m: JsMsg, rules: AttemptRules, free: () => void): Promise<void> {
+    const { queue, log } = rules;
     let attempt: Attempt | undefined;
     try {
-      attempt = await beginAttempt(m, this.p, { deferActiveRecord: true });
+      attempt = await beginAttempt(m, rules, { deferActiveRecord: true });
     } catch (err) {
       log.error("could not start a task; it will be redelivered", { subject: m.subject, error: errorMessage(err) });
       m.nak(1000);
@@ -149,7 +179,15 @@ export class Worker {
     const t0 = performance.now();
     try {
       const handler = this.p.router.handlerFor(task.type);
-      const ctx = { log: log.child({ task: task.id, type: task.type }), signal: ctl.signal, runDeadline };
+      const ctx: HandlerContext = {
+        log: log.child({ task: task.id, type: task.type }),
+        signal: ctl.signal,
+        runDeadline,
+        progress: (value) => attempt.progress(value),
+        appendLog: (line) => attempt.appendLog(line),
+      };
+      // A cancellation that arrived while the try was starting.
+      if (rules.cancels?.has(task.id)) throw new TaskCancelledError(task.id);
       result = await Promise.race([Promise.resolve().then(() => handler(task, ctx)), aborted]);
     } catch (err) {
       failed = true;
@@ -161,14 +199,30 @@ export class Worker {
       this.running.delete(task.id);
       free();
     }
-    this.p.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
+    rules.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
     try {
-      if (failed) await attempt.fail(failure);
-      else await attempt.complete(result);
+      if (!failed) await attempt.complete(result);
+      else if (failure instanceof TaskCancelledError) await attempt.cancel();
+      else if (failure instanceof RateLimitError) await this.postpone(attempt, failure, rules);
+      else await attempt.fail(failure);
     } catch (err) {
       // Storage failed while recording the outcome: leave the item unacknowledged so it is redelivered.
       log.error("could not record a task outcome; it will be redelivered", { task: task.id, error: errorMessage(err) });
       m.nak(1000);
     }
+  }
+
+  /** A handler asked to be rate limited: try again later without using up a try (and maybe hold the queue). */
+  private async postpone(attempt: Attempt, err: RateLimitError, rules: AttemptRules): Promise<void> {
+    const { storage, queue } = rules;
+    await attempt.postpone(err.delayMs, err.message);
+    storage.publishQueueEvent(queue.name, "rate_limited", {
+      taskId: attempt.task.id,
+      detail: { delay_ms: err.delayMs },
+    });
+    if (!err.holdQueue) return;
+    const until = Date.now() + err.delayMs;
+    await this.p.controls.update(queue.name, (c) => ({ ...c, holdUntil: Math.max(c.holdUntil ?? 0, until) }));
+    storage.publishQueueEvent(queue.name, "held", { detail: { until: new Date(until).toISOString() } });
   }
 }

@@ -17,10 +17,11 @@ import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
-import { encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
+import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
 import { isFinalState, type Task, TaskState } from "../task.js";
+import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
 import {
   CONFIG_BUCKET,
@@ -38,6 +39,7 @@ import {
   TASKS_STREAM,
   TASKS_SUBJECTS,
   taskEventSubject,
+  taskInfoEventSubject,
   taskSubject,
   workSubject,
   workSubjectAnyPriority,
@@ -101,6 +103,7 @@ export class JetStreamStorage {
   readonly acks: AckedPublisher;
   private config?: KV;
   private readonly queues = new Map<string, ResolvedQueue>();
+  private taskLogs?: TaskLogs;
   /** Told about queue events published through this storage (set by the client, e.g. metrics). */
   observer?: TaskObserver;
 
@@ -282,6 +285,11 @@ export class JetStreamStorage {
     return q;
   }
 
+  /** Replicas of the streams and buckets this storage creates. */
+  get replicas(): number {
+    return this.opts.replicas;
+  }
+
   /** Largest message the server accepts. */
   get maxPayload(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;
@@ -331,10 +339,10 @@ export class JetStreamStorage {
     return r;
   }
 
-  /** Writes a task record and waits for JetStream to store it. */
-  async saveRecord(task: Task): Promise<void> {
+  /** Writes a task record (`data`: the task already encoded) and waits for JetStream to store it. */
+  async saveRecord(task: Task, data?: Uint8Array): Promise<void> {
     try {
-      await this.acks.publish(taskSubject(task.id), this.encode(task));
+      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task));
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
     }
@@ -353,6 +361,31 @@ export class JetStreamStorage {
     const final = isFinalState(task.state);
     if (this.opts.events === "none" || (this.opts.events === "final" && !final)) return;
     this.nc.publish(taskEventSubject(task.queue, task.state, final), encodeTaskEvent(task));
+  }
+
+  /** Publishes a running task's progress event (core NATS, not awaited; only with events `"all"`). */
+  publishProgressEvent(task: Task, progress: unknown): void {
+    if (this.opts.events !== "all") return;
+    this.nc.publish(taskInfoEventSubject("progress", task.queue), encodeProgressEvent(task, progress));
+  }
+
+  /** Publishes a running task's log-line event (core NATS, not awaited; only with events `"all"`). */
+  publishLogEvent(task: Task, line: string): void {
+    if (this.opts.events !== "all") return;
+    this.nc.publish(taskInfoEventSubject("log", task.queue), encodeLogEvent(task, line));
+  }
+
+  /** The log lines of tasks (stream created on first use). */
+  get logs(): TaskLogs {
+    this.taskLogs ??= new TaskLogs({
+      js: this.js,
+      jsm: this.jsm,
+      acks: this.acks,
+      storage: this.storage,
+      replicas: this.opts.replicas,
+      retentionMs: this.opts.taskRetentionMs,
+    });
+    return this.taskLogs;
   }
 
   /**

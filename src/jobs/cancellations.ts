@@ -1,0 +1,97 @@
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { StateError } from "../errors.js";
+import { openBucket } from "../nats/buckets.js";
+import type { JetStreamStorage } from "./storage/jetstream-storage.js";
+import { CANCELS_BUCKET } from "./storage/layout.js";
+import { isFinalState, type Task, TaskState } from "./task.js";
+
+/** How long a cancellation request is remembered (the bucket's max age). */
+export const CANCEL_REQUEST_TTL_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Cancellation requests: one KV key per task id, kept {@link CANCEL_REQUEST_TTL_MS}. A request is
+ * durable once {@link request} resolves; workers follow the bucket ({@link watch}) to abort tasks
+ * they run and to settle, without running them, cancelled tasks they are handed.
+ */
+export class Cancellations {
+  private readonly requested = new Set<string>();
+  private readonly listeners = new Set<(taskId: string) => void>();
+  private watcher?: Promise<{ stop(): void }>;
+
+  private constructor(private readonly kv: KV) {}
+
+  /** Opens the bucket, creating it when missing. */
+  static async open(nc: NatsConnection, replicas = 1): Promise<Cancellations> {
+    const kv = await openBucket(nc, CANCELS_BUCKET, { history: 1, replicas, ttl: CANCEL_REQUEST_TTL_MS });
+    return new Cancellations(kv);
+  }
+
+  /** Stores a cancellation request for a task. */
+  async request(taskId: string): Promise<void> {
+    await this.kv.put(taskId, JSON.stringify({ at: Date.now() }));
+  }
+
+  /** True when cancellation of the task was requested (as seen by {@link watch} so far). */
+  has(taskId: string): boolean {
+    return this.requested.has(taskId);
+  }
+
+  /**
+   * Calls `listener` for every request stored from now on (and remembers all requests, earlier
+   * ones too, for {@link has}); the first call starts following the bucket. Returns a function that
+   * removes the listener.
+   */
+  async listen(listener: (taskId: string) => void): Promise<() => void> {
+    this.listeners.add(listener);
+    this.watcher ??= this.follow();
+    await this.watcher;
+    return () => this.listeners.delete(listener);
+  }
+
+  private async follow(): Promise<{ stop(): void }> {
+    const w = await this.kv.watch({ ignoreDeletes: true });
+    void (async () => {
+      for await (const e of w) {
+        if (e.operation !== "PUT") continue;
+        this.requested.add(e.key);
+        for (const l of this.listeners) l(e.key);
+      }
+    })().catch(() => undefined); // the watch ends with the connection
+    return w;
+  }
+
+  /** Stops following requests. */
+  async stop(): Promise<void> {
+    const w = this.watcher;
+    this.watcher = undefined;
+    (await w)?.stop();
+  }
+}
+
+/**
+ * Cancels a task (see `Client.cancelTask`): stores the request, then — unless a worker is running
+ * the task, which it then aborts — records the task as `cancelled` and removes its work item (and,
+ * through `cancelSchedule`, the schedule of a delayed task). The record is written first, so a
+ * worker handed the item meanwhile sees the request or the final record and does not run it.
+ * @throws NotFoundError (`task_not_found`), StateError (`task_finished`)
+ */
+export async function cancelTask(
+  storage: JetStreamStorage,
+  cancels: Cancellations,
+  id: string,
+  cancelSchedule?: (task: Task) => Promise<void>,
+): Promise<Task> {
+  const task = await storage.loadTask(id);
+  if (isFinalState(task.state)) throw new StateError("task_finished", `task ${id} already ended as ${task.state}`);
+  await cancels.request(id);
+  if (task.state === TaskState.Active) return task;
+  if (task.state === TaskState.Delayed) await cancelSchedule?.(task);
+  task.state = TaskState.Cancelled;
+  task.lastError = "cancelled";
+  await storage.saveRecord(task);
+  await storage.removeWorkItem(task.queue, id);
+  storage.publishEvents(task);
+  storage.observer?.taskState(task);
+  return task;
+}
