@@ -1,4 +1,4 @@
-import { JetqError, NotFoundError, StorageError, ValidationError } from "../errors.js";
+import { JetqError, NotFoundError, StateError, StorageError, ValidationError } from "../errors.js";
 
 /** The JSON body of every error answer of the HTTP gateway. */
 export interface ErrorBody {
@@ -24,7 +24,7 @@ const TOO_LARGE = new Set(["payload_too_large", "body_too_large"]);
 
 /**
  * The status and body an error is answered with: an {@link HttpError} as it is, jetq's own errors by
- * kind (validation → 400, or 413 for sizes; not found → 404; storage → 503), anything else → 500
+ * kind (validation → 400, or 413 for sizes; not found → 404; state conflict → 409; storage → 503), anything else → 500
  * `internal` (the caller logs those).
  */
 export function httpErrorOf(err: unknown): { status: number; body: ErrorBody } {
@@ -33,6 +33,7 @@ export function httpErrorOf(err: unknown): { status: number; body: ErrorBody } {
     let status = 500;
     if (err instanceof ValidationError) status = TOO_LARGE.has(err.code) ? 413 : 400;
     else if (err instanceof NotFoundError) status = 404;
+    else if (err instanceof StateError) status = 409;
     else if (err instanceof StorageError) status = 503;
     return { status, body: { error: status === 500 ? "internal" : err.code, message: err.message } };
   }

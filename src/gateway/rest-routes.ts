@@ -10,6 +10,7 @@ import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
+import { controlsView, logLinesView } from "./control-routes.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { enqueueTask } from "./queue-access.js";
@@ -124,6 +125,8 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
         depth: info.depth,
         in_flight: info.inFlight,
         pending: info.pending,
+        pending_by_priority: info.pendingByPriority,
+        controls: controlsView(info.controls),
       },
       200,
     );
@@ -146,7 +149,12 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     return c.json({ task: taskView(task) }, 201);
   });
 
-  app.get("/v1/tasks/:id", async (c) => c.json({ task: taskView(await storage.loadTask(c.req.param("id"))) }, 200));
+  app.get("/v1/tasks/:id", async (c) => {
+    const id = c.req.param("id");
+    const view = taskView(await storage.loadTask(id));
+    if (c.req.query("logs") === "true") view.logs = logLinesView(await storage.logs.read(id));
+    return c.json({ task: view }, 200);
+  });
 
   app.post("/v1/schedules", async (c) => {
     const commands = schedulesOf(d);
@@ -221,6 +229,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     tag: "tasks",
     summary: "A task by id",
     params: idParam,
+    query: z.object({ logs: z.string().optional().openapi({ description: "`true`: include its log lines" }) }),
     ok: { status: 200, schema: TaskReply, description: "The task's latest record" },
     errors: [404],
   });

@@ -134,6 +134,19 @@ export const QueueConfigView = z
   })
   .openapi("QueueConfig");
 
+/** The runtime controls of a queue. */
+export const QueueControlsView = z
+  .object({
+    paused: z.boolean(),
+    paused_at: z.string().optional().openapi({ description: "When it was paused (RFC 3339)." }),
+    rate_limit: z
+      .object({ limit: z.number(), interval_ms: z.number() })
+      .optional()
+      .openapi({ description: "At most `limit` task starts per `interval_ms`, across all consumers." }),
+    hold_until: z.string().optional().openapi({ description: "No new work is handed out before this time." }),
+  })
+  .openapi("QueueControls");
+
 /** Live numbers of a queue. */
 export const QueueInfoView = z
   .object({
@@ -142,8 +155,23 @@ export const QueueInfoView = z
     depth: z.number().openapi({ description: "Items waiting or in flight." }),
     in_flight: z.number().openapi({ description: "Items handed out and not yet settled." }),
     pending: z.number().openapi({ description: "Items never handed out yet." }),
+    pending_by_priority: z.array(z.number()).openapi({ description: "Items never handed out, by priority 0-9." }),
+    controls: QueueControlsView,
   })
   .openapi("QueueInfo");
+
+/** `PUT /v1/queues/{queue}/rate-limit` body. */
+export const RateLimitBody = z
+  .strictObject({
+    limit: z.number().int().min(1).openapi({ description: "Task starts allowed per interval (and largest burst)." }),
+    interval_ms: z.number().int().min(1).max(86_400_000).openapi({ description: "The interval, ms." }),
+  })
+  .openapi("RateLimitInput");
+
+/** `GET /v1/tasks/{id}/logs` reply. */
+export const TaskLogsReply = z
+  .object({ lines: z.array(z.object({ at: z.string(), line: z.string() })) })
+  .openapi("TaskLogs");
 
 /** `GET /v1/queues` reply. */
 export const QueueListReply = z.object({ queues: z.array(z.string()) }).openapi("QueueList");
@@ -184,6 +212,15 @@ export const TaskView = z
     tried: z.string().optional(),
     tries: z.number(),
     last_err: z.string().optional(),
+    progress: z.unknown().optional().openapi({ description: "Latest progress its handler reported." }),
+    failures: z
+      .array(z.object({ try: z.number(), at: z.string(), error: z.string() }))
+      .optional()
+      .openapi({ description: "The most recent failed tries (up to 10)." }),
+    logs: z
+      .array(z.object({ at: z.string(), line: z.string() }))
+      .optional()
+      .openapi({ description: "Log lines, with `?logs=true`." }),
   })
   .openapi("Task");
 

@@ -11,7 +11,7 @@ import { evaluateDependencies, prepareDependencies, settleDependencies } from ".
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
-import { type QueueControls, QueueControlsStore, type RateLimit, validateRateLimit } from "./queue-controls.js";
+import { QueueControlCommands, type QueueControls, QueueControlsStore, type RateLimit } from "./queue-controls.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
@@ -174,7 +174,7 @@ export class Client {
   private dependencies?: Promise<KV>;
   private limiter?: Promise<RateLimiter>;
   private cancels?: Promise<Cancellations>;
-  private controlsStore?: Promise<QueueControlsStore>;
+  private controlCommands?: Promise<QueueControlCommands>;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -459,9 +459,11 @@ export class Client {
     this.workers.delete(worker);
   }
 
-  private controls(): Promise<QueueControlsStore> {
-    this.controlsStore ??= this.storage.configBucket().then((kv) => new QueueControlsStore(kv));
-    return this.controlsStore;
+  private controls(): Promise<QueueControlCommands> {
+    this.controlCommands ??= this.storage
+      .configBucket()
+      .then((kv) => new QueueControlCommands(this.storage, new QueueControlsStore(kv)));
+    return this.controlCommands;
   }
 
   private cancellations(): Promise<Cancellations> {
@@ -471,7 +473,6 @@ export class Client {
 
   /** The runtime controls of a queue (paused, rate limit, hold). @throws NotFoundError */
   async queueControls(queue = this.queue.name): Promise<QueueControls> {
-    await this.storage.getQueue(queue);
     return (await this.controls()).get(queue);
   }
 
@@ -481,36 +482,21 @@ export class Client {
    * @throws NotFoundError (`queue_not_found`)
    */
   async pauseQueue(queue = this.queue.name): Promise<QueueControls> {
-    await this.storage.getQueue(queue);
-    const c = await (await this.controls()).update(queue, (cur) => ({
-      ...cur,
-      paused: cur.paused ?? { at: Date.now() },
-    }));
-    this.storage.publishQueueEvent(queue, "paused");
-    return c;
+    return (await this.controls()).pause(queue);
   }
 
   /** Resumes a paused queue (and ends any hold). @throws NotFoundError (`queue_not_found`) */
   async resumeQueue(queue = this.queue.name): Promise<QueueControls> {
-    await this.storage.getQueue(queue);
-    const c = await (await this.controls()).update(queue, ({ paused: _p, holdUntil: _h, ...rest }) => rest);
-    this.storage.publishQueueEvent(queue, "resumed");
-    return c;
+    return (await this.controls()).resume(queue);
   }
 
   /**
    * Sets (or with `null` removes) a queue-wide rate limit: at most `limit` tasks start per
-   * `intervalMs` across all workers of all processes, on top of `maxConcurrent`.
+   * `intervalMs` across all workers of all processes (and HTTP consumers), on top of `maxConcurrent`.
    * @throws ValidationError (`invalid_rate_limit`), NotFoundError (`queue_not_found`)
    */
   async setRateLimit(queue: string, limit: RateLimit | null): Promise<QueueControls> {
-    const rl = limit === null ? undefined : validateRateLimit(limit);
-    await this.storage.getQueue(queue);
-    const c = await (await this.controls()).update(queue, ({ rateLimit: _r, ...rest }) =>
-      rl ? { ...rest, rateLimit: rl } : rest,
-    );
-    this.storage.publishQueueEvent(queue, "rate_limit_changed", { detail: rl ? { ...rl } : { limit: null } });
-    return c;
+    return (await this.controls()).setRateLimit(queue, limit);
   }
 
   /**

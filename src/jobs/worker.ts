@@ -4,7 +4,7 @@ import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import type { Cancellations } from "./cancellations.js";
 import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
-import type { QueueControlsStore } from "./queue-controls.js";
+import type { QueueControlCommands } from "./queue-controls.js";
 import { QueueSource } from "./queue-source.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { HandlerContext, Router } from "./router.js";
@@ -27,7 +27,8 @@ export interface WorkerParams {
   concurrency: number;
   /** How long `stop()` lets running handlers finish before aborting them. */
   shutdownTimeoutMs: number;
-  controls: QueueControlsStore;
+  /** Where queue controls are watched and changed (holds). */
+  controls: QueueControlCommands;
   /** The shared rate limiter (opened on first need). */
   limiter: () => Promise<RateLimiter>;
   /** Cancellation requests to follow (running tasks are aborted when theirs arrives). */
@@ -74,7 +75,7 @@ export class Worker {
       source: new QueueSource({
         rules: q.rules,
         batch,
-        controls: p.controls,
+        controls: p.controls.store,
         limiter: p.limiter,
         onReady: () => this.pump(),
       }),
@@ -220,9 +221,6 @@ export class Worker {
       taskId: attempt.task.id,
       detail: { delay_ms: err.delayMs },
     });
-    if (!err.holdQueue) return;
-    const until = Date.now() + err.delayMs;
-    await this.p.controls.update(queue.name, (c) => ({ ...c, holdUntil: Math.max(c.holdUntil ?? 0, until) }));
-    storage.publishQueueEvent(queue.name, "held", { detail: { until: new Date(until).toISOString() } });
+    if (err.holdQueue) await this.p.controls.hold(queue.name, Date.now() + err.delayMs);
   }
 }

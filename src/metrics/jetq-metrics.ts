@@ -83,6 +83,10 @@ export class JetqMetrics implements TaskObserver {
     gauge("jetq_queue_depth", "Items in the queue (waiting or in flight)", (i) => i.depth);
     gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged", (i) => i.inFlight);
     gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker", (i) => i.pending);
+    gauge("jetq_queue_paused", "1 while the queue is paused, else 0", (i) => (i.controls.paused ? 1 : 0));
+    gauge("jetq_queue_rate_limit", "Tasks allowed per second by the queue's rate limit (0 = none)", (i) =>
+      i.controls.rateLimit ? (i.controls.rateLimit.limit * 1000) / i.controls.rateLimit.intervalMs : 0,
+    );
     new Gauge({
       name: "jetq_scheduler_pending",
       help: "Schedules waiting to fire (on the leader)",

@@ -20,6 +20,7 @@ import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats
 import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
+import { type QueueControls, QueueControlsStore } from "../queue-controls.js";
 import { isFinalState, type Task, TaskState } from "../task.js";
 import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
@@ -80,6 +81,8 @@ export interface QueueInfo {
   stream: StreamInfo;
   /** Raw JetStream info of the priority-level consumers that exist. */
   consumers: ConsumerInfo[];
+  /** Runtime controls: paused, rate limit, hold. */
+  controls: QueueControls;
 }
 
 /** Summary of the task store. */
@@ -498,6 +501,7 @@ export class JetStreamStorage {
       throw wrapStorage(err, `listing the consumers of queue ${name}`);
     }
     const inFlight = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
+    const controls = await new QueueControlsStore(await this.configBucket()).get(name);
     return {
       name,
       config,
@@ -507,6 +511,7 @@ export class JetStreamStorage {
       pendingByPriority,
       stream,
       consumers,
+      controls,
     };
   }
 
