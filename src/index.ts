@@ -3,14 +3,36 @@
  * This is the library entry point; the service lives behind the `jetq` CLI.
  */
 export { parseDuration } from "./duration.js";
-export { ConfigError, JetqError, NotFoundError, StorageError, ValidationError } from "./errors.js";
+export { ConfigError, JetqError, NotFoundError, StateError, StorageError, ValidationError } from "./errors.js";
+export { CANCEL_REQUEST_TTL_MS } from "./jobs/cancellations.js";
 export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } from "./jobs/client.js";
 export { Client } from "./jobs/client.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
 export { DependencyResolver } from "./jobs/dependencies.js";
-export type { BaseEvent, JetqEvent, TaskStateEvent } from "./jobs/events.js";
-export { parseEvent, TASK_STATE_EVENT } from "./jobs/events.js";
-export { NoHandlerError, RunTimeExceededError, TerminateTask } from "./jobs/handler-errors.js";
+export type {
+  BaseEvent,
+  JetqEvent,
+  QueueAction,
+  QueueEvent,
+  TaskLogEvent,
+  TaskProgressEvent,
+  TaskStateEvent,
+} from "./jobs/events.js";
+export {
+  parseEvent,
+  parseTaskStateEvent,
+  QUEUE_EVENT,
+  TASK_LOG_EVENT,
+  TASK_PROGRESS_EVENT,
+  TASK_STATE_EVENT,
+} from "./jobs/events.js";
+export {
+  NoHandlerError,
+  RateLimitError,
+  RunTimeExceededError,
+  TaskCancelledError,
+  TerminateTask,
+} from "./jobs/handler-errors.js";
 export type { ExternalProcessOptions } from "./jobs/handlers/external-process.js";
 export { ExternalCommandError, externalProcess } from "./jobs/handlers/external-process.js";
 export {
@@ -22,8 +44,10 @@ export {
 } from "./jobs/handlers/remote-handler.js";
 export { loggingMiddleware, recoveryMiddleware } from "./jobs/middleware.js";
 export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
+export { STARVATION_LIMIT } from "./jobs/priority-picker.js";
 export type { QueueConfig, ResolvedQueue } from "./jobs/queue.js";
 export { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RUN_TIME_MS, DEFAULT_MAX_TRIES, DEFAULT_QUEUE } from "./jobs/queue.js";
+export type { QueueControls, RateLimit } from "./jobs/queue-controls.js";
 export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
 export {
   customPolicy,
@@ -44,8 +68,11 @@ export { ScheduledTasks } from "./jobs/scheduled-tasks.js";
 export type { SigningKey, VerificationKey } from "./jobs/signing.js";
 export { canonicalJson, signTask, verifyTask } from "./jobs/signing.js";
 export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstream-storage.js";
-export type { NewTaskOptions, Task, TaskResult } from "./jobs/task.js";
-export { isFinalState, newTask, TaskState } from "./jobs/task.js";
+export { DEFAULT_PRIORITY, PRIORITY_LEVELS } from "./jobs/storage/layout.js";
+export type { NewTaskOptions, Task, TaskFailure, TaskResult } from "./jobs/task.js";
+export { isFinalState, MAX_FAILURES_KEPT, newTask, TaskState } from "./jobs/task.js";
+export type { TaskLogLine } from "./jobs/task-logs.js";
+export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_TASK } from "./jobs/task-logs.js";
 export type { TaskObserver } from "./jobs/task-observer.js";
 export type { TaskSchedulerParams } from "./jobs/task-scheduler.js";
 export { TaskScheduler } from "./jobs/task-scheduler.js";

@@ -16,7 +16,7 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
 
 /**
  * One consumer's share of a queue's rate limit: starts taken from the queue-wide {@link RateLimiter}
- * in batches and spent locally. Unspent budget lapses after one interval, so it cannot pile up.
+ * in batches and spent locally. Unspent budget lapses at the end of its window.
  */
 export class RateBudget {
   private tokens = 0;
@@ -62,8 +62,8 @@ export class RateBudget {
     try {
       const grant = await (await this.p.limiter()).take(this.p.queue, limit, Math.max(1, want));
       this.tokens = grant.granted;
-      this.until = Date.now() + limit.intervalMs;
-      if (grant.granted === 0) retryAt = grant.retryAt;
+      this.until = grant.windowEnd;
+      if (grant.granted === 0) retryAt = grant.windowEnd;
     } catch (err) {
       this.p.log.error("could not take from the queue's rate limit; retrying in 1s", {
         queue: this.p.queue,

@@ -9,16 +9,23 @@ import { RATE_BUCKET } from "./storage/layout.js";
 export interface Grant {
   /** Tasks that may start now (0 to the number asked for). */
   granted: number;
-  /** When nothing was granted: the earliest epoch ms at which one task may start. */
-  retryAt: number;
+  /** End of the current window (epoch ms): granted starts lapse then, and new budget begins. */
+  windowEnd: number;
+}
+
+/** What the limiter stores per queue: the window (its index since the epoch) and the starts used in it. */
+interface WindowUse {
+  w: number;
+  n: number;
 }
 
 /**
- * A queue-wide rate limiter shared by every worker of every process: the generic cell rate
- * algorithm (GCRA) over one KV key per queue holding the "theoretical arrival time". Taking `n`
- * tasks is one read and one revision-checked write; workers ask for as many as they can start, so
- * a busy queue costs a round trip per batch, not per task. Clocks of the workers' hosts should agree
- * to within a small part of the interval (NTP is plenty).
+ * A queue-wide rate limit shared by every consumer of every process: at most `limit` task starts
+ * in each fixed window of `intervalMs` (windows aligned to the epoch, as in BullMQ), counted in one
+ * KV key per queue. Consumers take budget in batches (one read and one revision-checked write per
+ * batch), so a busy queue costs a round trip per batch, not per task. As with any fixed window, up
+ * to twice the limit can start around a window boundary. The hosts' clocks should agree to within a
+ * small part of the interval (NTP is plenty).
  */
 export class RateLimiter {
   private constructor(private readonly kv: KV) {}
@@ -28,27 +35,26 @@ export class RateLimiter {
     return new RateLimiter(await openBucket(nc, RATE_BUCKET, { history: 1, replicas }));
   }
 
-  /** Takes up to `want` starts from `queue`'s budget under `limit`. */
-  async take(queue: string, limit: RateLimit, want: number, now = Date.now()): Promise<Grant> {
-    const emission = limit.intervalMs / limit.limit;
+  /** Takes up to `want` starts from `queue`'s budget in the current window under `limit`. */
+  async take(queue: string, limit: RateLimit, want: number): Promise<Grant> {
     for (let attempt = 0; ; attempt++) {
+      const now = Date.now();
+      const w = Math.floor(now / limit.intervalMs);
+      const windowEnd = (w + 1) * limit.intervalMs;
       const entry = await this.kv.get(queue);
-      const stored = entry?.operation === "PUT" ? Number(entry.string()) : 0;
-      const base = Math.max(Number.isFinite(stored) ? stored : 0, now);
-      // Up to `limit` starts fit in any window of `intervalMs`: the arrival time may run ahead of
-      // now by at most the interval.
-      const room = Math.floor((now + limit.intervalMs - base) / emission + 1e-9);
-      const granted = Math.max(0, Math.min(want, room));
-      if (granted === 0) return { granted, retryAt: Math.ceil(base + emission - limit.intervalMs) };
+      const stored = entry?.operation === "PUT" ? (entry.json<WindowUse>() as Partial<WindowUse>) : undefined;
+      const used = stored?.w === w && Number.isInteger(stored.n) ? (stored.n as number) : 0;
+      const granted = Math.max(0, Math.min(want, limit.limit - used));
+      if (granted === 0) return { granted, windowEnd };
       try {
-        const next = String(base + granted * emission);
+        const next = JSON.stringify({ w, n: used + granted } satisfies WindowUse);
         if (entry) await this.kv.update(queue, next, entry.revision);
         else await this.kv.create(queue, next);
-        return { granted, retryAt: now };
+        return { granted, windowEnd };
       } catch (err) {
+        // Another consumer took budget meanwhile: read again (bounded, with a little jitter).
         if (attempt >= 20) throw wrapStorage(err, `taking from the rate limit of queue ${queue}`);
         await new Promise((r) => setTimeout(r, Math.random() * 3 * (attempt + 1)));
-        now = Date.now();
       }
     }
   }

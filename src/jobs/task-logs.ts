@@ -82,7 +82,7 @@ export class TaskLogs {
     const lines: TaskLogLine[] = [];
     try {
       const consumer = await this.p.js.consumers.get(TASK_LOGS_STREAM, {
-        filter_subjects: [taskLogSubject(taskId)],
+        filter_subjects: taskLogSubject(taskId),
         deliver_policy: DeliverPolicy.All,
       });
       const info = await consumer.info(true);
