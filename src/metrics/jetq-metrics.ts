@@ -52,7 +52,7 @@ export class JetqMetrics implements TaskObserver {
    */
   constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource) {
     const queues = this.queues;
-    // The three queue gauges are collected together at each scrape; they share one JetStream read
+    // The queue gauges are collected together at each scrape; they share one JetStream read
     // per queue (the read in flight is reused, and forgotten once it settles).
     let reading: Promise<Map<string, QueueInfo>> | undefined;
     const read = (): Promise<Map<string, QueueInfo>> => {
@@ -83,6 +83,7 @@ export class JetqMetrics implements TaskObserver {
     gauge("jetq_queue_depth", "Items in the queue (waiting or in flight)", (i) => i.depth);
     gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged", (i) => i.inFlight);
     gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker", (i) => i.pending);
+    gauge("jetq_dead_letters", "Tasks in the queue's dead-letter store", (i) => i.deadLetters);
     new Gauge({
       name: "jetq_scheduler_pending",
       help: "Schedules waiting to fire (on the leader)",
