@@ -7,6 +7,14 @@ export { ConfigError, JetqError, NotFoundError, StateError, StorageError, Valida
 export { CANCEL_REQUEST_TTL_MS } from "./jobs/cancellations.js";
 export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } from "./jobs/client.js";
 export { Client } from "./jobs/client.js";
+export type {
+  DeadLetter,
+  DeadLetterPage,
+  DeadLetterReason,
+  DeadLettersOptions,
+  RedriveAllResult,
+} from "./jobs/dead-letters.js";
+export { DeadLetters, MAX_DEAD_LETTER_PAGE } from "./jobs/dead-letters.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
 export { DependencyResolver } from "./jobs/dependencies.js";
 export type {
@@ -46,7 +54,13 @@ export { loggingMiddleware, recoveryMiddleware } from "./jobs/middleware.js";
 export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
 export { STARVATION_LIMIT } from "./jobs/priority-picker.js";
 export type { QueueConfig, ResolvedQueue } from "./jobs/queue.js";
-export { DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_RUN_TIME_MS, DEFAULT_MAX_TRIES, DEFAULT_QUEUE } from "./jobs/queue.js";
+export {
+  DEFAULT_DEAD_LETTER_RETENTION_MS,
+  DEFAULT_MAX_CONCURRENT,
+  DEFAULT_MAX_RUN_TIME_MS,
+  DEFAULT_MAX_TRIES,
+  DEFAULT_QUEUE,
+} from "./jobs/queue.js";
 export type { QueueControls, RateLimit } from "./jobs/queue-controls.js";
 export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
 export {

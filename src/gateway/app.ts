@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
+import { DEAD_LETTER_PATHS, registerDeadLetterRoutes } from "./dead-letter-routes.js";
 import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
 import { httpErrorOf } from "./http-errors.js";
 import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
@@ -66,6 +67,7 @@ export function buildApp(d: AppDeps): OpenAPIHono {
   registerEmqRoutes(app, d);
   registerRestRoutes(app, d);
   registerControlRoutes(app, d);
+  registerDeadLetterRoutes(app, d);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -87,6 +89,7 @@ export function buildApp(d: AppDeps): OpenAPIHono {
 
   const notAllowed = (c: Context) =>
     c.json({ error: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}` }, 405);
-  for (const path of [...EMQ_PATHS, ...REST_PATHS, ...CONTROL_PATHS, OPENAPI_PATH]) app.all(path, notAllowed);
+  for (const path of [...EMQ_PATHS, ...REST_PATHS, ...CONTROL_PATHS, ...DEAD_LETTER_PATHS, OPENAPI_PATH])
+    app.all(path, notAllowed);
   return app;
 }

@@ -19,6 +19,7 @@ import type { RouteDeps } from "./route-deps.js";
 import {
   CancelReply,
   PurgeReply,
+  pageQuery,
   QueueConfigBody,
   QueueConfigView,
   QueueInfoView,
@@ -59,6 +60,8 @@ export function queueView(q: ResolvedQueue): z.infer<typeof QueueConfigView> {
     max_tries: q.maxTries,
     max_run_time_ms: q.maxRunTimeMs,
     max_concurrent: q.maxConcurrent,
+    dead_letters: q.deadLetters,
+    dead_letter_retention_ms: q.deadLetterRetentionMs,
   };
 }
 
@@ -83,7 +86,8 @@ function schedulesOf(d: RouteDeps): ScheduleCommands {
   return d.schedules;
 }
 
-function intQuery(c: Context, name: string, dflt: number, min: number, max: number): number {
+/** An integer query parameter in `min`-`max` (`dflt` when absent). @throws HttpError 400 `invalid_request` */
+export function intQuery(c: Context, name: string, dflt: number, min: number, max: number): number {
   const text = c.req.query(name);
   if (text === undefined) return dflt;
   const v = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
@@ -111,6 +115,8 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
       ...(b.max_tries !== undefined ? { maxTries: b.max_tries } : {}),
       ...(b.max_run_time_ms !== undefined ? { maxRunTimeMs: b.max_run_time_ms } : {}),
       ...(b.max_concurrent !== undefined ? { maxConcurrent: b.max_concurrent } : {}),
+      ...(b.dead_letters !== undefined ? { deadLetters: b.dead_letters } : {}),
+      ...(b.dead_letter_retention_ms !== undefined ? { deadLetterRetentionMs: b.dead_letter_retention_ms } : {}),
     });
     d.dispatcher.poke(name);
     return c.json(queueView(q), 201);
@@ -127,6 +133,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
         pending: info.pending,
         pending_by_priority: info.pendingByPriority,
         controls: controlsView(info.controls),
+        dead_letters: info.deadLetters,
       },
       200,
     );
@@ -247,13 +254,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     path: "/v1/schedules",
     tag: "schedules",
     summary: "List pending schedules",
-    query: z.object({
-      limit: z
-        .string()
-        .optional()
-        .openapi({ description: `1-${MAX_LIST}, default 100` }),
-      after: z.string().optional().openapi({ description: "Cursor from a previous page's `next`" }),
-    }),
+    query: pageQuery(MAX_LIST),
     ok: { status: 200, schema: ScheduleListReply, description: "A page of schedules" },
   });
   documentEndpoint(app, {

@@ -118,6 +118,13 @@ export const QueueConfigBody = z
     max_tries: count.optional().openapi({ description: "Most handler invocations per task. Default 10." }),
     max_run_time_ms: count.optional().openapi({ description: "Longest a try may run. Default 3600000 (1 h)." }),
     max_concurrent: count.optional().openapi({ description: "Most tasks in flight across consumers. Default 100." }),
+    dead_letters: z
+      .boolean()
+      .optional()
+      .openapi({ description: "Keep tasks that fail for good in the dead-letter store. Default true." }),
+    dead_letter_retention_ms: count
+      .optional()
+      .openapi({ description: "How long dead letters are kept; 0 = until purged. Default 604800000 (7 days)." }),
   })
   .openapi("QueueConfigInput");
 
@@ -131,6 +138,8 @@ export const QueueConfigView = z
     max_tries: z.number(),
     max_run_time_ms: z.number(),
     max_concurrent: z.number(),
+    dead_letters: z.boolean(),
+    dead_letter_retention_ms: z.number(),
   })
   .openapi("QueueConfig");
 
@@ -157,6 +166,7 @@ export const QueueInfoView = z
     pending: z.number().openapi({ description: "Items never handed out yet." }),
     pending_by_priority: z.array(z.number()).openapi({ description: "Items never handed out, by priority 0-9." }),
     controls: QueueControlsView,
+    dead_letters: z.number().openapi({ description: "Tasks in the queue's dead-letter store." }),
   })
   .openapi("QueueInfo");
 
@@ -213,19 +223,32 @@ export const TaskView = z
     tries: z.number(),
     last_err: z.string().optional(),
     progress: z.unknown().optional().openapi({ description: "Latest progress its handler reported." }),
-    failures: z
-      .array(z.object({ try: z.number(), at: z.string(), error: z.string() }))
-      .optional()
-      .openapi({ description: "The most recent failed tries (up to 10)." }),
     logs: z
       .array(z.object({ at: z.string(), line: z.string() }))
       .optional()
       .openapi({ description: "Log lines, with `?logs=true`." }),
+    failures: z
+      .array(z.object({ try: z.number(), at: z.string(), error: z.string() }))
+      .optional()
+      .openapi({ description: "The most recent failed tries (at most 10), oldest first." }),
   })
   .openapi("Task");
 
 /** A reply carrying one task. */
 export const TaskReply = z.object({ task: TaskView }).openapi("TaskReply");
+
+/** The `limit` and `after` query parameters of a paged listing (documentation only; routes parse them). */
+export const pageQuery = (max: number) =>
+  z.object({
+    limit: z
+      .string()
+      .optional()
+      .openapi({ description: `1-${max}, default 100` }),
+    after: z.string().optional().openapi({ description: "Cursor from a previous page's `next`" }),
+  });
+
+/** The cursor of a paged listing's reply. */
+const nextCursor = z.number().optional().openapi({ description: "Pass as `after` to continue the listing." });
 
 const optText = z.string().nullish();
 
@@ -274,9 +297,38 @@ export const ScheduleReply = z.object({ schedule: ScheduleView }).openapi("Sched
 export const ScheduleListReply = z
   .object({
     schedules: z.array(ScheduleView),
-    next: z.number().optional().openapi({ description: "Pass as `after` to continue the listing." }),
+    next: nextCursor,
   })
   .openapi("ScheduleList");
 
 /** `DELETE /v1/schedules/{id}` reply. */
 export const CancelReply = z.object({ id: z.string() }).openapi("Cancelled");
+
+/** A task that failed for good, in its queue's dead-letter store (docs/dead-letters.md). */
+export const DeadLetterView = z
+  .object({
+    task: TaskView,
+    reason: z.enum(["expired", "terminated"]).openapi({ description: "The final state that put it here." }),
+    dead_at: z.string().openapi({ description: "When it was dead-lettered (RFC 3339)." }),
+    seq: z.number().openapi({ description: "Its sequence in the dead-letter stream (listing cursor)." }),
+  })
+  .openapi("DeadLetter");
+
+/** A reply carrying one dead letter. */
+export const DeadLetterReply = z.object({ dead_letter: DeadLetterView }).openapi("DeadLetterReply");
+
+/** `GET /v1/queues/{queue}/dead-letters` reply. */
+export const DeadLetterListReply = z
+  .object({
+    dead_letters: z.array(DeadLetterView),
+    next: nextCursor,
+  })
+  .openapi("DeadLetterList");
+
+/** `POST /v1/queues/{queue}/dead-letters/redrive` reply. */
+export const RedriveAllReply = z
+  .object({
+    redriven: z.number().openapi({ description: "Tasks put back in the queue." }),
+    skipped: z.number().openapi({ description: "Entries left in place (signed tasks whose deadline passed)." }),
+  })
+  .openapi("RedriveAll");

@@ -7,9 +7,10 @@ import { TerminateTask } from "./handler-errors.js";
 import type { ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { verifyTask } from "./signing.js";
+import { deadLetterReason, writeDeadLetter } from "./storage/dead-letter-store.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
-import { isFinalState, type Task, TaskState } from "./task.js";
+import { isFinalState, MAX_FAILURES_KEPT, type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 
 /** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
@@ -29,6 +30,16 @@ export interface AttemptRules {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** Longest error text kept per entry of `task.failures` (`lastError` keeps it whole). */
+const FAILURE_TEXT_MAX = 1024;
+
+/** Appends a failed try to the task's history, keeping the most recent {@link MAX_FAILURES_KEPT}. */
+function noteFailure(task: Task, error: string): void {
+  const failures = task.failures ?? [];
+  failures.push({ try: task.tries, at: Date.now(), error: error.slice(0, FAILURE_TEXT_MAX) });
+  task.failures = failures.slice(-MAX_FAILURES_KEPT);
+}
 
 /**
  * One try of one task, from delivery to outcome. {@link beginAttempt} turns a delivered work item
@@ -148,10 +159,11 @@ export class Attempt {
    * anything else schedules a retry after the retry policy's delay (or `delayMs` when given).
    */
   async fail(err: unknown, delayMs?: number): Promise<void> {
+    if (this.settled) return;
     const msg = errorMessage(err);
+    noteFailure(this.task, msg);
     if (err instanceof TerminateTask) return this.settle(TaskState.Terminated, msg);
     if (this.task.tries >= maxTries(this.task, this.rules.queue)) return this.settle(TaskState.Expired, msg);
-    if (this.settled) return;
     this.settled = true;
     const { storage } = this.rules;
     this.task.state = TaskState.Retry;
@@ -174,15 +186,24 @@ export function maxTries(task: Task, queue: ResolvedQueue): number {
   return task.maxTries > 0 ? Math.min(task.maxTries, queue.maxTries) : queue.maxTries;
 }
 
+/**
+ * Settles a task in a final state. A task that failed for good is dead-lettered first (when its
+ * queue keeps dead letters), so a crash at any point leaves the entry in place: the redelivered
+ * item only rewrites it. Then the final record, then the item's acknowledgement.
+ */
 async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskState, error?: string): Promise<void> {
   const { storage } = rules;
   task.state = state;
   if (error !== undefined) task.lastError = error;
+  const deadLetter = rules.queue.deadLetters ? deadLetterReason(state) : undefined;
+  if (deadLetter) await writeDeadLetter(storage, rules.queue, task, deadLetter);
   if (rules.discard.has(state)) await storage.saveTombstone(task.id);
   else await storage.saveRecord(task);
   m.ack();
   storage.publishEvents(task);
   rules.observer?.taskState(task);
+  if (deadLetter)
+    storage.publishQueueEvent(task.queue, "dead_lettered", { taskId: task.id, detail: { reason: deadLetter } });
 }
 
 /**
@@ -267,6 +288,7 @@ export async function beginAttempt(
     task.tries = Math.max(rec?.tries ?? 0, m.info.deliveryCount - 2 - releases);
     if (releases) task.releases = releases;
     if (rec?.lastError !== undefined) task.lastError = rec.lastError;
+    if (rec?.failures) task.failures = rec.failures;
   }
   const now = Date.now();
   if (task.deadline !== undefined && now > task.deadline) {

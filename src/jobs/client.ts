@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import type { AttemptRules } from "./attempt.js";
 import { Cancellations, cancelTask } from "./cancellations.js";
+import { DeadLetters } from "./dead-letters.js";
 import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
@@ -166,6 +167,11 @@ function resolvePolicy(p: ClientOptions["retryPolicy"]): RetryPolicy {
 export class Client {
   /** Storage administration (queues, records). */
   readonly admin: Admin;
+  /**
+   * Dead letters of every queue: list, inspect, redrive, purge (docs/dead-letters.md). Redriven
+   * tasks whose past deadline is dropped are signed again with this client's signing key.
+   */
+  readonly deadLetters: DeadLetters;
   private readonly workers = new Set<Worker>();
   private readonly retry: RetryPolicy;
   private metricsServer?: { url: string; stop(): Promise<void> };
@@ -186,6 +192,7 @@ export class Client {
     readonly log: Logger,
   ) {
     this.admin = storage;
+    this.deadLetters = new DeadLetters(storage, { signingKey: () => this.signer() });
     this.retry = resolvePolicy(opts.retryPolicy);
     if (opts.observer) {
       this.observer = opts.observer;

@@ -74,8 +74,10 @@ export type QueueAction =
   | "rate_limit_changed"
   /** A task that failed for good was put in the dead-letter store. */
   | "dead_lettered"
-  /** Dead letters were put back in the queue. */
+  /** A dead letter was put back in the queue. */
   | "redriven"
+  /** Dead letters were removed without a redrive (`detail.count`). */
+  | "dead_letters_purged"
   /** An enqueue was answered with an existing task (idempotency key). */
   | "deduplicated";
 
@@ -86,7 +88,7 @@ export interface QueueEvent extends BaseEvent {
   action: QueueAction;
   /** The task concerned, for task-related actions. */
   taskId?: string;
-  /** Action-specific details (e.g. `{ until }` for `held`, `{ count }` for `redriven`). */
+  /** Action-specific details (e.g. `{ until }` for `held`, `{ reason }` for `dead_lettered` and `redriven`). */
   detail?: Record<string, unknown>;
 }
 
@@ -145,6 +147,7 @@ const QUEUE_ACTIONS = new Set<string>([
   "rate_limit_changed",
   "dead_lettered",
   "redriven",
+  "dead_letters_purged",
   "deduplicated",
 ]);
 

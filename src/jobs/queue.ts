@@ -23,6 +23,17 @@ export interface QueueConfig {
    * @defaultValue min(maxRunTimeMs, 30_000)
    */
   redeliverAfterMs?: number;
+  /**
+   * Keep the tasks that fail for good (`expired`, `terminated`) in the queue's dead-letter store,
+   * with their last error and failure history, for inspection and redrive (docs/dead-letters.md).
+   * @defaultValue true
+   */
+  deadLetters?: boolean;
+  /**
+   * How long dead letters are kept (ms); 0 = until purged. Fixed when the queue's dead-letter
+   * stream is created. @defaultValue 604_800_000 (7 days)
+   */
+  deadLetterRetentionMs?: number;
   /** Bind to an existing queue only; fail with `queue_not_found` if it does not exist. @defaultValue false */
   noCreate?: boolean;
 }
@@ -40,6 +51,8 @@ export const DEFAULT_MAX_RUN_TIME_MS = 3_600_000;
 export const DEFAULT_MAX_CONCURRENT = 100;
 /** Default of {@link QueueConfig.redeliverAfterMs} (capped by the run time). */
 export const MAX_ACK_WAIT_MS = 30_000;
+/** Default {@link QueueConfig.deadLetterRetentionMs}: 7 days. */
+export const DEFAULT_DEAD_LETTER_RETENTION_MS = 604_800_000;
 
 function nonNegativeInt(name: string, v: number | undefined, dflt: number, min = 0): number {
   const value = v ?? dflt;
@@ -47,6 +60,13 @@ function nonNegativeInt(name: string, v: number | undefined, dflt: number, min =
     throw new ValidationError("invalid_queue_config", `${name} must be an integer >= ${min}, got ${value}`);
   }
   return value;
+}
+
+function flag(name: string, v: boolean | undefined, dflt: boolean): boolean {
+  if (v !== undefined && typeof v !== "boolean") {
+    throw new ValidationError("invalid_queue_config", `${name} must be true or false, got ${JSON.stringify(v)}`);
+  }
+  return v ?? dflt;
 }
 
 /** Validates a queue definition and fills in defaults. @throws ValidationError */
@@ -62,6 +82,12 @@ export function resolveQueue(q: QueueConfig): ResolvedQueue {
     redeliverAfterMs: Math.min(
       nonNegativeInt("redeliverAfterMs", q.redeliverAfterMs, MAX_ACK_WAIT_MS, 100),
       q.maxRunTimeMs ?? DEFAULT_MAX_RUN_TIME_MS,
+    ),
+    deadLetters: flag("deadLetters", q.deadLetters, true),
+    deadLetterRetentionMs: nonNegativeInt(
+      "deadLetterRetentionMs",
+      q.deadLetterRetentionMs,
+      DEFAULT_DEAD_LETTER_RETENTION_MS,
     ),
   };
 }

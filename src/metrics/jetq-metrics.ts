@@ -52,7 +52,7 @@ export class JetqMetrics implements TaskObserver {
    */
   constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource) {
     const queues = this.queues;
-    // The three queue gauges are collected together at each scrape; they share one JetStream read
+    // The queue gauges are collected together at each scrape; they share one JetStream read
     // per queue (the read in flight is reused, and forgotten once it settles).
     let reading: Promise<Map<string, QueueInfo>> | undefined;
     const read = (): Promise<Map<string, QueueInfo>> => {
@@ -87,6 +87,7 @@ export class JetqMetrics implements TaskObserver {
     gauge("jetq_queue_rate_limit", "Tasks allowed per second by the queue's rate limit (0 = none)", (i) =>
       i.controls.rateLimit ? (i.controls.rateLimit.limit * 1000) / i.controls.rateLimit.intervalMs : 0,
     );
+    gauge("jetq_dead_letters", "Tasks in the queue's dead-letter store", (i) => i.deadLetters);
     new Gauge({
       name: "jetq_scheduler_pending",
       help: "Schedules waiting to fire (on the leader)",

@@ -32,6 +32,8 @@ describe("REST API /v1", () => {
       max_tries: 3,
       max_run_time_ms: 3_600_000,
       max_concurrent: 5,
+      dead_letters: true,
+      dead_letter_retention_ms: 604_800_000,
     });
     const again = await g.call("PUT", `/v1/queues/${q}`, { max_tries: 9 });
     assert.equal(again.status, 200);

@@ -24,6 +24,7 @@ import { type QueueControls, QueueControlsStore } from "../queue-controls.js";
 import { isFinalState, type Task, TaskState } from "../task.js";
 import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
+import { deadLetterState, deleteDeadLetterStream, ensureDeadLetterStream } from "./dead-letter-store.js";
 import {
   CONFIG_BUCKET,
   LEGACY_WORKER_CONSUMER,
@@ -77,6 +78,8 @@ export interface QueueInfo {
   pending: number;
   /** Items not yet delivered, by priority level (index 0 = most urgent). */
   pendingByPriority: number[];
+  /** Entries in the queue's dead-letter store. */
+  deadLetters: number;
   /** Raw JetStream stream info. */
   stream: StreamInfo;
   /** Raw JetStream info of the priority-level consumers that exist. */
@@ -153,6 +156,11 @@ export class JetStreamStorage {
     return this.opts.memory ? StorageType.Memory : StorageType.File;
   }
 
+  /** Storage type and replicas that every jetq stream is created with (stream config fields). */
+  get streamPlacement(): { storage: StorageType; num_replicas: number } {
+    return { storage: this.storage, num_replicas: this.opts.replicas };
+  }
+
   /** JetStream refuses a de-duplication window longer than the stream's max age. */
   private dedupeWindow(maxAgeMs: number): number {
     return maxAgeMs > 0 ? Math.min(this.opts.duplicateWindowMs, maxAgeMs) : this.opts.duplicateWindowMs;
@@ -216,6 +224,7 @@ export class JetStreamStorage {
       num_replicas: this.opts.replicas,
     });
     await this.ensureLevelConsumers(def, new Set());
+    if (def.deadLetters) await ensureDeadLetterStream(this, def);
     const kv = await this.configBucket();
     await kv.put(queueConfigKey(def.name), JSON.stringify(def));
     this.queues.set(def.name, def);
@@ -509,6 +518,7 @@ export class JetStreamStorage {
       inFlight,
       pending: consumers.length > 0 ? pendingByPriority.reduce((a, b) => a + b, 0) : stream.state.messages,
       pendingByPriority,
+      deadLetters: (await deadLetterState(this, name)).messages,
       stream,
       consumers,
       controls,
@@ -522,12 +532,13 @@ export class JetStreamStorage {
     return r.purged;
   }
 
-  /** Deletes a queue: its stream, consumer and definition. */
+  /** Deletes a queue: its stream, consumers, dead letters and definition. */
   async deleteQueue(name: string): Promise<void> {
     await this.getQueue(name);
     await this.jsm.streams.delete(queueStream(name)).catch((err) => {
       if (!isNotFound(err)) throw wrapStorage(err, `deleting queue ${name}`);
     });
+    await deleteDeadLetterStream(this, name);
     await (await this.configBucket()).delete(queueConfigKey(name));
     this.queues.delete(name);
   }

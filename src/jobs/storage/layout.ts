@@ -50,6 +50,15 @@ export const deadLetterStream = (queue: string): string => `${DEAD_LETTER_STREAM
 export const deadLetterSubjects = (queue: string): string => `${SUBJECT_PREFIX}.dlq.${queue}.*`;
 /** Subject of one dead letter. */
 export const deadLetterSubject = (queue: string, id: string): string => `${SUBJECT_PREFIX}.dlq.${queue}.${id}`;
+/** Header of a dead letter: why the task failed for good (`expired` or `terminated`). */
+export const DEAD_LETTER_REASON_HEADER = "Jetq-Dlq-Reason";
+/** Header of a dead letter: when the task failed for good, epoch ms. */
+export const DEAD_LETTER_AT_HEADER = "Jetq-Dlq-At";
+/**
+ * De-duplication id of the work item that redrives the dead letter at stream sequence `seq`: a
+ * repeated redrive of the same entry (e.g. after a crash before the entry was deleted) is stored once.
+ */
+export const redriveMsgId = (taskId: string, seq: number): string => `${taskId}:dlq:${seq}`;
 
 /** Stream of the log lines handlers append to their tasks. */
 export const TASK_LOGS_STREAM = "JETQ_TASK_LOGS";
