@@ -1,5 +1,6 @@
 import { StorageError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
+import { Cancellations } from "../jobs/cancellations.js";
 import { RateLimiter } from "../jobs/rate-limiter.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
@@ -37,6 +38,7 @@ export class Dispatcher {
   private readonly leases: Leases;
   private stopping = false;
   private limiter?: Promise<RateLimiter>;
+  private cancels?: Promise<Cancellations>;
 
   constructor(private readonly p: DispatcherParams) {
     this.leases = new Leases({ log: p.log, timeoutDelayMs: p.nakDelayMs });
@@ -118,6 +120,22 @@ export class Dispatcher {
     for (const f of this.feeds.values()) f.stop();
     this.feeds.clear();
     this.leases.stop();
+    await (await this.cancels?.catch(() => undefined))?.stop();
+  }
+
+  /**
+   * Cancellation requests, followed from the first use: a cancelled task is not handed out, and a
+   * dispatched one is settled as `cancelled` at once (its client's later `/ack` answers 404).
+   */
+  private cancellations(): Promise<Cancellations> {
+    this.cancels ??= Cancellations.open(this.p.storage.nc, this.p.storage.replicas).then(async (cancels) => {
+      await cancels.listen((id) => {
+        const attempt = this.leases.takeOne(id);
+        if (attempt) void this.settle([attempt], (a) => a.cancel()).catch(() => undefined);
+      });
+      return cancels;
+    });
+    return this.cancels;
   }
 
   private feed(queue: string): QueueFeed {
@@ -127,6 +145,7 @@ export class Dispatcher {
         name: queue,
         storage: this.p.storage,
         log: this.p.log,
+        cancels: () => this.cancellations(),
         limiter: () => {
           this.limiter ??= RateLimiter.open(this.p.storage.nc, this.p.storage.replicas);
           return this.limiter;

@@ -1,5 +1,6 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attempt.js";
+import type { Cancellations } from "../jobs/cancellations.js";
 import { ackWaitMs } from "../jobs/queue.js";
 import { isHeld, type QueueControls, QueueControlsStore } from "../jobs/queue-controls.js";
 import { RateBudget } from "../jobs/rate-budget.js";
@@ -32,6 +33,8 @@ export interface QueueFeedParams {
   onIdle: (feed: QueueFeed) => void;
   /** The shared rate limiter (opened on first need). */
   limiter: () => Promise<RateLimiter>;
+  /** Cancellation requests (followed by the owner). */
+  cancels: () => Promise<Cancellations>;
 }
 
 const NO_DISCARD: ReadonlySet<TaskState> = new Set();
@@ -198,7 +201,8 @@ export class QueueFeed implements SlotSource {
           else this.controlsWatch = watch;
         }
         this.consumers = consumers;
-        this.rules = { storage, queue, retryPolicy: retryDefault, discard: NO_DISCARD, log };
+        const cancels = await this.p.cancels();
+        this.rules = { storage, queue, retryPolicy: retryDefault, discard: NO_DISCARD, log, cancels };
       } else retryInMs = QUEUE_RECHECK_MS;
     } catch (err) {
       this.failures++;

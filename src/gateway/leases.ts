@@ -110,6 +110,14 @@ export class Leases {
     });
   }
 
+  /** Takes the dispatched attempt of one task, if this gateway has one, for the caller to settle. */
+  takeOne(id: string): Attempt | undefined {
+    const lease = this.byId.get(id);
+    if (!lease?.dispatched) return undefined;
+    this.remove(lease);
+    return lease.attempt;
+  }
+
   /**
    * Stops every timer and forgets every lease without settling: the work items stay unacknowledged
    * and JetStream redelivers them after the queue's ack wait.

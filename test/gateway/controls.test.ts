@@ -97,8 +97,20 @@ describe("REST controls: pause, rate limits, cancel, progress and logs", () => {
     assert.equal(again.status, 409);
     assert.equal(errorOf(again.body), "task_finished");
     assert.equal((await g.call("POST", "/v1/tasks/nope/cancel")).status, 404);
-    assert.equal(errorOf((await g.call("GET", "/v1/tasks/a.b/logs")).body), "invalid_id");
     ac.abort();
     await run;
+
+    // A task dispatched to an HTTP consumer is settled as cancelled at once; its late ack finds nothing.
+    const id = ((await g.call("POST", `/enqueue/${q}`, { content: 1 })).body as { id: string }).id;
+    const [got] = (await g.call("POST", "/wait/", { queues: [q], timeout: 5000 })).body as { id: string }[];
+    assert.equal(got?.id, id);
+    assert.equal((await g.call("POST", `/v1/tasks/${id}/cancel`)).status, 200);
+    await waitUntil(
+      async () => (await c.loadTask(id)).state === TaskState.Cancelled,
+      5000,
+      "dispatched task cancelled",
+    );
+    await waitUntil(async () => (await g.call("POST", "/ack/", { ids: [id] })).status === 404, 5000, "lease gone");
+    assert.equal(errorOf((await g.call("GET", "/v1/tasks/a.b/logs")).body), "invalid_id");
   });
 });
