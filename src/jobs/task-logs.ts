@@ -1,7 +1,7 @@
 import type { StorageType } from "@nats-io/jetstream";
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import type { AckedPublisher } from "../nats/acked-publisher.js";
-import { ensureStream, wrapStorage } from "../nats/streams.js";
+import { ensureStream, isNotFound, wrapStorage } from "../nats/streams.js";
 import { TASK_LOGS_STREAM, TASK_LOGS_SUBJECTS, taskLogSubject } from "./storage/layout.js";
 
 /** One line a handler appended to its task's log. */
@@ -74,6 +74,15 @@ export class TaskLogs {
       throw wrapStorage(err, `appending to the log of task ${taskId}`);
     }
     return stored;
+  }
+
+  /** Removes a task's log lines (nothing to do when it has none). */
+  async remove(taskId: string): Promise<void> {
+    try {
+      await this.p.jsm.streams.purge(TASK_LOGS_STREAM, { filter: taskLogSubject(taskId) });
+    } catch (err) {
+      if (!isNotFound(err)) throw wrapStorage(err, `removing the log of task ${taskId}`);
+    }
   }
 
   /** A task's log lines, oldest first (empty when it has none). */

@@ -34,6 +34,7 @@ import {
   PRIORITY_LEVELS,
   QUEUE_STREAM_PREFIX,
   queueConfigKey,
+  queueControlsKey,
   queueEventSubject,
   queueStream,
   queueSubjects,
@@ -472,11 +473,12 @@ export class JetStreamStorage {
     }
   }
 
-  /** Deletes a task's record and its work item. @throws NotFoundError when neither exists. */
+  /** Deletes a task's record, its work item and its log lines. @throws NotFoundError when neither exists. */
   async deleteTask(id: string): Promise<void> {
     const task = await this.loadTask(id);
     await this.removeWorkItem(task.queue, id);
     await this.jsm.streams.purge(TASKS_STREAM, { filter: taskSubject(id) });
+    await this.logs.remove(id);
   }
 
   /** Names of all queues. */
@@ -539,7 +541,9 @@ export class JetStreamStorage {
       if (!isNotFound(err)) throw wrapStorage(err, `deleting queue ${name}`);
     });
     await deleteDeadLetterStream(this, name);
-    await (await this.configBucket()).delete(queueConfigKey(name));
+    const kv = await this.configBucket();
+    await kv.delete(queueConfigKey(name));
+    await kv.delete(queueControlsKey(name));
     this.queues.delete(name);
   }
 
