@@ -15,7 +15,10 @@ export interface QueueConfig {
   maxTries?: number;
   /** Longest a handler may run (ms) before it is aborted and the try counts as failed. @defaultValue 3_600_000 (1 h) */
   maxRunTimeMs?: number;
-  /** Most tasks in flight across all workers of this queue. @defaultValue 100 */
+  /**
+   * Most tasks in flight across all workers of this queue, per priority level in use (each level has
+   * its own consumer; see docs/queue-controls.md). @defaultValue 100
+   */
   maxConcurrent?: number;
   /**
    * How long JetStream waits before handing the item of a dead (silent) worker to another one.
