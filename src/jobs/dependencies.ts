@@ -1,7 +1,8 @@
 import { AckPolicy, type ConsumerMessages, DeliverPolicy, RetentionPolicy } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { openBucket } from "../nats/buckets.js";
 import { ensureStream, wrapStorage } from "../nats/streams.js";
 import { parseTaskStateEvent } from "./events.js";
 import { validateId } from "./names.js";
@@ -20,11 +21,7 @@ export async function prepareDependencies(storage: JetStreamStorage): Promise<KV
     retention: RetentionPolicy.Limits,
     max_age: FINAL_EVENTS_MAX_AGE_NS,
   });
-  try {
-    return await new Kvm(storage.nc).create(DEPENDENCIES_BUCKET, { history: 1 });
-  } catch (err) {
-    throw wrapStorage(err, `opening bucket ${DEPENDENCIES_BUCKET}`);
-  }
+  return openBucket(storage.nc, DEPENDENCIES_BUCKET, { history: 1 });
 }
 
 /** Where a task with dependencies stands. */

@@ -1,6 +1,7 @@
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
+import { openBucket } from "./buckets.js";
 import { wrapStorage } from "./streams.js";
 
 /** KV bucket that holds one key per elected component. */
@@ -55,15 +56,11 @@ export class LeaderElection {
 
   /** Opens the bucket and starts campaigning. */
   async start(): Promise<void> {
-    try {
-      this.kv = await new Kvm(this.p.nc).create(ELECTIONS_BUCKET, {
-        ttl: this.ttl,
-        history: 1,
-        replicas: this.p.replicas ?? 1,
-      });
-    } catch (err) {
-      throw wrapStorage(err, `opening bucket ${ELECTIONS_BUCKET}`);
-    }
+    this.kv = await openBucket(this.p.nc, ELECTIONS_BUCKET, {
+      ttl: this.ttl,
+      history: 1,
+      replicas: this.p.replicas ?? 1,
+    });
     await this.campaign();
   }
 

@@ -11,11 +11,12 @@ import {
   StorageType,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
+import { openBucket } from "../../nats/buckets.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
 import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
@@ -185,17 +186,11 @@ export class JetStreamStorage {
 
   /** The config bucket (queue definitions, task schedules). */
   async configBucket(): Promise<KV> {
-    if (!this.config) {
-      try {
-        this.config = await new Kvm(this.nc).create(CONFIG_BUCKET, {
-          history: 1,
-          replicas: this.opts.replicas,
-          storage: this.storage,
-        });
-      } catch (err) {
-        throw wrapStorage(err, `opening bucket ${CONFIG_BUCKET}`);
-      }
-    }
+    this.config ??= await openBucket(this.nc, CONFIG_BUCKET, {
+      history: 1,
+      replicas: this.opts.replicas,
+      storage: this.storage,
+    });
     return this.config;
   }
 
