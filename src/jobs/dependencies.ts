@@ -3,7 +3,7 @@ import type { KV } from "@nats-io/kv";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { openBucket } from "../nats/buckets.js";
-import { ensureStream, wrapStorage } from "../nats/streams.js";
+import { ensureStream } from "../nats/streams.js";
 import { parseTaskStateEvent } from "./events.js";
 import { validateId } from "./names.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";

@@ -2,7 +2,6 @@ import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import { openBucket } from "./buckets.js";
-import { wrapStorage } from "./streams.js";
 
 /** KV bucket that holds one key per elected component. */
 export const ELECTIONS_BUCKET = "JETQ_ELECTIONS";
