@@ -6,6 +6,7 @@ export { parseDuration } from "./duration.js";
 export { ConfigError, JetqError, NotFoundError, StorageError, ValidationError } from "./errors.js";
 export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } from "./jobs/client.js";
 export { Client } from "./jobs/client.js";
+export { DelayedTasks, MAX_DELAY_MS } from "./jobs/delayed-tasks.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
 export { DependencyResolver } from "./jobs/dependencies.js";
 export type { BaseEvent, JetqEvent, TaskStateEvent } from "./jobs/events.js";
@@ -20,6 +21,8 @@ export {
   remoteHandlerSubject,
   TASK_CONTENT_TYPE,
 } from "./jobs/handlers/remote-handler.js";
+export type { DedupeMode, DedupeOptions, DedupeResult } from "./jobs/idempotency.js";
+export { MAX_DEDUPE_KEY_BYTES, MAX_DEDUPE_WINDOW_MS, validateDedupe } from "./jobs/idempotency.js";
 export { loggingMiddleware, recoveryMiddleware } from "./jobs/middleware.js";
 export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
 export type { QueueConfig, ResolvedQueue } from "./jobs/queue.js";
@@ -55,3 +58,5 @@ export type { NatsOptions } from "./nats/connect.js";
 export { connectNats } from "./nats/connect.js";
 export type { NatsServerOptions } from "./nats/nats-server-launcher.js";
 export { NatsCluster, NatsServerLauncher } from "./nats/nats-server-launcher.js";
+export type { SchedulerServiceParams } from "./scheduler/scheduler-service.js";
+export { SchedulerService } from "./scheduler/scheduler-service.js";
