@@ -61,11 +61,15 @@ export const MAX_DEDUPE_KEY_BYTES = 1024;
  */
 export const ABANDONED_CLAIM_MS = 10_000;
 /**
- * A debounced task due within this margin is treated as already started: a later enqueue creates a
- * new task instead of updating it, so the scheduler cannot fire the old version while it is being
- * replaced (unless clocks differ by more than this; see docs/idempotency.md).
+ * A debounced task due within this margin (or a quarter of its window, if less) is treated as
+ * already started: a later enqueue creates a new task instead of updating it, so the scheduler
+ * cannot fire the old version while it is being replaced (unless clocks differ by more than the
+ * margin; see docs/idempotency.md).
  */
 export const DEBOUNCE_GUARD_MS = 1000;
+
+/** The margin of {@link DEBOUNCE_GUARD_MS} for a window. */
+const guardOf = (windowMs: number): number => Math.min(DEBOUNCE_GUARD_MS, windowMs / 4);
 
 const MODES: ReadonlySet<string> = new Set<DedupeMode>(["throttle", "debounce"]);
 
@@ -256,9 +260,10 @@ export class Idempotency {
     const now = Date.now();
     const claim = entry?.operation === "PUT" ? decodeClaim(entry) : undefined;
     if (claim && now < claim.until) checkMode(claim, o);
-    if (entry && claim && claim.until - now > DEBOUNCE_GUARD_MS) {
+    const guard = guardOf(o.windowMs);
+    if (entry && claim && claim.until - now > guard) {
       const pending = await this.delayed.pending(claim.taskId);
-      if (pending && pending.runAt! - now > DEBOUNCE_GUARD_MS) {
+      if (pending && pending.runAt! - now > guard) {
         const next: Task = { ...task, id: claim.taskId, createdAt: pending.createdAt, runAt: now + o.windowMs };
         await this.delayed.reschedule(next, writer.prepare(next));
         const updated: Claim = { ...claim, until: next.runAt!, written: now };
