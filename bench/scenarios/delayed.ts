@@ -162,25 +162,6 @@ async function runJetq(ctx: BenchContext): Promise<SideRun> {
   }
 }
 
-/** Lateness of delayed jobs. */
-export const delayedScenario: Scenario = {
-  id: "delayed",
-  title: "delayed delivery lateness",
-  description:
-    "N delayed jobs due evenly over S ms (first due after a lead time); lateness = delivery − due (BullMQ: delay option, handler start; jetq: Gozo scheduler of jetq serve, arrival on the reply subject).",
-  metrics: [
-    { id: "p50", title: "delayed lateness p50", unit: "ms", better: "lower" },
-    { id: "p99", title: "delayed lateness p99", unit: "ms", better: "lower" },
-    { id: "max", title: "delayed lateness max", unit: "ms", better: "lower" },
-  ],
-  sides: ["jetq", "bullmq", "bullmq-aof"],
-  run(side: SideId, ctx: BenchContext): Promise<SideRun> {
-    if (side === "jetq") return runJetq(ctx);
-    if (side === "bullmq" || side === "bullmq-aof") return runBull(side, ctx);
-    throw new SideUnavailable("JetStream 2.9 has no delayed delivery");
-  },
-};
-
 async function runJetqTasks(ctx: BenchContext): Promise<SideRun> {
   const o = ctx.options;
   const url = ctx.servers.nats.url;
@@ -208,21 +189,48 @@ async function runJetqTasks(ctx: BenchContext): Promise<SideRun> {
   }
 }
 
+/** A lateness scenario: BullMQ's delayed jobs against a jetq way of delaying. */
+function latenessScenario(
+  id: string,
+  title: string,
+  /** Start of the table rows' titles (the percentile follows). */
+  rows: string,
+  description: string,
+  runJetqSide: (ctx: BenchContext) => Promise<SideRun>,
+): Scenario {
+  return {
+    id,
+    title,
+    description,
+    metrics: (["p50", "p99", "max"] as const).map((m) => ({
+      id: m,
+      title: `${rows} ${m}`,
+      unit: "ms",
+      better: "lower" as const,
+    })),
+    sides: ["jetq", "bullmq", "bullmq-aof"],
+    run(side: SideId, ctx: BenchContext): Promise<SideRun> {
+      if (side === "jetq") return runJetqSide(ctx);
+      if (side === "bullmq" || side === "bullmq-aof") return runBull(side, ctx);
+      throw new SideUnavailable("JetStream 2.9 has no delayed delivery");
+    },
+  };
+}
+
+/** Lateness of delayed jobs. */
+export const delayedScenario = latenessScenario(
+  "delayed",
+  "delayed delivery lateness",
+  "delayed lateness",
+  "N delayed jobs due evenly over S ms (first due after a lead time); lateness = delivery − due (BullMQ: delay option, handler start; jetq: Gozo scheduler of jetq serve, arrival on the reply subject).",
+  runJetq,
+);
+
 /** Lateness of delayed tasks (`runAt`), measured like BullMQ's delayed jobs: at handler start. */
-export const delayedTasksScenario: Scenario = {
-  id: "delayed-tasks",
-  title: "delayed task lateness",
-  description:
-    "The delayed scenario's due times, as tasks: lateness = handler start − due (BullMQ: delay option; jetq: runAt via enqueueMany, fired into the queue by the scheduler of jetq serve; worker concurrency 100 on both).",
-  metrics: [
-    { id: "p50", title: "delayed task lateness p50", unit: "ms", better: "lower" },
-    { id: "p99", title: "delayed task lateness p99", unit: "ms", better: "lower" },
-    { id: "max", title: "delayed task lateness max", unit: "ms", better: "lower" },
-  ],
-  sides: ["jetq", "bullmq", "bullmq-aof"],
-  run(side: SideId, ctx: BenchContext): Promise<SideRun> {
-    if (side === "jetq") return runJetqTasks(ctx);
-    if (side === "bullmq" || side === "bullmq-aof") return runBull(side, ctx);
-    throw new SideUnavailable("JetStream 2.9 has no delayed delivery");
-  },
-};
+export const delayedTasksScenario = latenessScenario(
+  "delayed-tasks",
+  "delayed task lateness",
+  "delayed task lateness",
+  "The delayed scenario's due times, as tasks: lateness = handler start − due (BullMQ: delay option; jetq: runAt via enqueueMany, fired into the queue by the scheduler of jetq serve; worker concurrency 100 on both).",
+  runJetqTasks,
+);

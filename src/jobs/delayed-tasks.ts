@@ -50,7 +50,21 @@ function headerRecord(h: MsgHdrs): Record<string, string> {
   return out;
 }
 
-const instances = new WeakMap<JetStreamStorage, DelayedTasks>();
+/**
+ * A factory that makes one instance per storage, on first request (later requests get the same
+ * instance, whatever their `log`).
+ */
+export function onePerStorage<T>(make: (storage: JetStreamStorage, log: Logger) => T) {
+  const made = new WeakMap<JetStreamStorage, T>();
+  return (storage: JetStreamStorage, log: Logger): T => {
+    let v = made.get(storage);
+    if (v === undefined) {
+      v = make(storage, log);
+      made.set(storage, v);
+    }
+    return v;
+  };
+}
 
 /**
  * Writes, rewrites and cancels delayed tasks on one storage. One instance per storage
@@ -66,15 +80,8 @@ export class DelayedTasks {
     private readonly log: Logger,
   ) {}
 
-  /** The instance of `storage` (created on first call; `log` is the first caller's). */
-  static for(storage: JetStreamStorage, log: Logger): DelayedTasks {
-    let d = instances.get(storage);
-    if (!d) {
-      d = new DelayedTasks(storage, log);
-      instances.set(storage, d);
-    }
-    return d;
-  }
+  /** The instance of a storage (created on first call; `log` is the first caller's). */
+  static readonly for = onePerStorage((storage, log) => new DelayedTasks(storage, log));
 
   /** The scheduler's stream (`JETQ_SCHEDULES`), opened once; publishes share the storage's publisher. */
   schedules(): Promise<ScheduleStore> {

@@ -9,7 +9,7 @@ import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { StorageError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { lastBySubject, wrapStorage } from "../nats/streams.js";
-import { DelayedTasks } from "./delayed-tasks.js";
+import { DelayedTasks, onePerStorage } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { DEDUPE_BUCKET, queueStream, workSubjectAnyPriority } from "./storage/layout.js";
 import { decodeTask } from "./storage/task-codec.js";
@@ -129,10 +129,22 @@ function isConflict(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164);
 }
 
-/** One pass of the claim loop: a result, or `again` (lost a race: re-read now), or `wait` (re-read shortly). */
-type Step = DedupeResult | "again" | "wait";
+/** One pass of the claim loop: what was read, and the call's arguments. */
+interface Round {
+  kv: KV;
+  key: string;
+  entry: KvEntry | null;
+  /** The entry's claim, when it holds a readable one. */
+  claim: Claim | undefined;
+  now: number;
+  task: Task;
+  queue: string;
+  o: Required<DedupeOptions>;
+  writer: TaskWriter;
+}
 
-const instances = new WeakMap<JetStreamStorage, Idempotency>();
+/** What a pass ends with: a result, or `again` (lost a race: re-read now), or `wait` (re-read shortly). */
+type Step = DedupeResult | "again" | "wait";
 
 /**
  * Enqueues with idempotency keys on one storage (one instance per storage, {@link Idempotency.for}).
@@ -149,15 +161,8 @@ export class Idempotency {
     this.delayed = DelayedTasks.for(storage, log);
   }
 
-  /** The instance of `storage` (created on first call; `log` is the first caller's). */
-  static for(storage: JetStreamStorage, log: Logger): Idempotency {
-    let i = instances.get(storage);
-    if (!i) {
-      i = new Idempotency(storage, log);
-      instances.set(storage, i);
-    }
-    return i;
-  }
+  /** The instance of a storage (created on first call; `log` is the first caller's). */
+  static readonly for = onePerStorage((storage, log) => new Idempotency(storage, log));
 
   private kv(): Promise<KV> {
     if (!this.bucket) {
@@ -209,33 +214,22 @@ export class Idempotency {
       } catch (err) {
         throw wrapStorage(err, `reading idempotency key ${key}`);
       }
-      const step =
-        o.mode === "throttle"
-          ? await this.throttle(kv, key, entry, task, data!, queue, o, writer)
-          : await this.debounce(kv, key, entry, task, queue, o, writer);
+      const claim = entry?.operation === "PUT" ? decodeClaim(entry) : undefined;
+      const r: Round = { kv, key, entry, claim, now: Date.now(), task, queue, o, writer };
+      const step = data ? await this.throttle(r, data) : await this.debounce(r);
       if (typeof step === "object") return step;
       if (Date.now() > giveUp) {
         throw new StorageError("dedupe_contended", `could not settle idempotency key ${key} of queue ${queue}`);
       }
       if (step === "wait") {
-        await new Promise((r) => setTimeout(r, pause));
+        await new Promise((resolve) => setTimeout(resolve, pause));
         pause = Math.min(pause * 2, 100);
       }
     }
   }
 
-  private async throttle(
-    kv: KV,
-    key: string,
-    entry: KvEntry | null,
-    task: Task,
-    data: Uint8Array,
-    queue: string,
-    o: Required<DedupeOptions>,
-    writer: TaskWriter,
-  ): Promise<Step> {
-    const now = Date.now();
-    const claim = entry?.operation === "PUT" ? decodeClaim(entry) : undefined;
+  private async throttle(r: Round, data: Uint8Array): Promise<Step> {
+    const { claim, now, task, queue, o } = r;
     if (claim && now < claim.until) {
       checkMode(claim, o);
       const existing = await this.find(claim.taskId, queue);
@@ -244,21 +238,11 @@ export class Idempotency {
       if (now - claim.written < ABANDONED_CLAIM_MS) return "wait";
       this.log.warn("taking over an idempotency key whose task never appeared", { queue, task: claim.taskId });
     }
-    const fresh: Claim = { taskId: task.id, until: now + o.windowMs, mode: o.mode, written: now };
-    return this.claimAndWrite(kv, key, entry, fresh, task, data, writer);
+    return this.claimAndWrite(r, now + o.windowMs, data);
   }
 
-  private async debounce(
-    kv: KV,
-    key: string,
-    entry: KvEntry | null,
-    task: Task,
-    queue: string,
-    o: Required<DedupeOptions>,
-    writer: TaskWriter,
-  ): Promise<Step> {
-    const now = Date.now();
-    const claim = entry?.operation === "PUT" ? decodeClaim(entry) : undefined;
+  private async debounce(r: Round): Promise<Step> {
+    const { entry, claim, now, task, queue, o, writer } = r;
     if (claim && now < claim.until) checkMode(claim, o);
     const guard = guardOf(o.windowMs);
     if (entry && claim && claim.until - now > guard) {
@@ -266,8 +250,7 @@ export class Idempotency {
       if (pending && pending.runAt! - now > guard) {
         const next: Task = { ...task, id: claim.taskId, createdAt: pending.createdAt, runAt: now + o.windowMs };
         await this.delayed.reschedule(next, writer.prepare(next));
-        const updated: Claim = { ...claim, until: next.runAt!, written: now };
-        if ((await this.write(kv, key, entry, updated)) === undefined) return "again";
+        if ((await this.write(r, { ...claim, until: next.runAt!, written: now })) === undefined) return "again";
         return this.duplicate(next, queue, o.mode);
       }
       // Not stored yet by its enqueue (or that enqueue crashed, or the task was cancelled).
@@ -275,44 +258,35 @@ export class Idempotency {
     }
     // No pending task, or one due so soon that it counts as started: a new task takes the key.
     task.runAt = now + o.windowMs;
-    const fresh: Claim = { taskId: task.id, until: task.runAt, mode: o.mode, written: now };
-    return this.claimAndWrite(kv, key, entry, fresh, task, writer.prepare(task), writer);
+    return this.claimAndWrite(r, task.runAt, writer.prepare(task));
   }
 
   /**
-   * Claims the key for `task` (create, or update at the revision read) and stores the task
-   * (`data`: prepared before the claim, so a task that cannot be stored claims nothing). A failed
-   * store gives the claim back.
+   * Claims the key for the round's task until `until` (create, or update at the revision read) and
+   * stores the task (`data`: prepared before the claim, so a task that cannot be stored claims
+   * nothing). A failed store gives the claim back.
    */
-  private async claimAndWrite(
-    kv: KV,
-    key: string,
-    entry: KvEntry | null,
-    claim: Claim,
-    task: Task,
-    data: Uint8Array,
-    writer: TaskWriter,
-  ): Promise<Step> {
-    const rev = await this.write(kv, key, entry, claim);
+  private async claimAndWrite(r: Round, until: number, data: Uint8Array): Promise<Step> {
+    const rev = await this.write(r, { taskId: r.task.id, until, mode: r.o.mode, written: r.now });
     if (rev === undefined) return "again";
     try {
-      await writer.write(task, data);
+      await r.writer.write(r.task, data);
     } catch (err) {
-      await kv.delete(key, { previousSeq: rev }).catch(() => undefined);
+      await r.kv.delete(r.key, { previousSeq: rev }).catch(() => undefined);
       throw err;
     }
-    return { task, duplicate: false };
+    return { task: r.task, duplicate: false };
   }
 
   /** Writes a claim if the key is still as read; resolves with the new revision, or undefined when it changed. */
-  private async write(kv: KV, key: string, entry: KvEntry | null, claim: Claim): Promise<number | undefined> {
+  private async write(r: Round, claim: Claim): Promise<number | undefined> {
     try {
-      return entry?.operation === "PUT"
-        ? await kv.update(key, encodeClaim(claim), entry.revision)
-        : await kv.create(key, encodeClaim(claim));
+      return r.entry?.operation === "PUT"
+        ? await r.kv.update(r.key, encodeClaim(claim), r.entry.revision)
+        : await r.kv.create(r.key, encodeClaim(claim));
     } catch (err) {
       if (isConflict(err)) return undefined;
-      throw wrapStorage(err, `claiming idempotency key ${key}`);
+      throw wrapStorage(err, `claiming idempotency key ${r.key}`);
     }
   }
 

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
-  Client,
   type ClientOptions,
   connectNats,
   DelayedTasks,
@@ -20,16 +19,14 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { OutboxPublisher } from "../../src/outbox/index.js";
+import { testClient, uniqueQueue } from "../support/client.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
-const uniq = () => `q${randomUUID().slice(0, 8)}`;
-
-async function client(queue: string, extra: Partial<ClientOptions> = {}): Promise<Client> {
-  return Client.connect({ servers: nats.server.url, queue, logger: silentLogger, ...extra });
-}
+const uniq = uniqueQueue;
+const client = (queue: string, extra: Partial<ClientOptions> = {}) => testClient(nats.server.url, queue, extra);
 
 /** A router whose handler for `t` records when each task started, by task id. */
 function startTimes(): { router: Router; started: Map<string, number>; payloads: Map<string, unknown> } {

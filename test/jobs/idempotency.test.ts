@@ -4,7 +4,6 @@ import { after, before, describe, it } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
-  Client,
   type ClientOptions,
   connectNats,
   type DedupeOptions,
@@ -19,15 +18,13 @@ import {
 } from "../../src/index.js";
 import { dedupeKvKey, MAX_DEDUPE_WINDOW_MS } from "../../src/jobs/idempotency.js";
 import { DEDUPE_BUCKET } from "../../src/jobs/storage/layout.js";
+import { testClient, uniqueQueue } from "../support/client.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
-const uniq = () => `q${randomUUID().slice(0, 8)}`;
-
-async function client(queue: string, extra: Partial<ClientOptions> = {}): Promise<Client> {
-  return Client.connect({ servers: nats.server.url, queue, logger: silentLogger, ...extra });
-}
+const uniq = uniqueQueue;
+const client = (queue: string, extra: Partial<ClientOptions> = {}) => testClient(nats.server.url, queue, extra);
 
 /** A router whose `t` handler counts runs and keeps the payload and start time of each task. */
 function recorder() {
