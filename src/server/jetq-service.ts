@@ -97,6 +97,8 @@ export class JetqService {
       const metrics = this.opts.metrics
         ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
         : undefined;
+      // Counts what goes through the service's storage (queue events, REST delayed tasks).
+      if (metrics) this.storage.observer = metrics;
       this.scheduler = new SchedulerService({
         nc: this.nc,
         log: log.child({ component: "scheduler" }),
