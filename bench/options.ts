@@ -40,7 +40,7 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --rounds <n>          rounds per scenario (default 3, quick 1)
   --jobs <n>            jobs per throughput run (default 50000, quick 2000)
   --concurrency <list>  handler concurrencies, comma-separated (default 1,10,100)
-  --only <list>         scenario ids, comma-separated (enqueue, process, drain, latency, raw, delayed)
+  --only <list>         scenario ids, comma-separated (enqueue, process, drain, latency, raw, delayed, delayed-tasks)
   --sides <list>        sides, comma-separated (jetq, bullmq, bullmq-aof, raw)
   --out <dir>           output directory (default bench/results)
   --help                this text`;

@@ -15,6 +15,7 @@ export type {
   RedriveAllResult,
 } from "./jobs/dead-letters.js";
 export { DeadLetters, MAX_DEAD_LETTER_PAGE } from "./jobs/dead-letters.js";
+export { DelayedTasks, MAX_DELAY_MS } from "./jobs/delayed-tasks.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
 export { DependencyResolver } from "./jobs/dependencies.js";
 export type {
@@ -50,6 +51,8 @@ export {
   remoteHandlerSubject,
   TASK_CONTENT_TYPE,
 } from "./jobs/handlers/remote-handler.js";
+export type { DedupeMode, DedupeOptions, DedupeResult } from "./jobs/idempotency.js";
+export { MAX_DEDUPE_KEY_BYTES, MAX_DEDUPE_WINDOW_MS, validateDedupe } from "./jobs/idempotency.js";
 export { loggingMiddleware, recoveryMiddleware } from "./jobs/middleware.js";
 export { isValidQueueName, validateId, validateQueueName, validateTaskType } from "./jobs/names.js";
 export { STARVATION_LIMIT } from "./jobs/priority-picker.js";
@@ -96,3 +99,5 @@ export type { NatsOptions } from "./nats/connect.js";
 export { connectNats } from "./nats/connect.js";
 export type { NatsServerOptions } from "./nats/nats-server-launcher.js";
 export { NatsCluster, NatsServerLauncher } from "./nats/nats-server-launcher.js";
+export type { SchedulerServiceParams } from "./scheduler/scheduler-service.js";
+export { SchedulerService } from "./scheduler/scheduler-service.js";

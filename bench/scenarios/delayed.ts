@@ -3,18 +3,22 @@
  * time after the start (time to enqueue them all). Lateness = moment of delivery − due time, on
  * the wall clock both systems schedule by.
  * - BullMQ: jobs with the `delay` option; delivery = handler start (worker concurrency 100).
- * - jetq: the Gozo-compatible scheduler of `jetq serve` (a child process): a core NATS message to
- *   `gozo` with `Gozo-When` (fractional epoch seconds) and `Gozo-Id`, replying to an inbox;
- *   delivery = arrival of the fired message on that inbox.
+ * - jetq, `delayed`: the Gozo-compatible scheduler of `jetq serve` (a child process): a core NATS
+ *   message to `gozo` with `Gozo-When` (fractional epoch seconds) and `Gozo-Id`, replying to an
+ *   inbox; delivery = arrival of the fired message on that inbox.
+ * - jetq, `delayed-tasks`: tasks with `runAt` (`enqueueMany`), fired into their queue by the same
+ *   `jetq serve`; delivery = handler start (worker concurrency 100), as on the BullMQ side.
  */
 import { randomUUID } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
+import { newTask } from "../../src/index.js";
 import { SCHEDULES_STREAM } from "../../src/scheduler/schedule.js";
 import { sleep, until } from "../clock.js";
 import { JetqServeProcess } from "../jetq-serve-process.js";
 import { BULL_JOB_NAME, flushRedis, openBullQueue, startBullWorker, uniqueBullQueue } from "../sides/bullmq.js";
+import { cleanupJetq, connectJetq, JETQ_TASK_TYPE, startJetqWorker, uniqueQueue } from "../sides/jetq.js";
 import { percentile } from "../stats.js";
 import { type BenchContext, type Scenario, type SideId, type SideRun, SideUnavailable } from "../types.js";
 
@@ -92,9 +96,8 @@ async function runBull(side: "bullmq" | "bullmq-aof", ctx: BenchContext): Promis
   }
 }
 
-async function runJetq(ctx: BenchContext): Promise<SideRun> {
-  const o = ctx.options;
-  const url = ctx.servers.nats.url;
+/** Starts `jetq serve` as the scheduler. @throws SideUnavailable when it does not start */
+async function startScheduler(url: string): Promise<JetqServeProcess> {
   const serve = new JetqServeProcess(url);
   try {
     await serve.start();
@@ -103,6 +106,13 @@ async function runJetq(ctx: BenchContext): Promise<SideRun> {
     const tail = rest.join(" ").replace(/\s+/g, " ").trim().slice(-600);
     throw new SideUnavailable(`jetq serve did not start: ${first}${tail ? ` (last output: ${tail})` : ""}`);
   }
+  return serve;
+}
+
+async function runJetq(ctx: BenchContext): Promise<SideRun> {
+  const o = ctx.options;
+  const url = ctx.servers.nats.url;
+  const serve = await startScheduler(url);
   const nc = await connect({ servers: url, name: "bench-gozo" });
   try {
     const run = randomUUID().slice(0, 8);
@@ -152,21 +162,75 @@ async function runJetq(ctx: BenchContext): Promise<SideRun> {
   }
 }
 
+async function runJetqTasks(ctx: BenchContext): Promise<SideRun> {
+  const o = ctx.options;
+  const url = ctx.servers.nats.url;
+  const serve = await startScheduler(url);
+  const queue = uniqueQueue();
+  const producer = await connectJetq(url, queue, BULL_CONCURRENCY);
+  const l = new Lateness(o.delayedJobs, o.delayedSpreadMs, o.delayedLeadMs);
+  const worker = startJetqWorker(await connectJetq(url, queue, BULL_CONCURRENCY), (t) =>
+    l.deliver((t.payload as { i?: unknown }).i),
+  );
+  try {
+    const t0 = Date.now();
+    await producer.enqueueMany(l.due.map((due, i) => newTask(JETQ_TASK_TYPE, { i }, { runAt: due })));
+    const enqueueMs = Date.now() - t0;
+    await l.settle(o.delayedGraceMs);
+    return l.result({ enqueueMs });
+  } finally {
+    await worker.stop();
+    await cleanupJetq(producer, queue);
+    await jetstreamManager(producer.nc)
+      .then((jsm) => jsm.streams.delete(SCHEDULES_STREAM))
+      .catch(() => undefined);
+    await producer.close();
+    await serve.stop();
+  }
+}
+
+/** A lateness scenario: BullMQ's delayed jobs against a jetq way of delaying. */
+function latenessScenario(
+  id: string,
+  title: string,
+  /** Start of the table rows' titles (the percentile follows). */
+  rows: string,
+  description: string,
+  runJetqSide: (ctx: BenchContext) => Promise<SideRun>,
+): Scenario {
+  return {
+    id,
+    title,
+    description,
+    metrics: (["p50", "p99", "max"] as const).map((m) => ({
+      id: m,
+      title: `${rows} ${m}`,
+      unit: "ms",
+      better: "lower" as const,
+    })),
+    sides: ["jetq", "bullmq", "bullmq-aof"],
+    run(side: SideId, ctx: BenchContext): Promise<SideRun> {
+      if (side === "jetq") return runJetqSide(ctx);
+      if (side === "bullmq" || side === "bullmq-aof") return runBull(side, ctx);
+      throw new SideUnavailable("JetStream 2.9 has no delayed delivery");
+    },
+  };
+}
+
 /** Lateness of delayed jobs. */
-export const delayedScenario: Scenario = {
-  id: "delayed",
-  title: "delayed delivery lateness",
-  description:
-    "N delayed jobs due evenly over S ms (first due after a lead time); lateness = delivery − due (BullMQ: delay option, handler start; jetq: Gozo scheduler of jetq serve, arrival on the reply subject).",
-  metrics: [
-    { id: "p50", title: "delayed lateness p50", unit: "ms", better: "lower" },
-    { id: "p99", title: "delayed lateness p99", unit: "ms", better: "lower" },
-    { id: "max", title: "delayed lateness max", unit: "ms", better: "lower" },
-  ],
-  sides: ["jetq", "bullmq", "bullmq-aof"],
-  run(side: SideId, ctx: BenchContext): Promise<SideRun> {
-    if (side === "jetq") return runJetq(ctx);
-    if (side === "bullmq" || side === "bullmq-aof") return runBull(side, ctx);
-    throw new SideUnavailable("JetStream 2.9 has no delayed delivery");
-  },
-};
+export const delayedScenario = latenessScenario(
+  "delayed",
+  "delayed delivery lateness",
+  "delayed lateness",
+  "N delayed jobs due evenly over S ms (first due after a lead time); lateness = delivery − due (BullMQ: delay option, handler start; jetq: Gozo scheduler of jetq serve, arrival on the reply subject).",
+  runJetq,
+);
+
+/** Lateness of delayed tasks (`runAt`), measured like BullMQ's delayed jobs: at handler start. */
+export const delayedTasksScenario = latenessScenario(
+  "delayed-tasks",
+  "delayed task lateness",
+  "delayed task lateness",
+  "The delayed scenario's due times, as tasks: lateness = handler start − due (BullMQ: delay option; jetq: runAt via enqueueMany, fired into the queue by the scheduler of jetq serve; worker concurrency 100 on both).",
+  runJetqTasks,
+);

@@ -1,7 +1,7 @@
 /** The benchmark's scenarios in the order they run, and selection by id. */
 import type { BenchOptions } from "../options.js";
 import type { Scenario } from "../types.js";
-import { delayedScenario } from "./delayed.js";
+import { delayedScenario, delayedTasksScenario } from "./delayed.js";
 import { enqueueBatched, enqueueSequential } from "./enqueue.js";
 import { latencyScenario } from "./latency.js";
 import { processScenario } from "./process.js";
@@ -20,6 +20,7 @@ export function allScenarios(o: BenchOptions): Scenario[] {
     latencyScenario,
     rawCeilingScenario,
     delayedScenario,
+    delayedTasksScenario,
   ];
 }
 

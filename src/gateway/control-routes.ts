@@ -72,7 +72,7 @@ export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
     c.json(controlsView(await (await controls()).setRateLimit(queueOf(c), null)), 200),
   );
   app.post("/v1/tasks/:id/cancel", async (c) => {
-    const task = await cancelTask(storage, await cancellations(), idOf(c));
+    const task = await cancelTask(storage, await cancellations(), idOf(c), d.log);
     return c.json({ task: taskView(task) }, 200);
   });
   app.get("/v1/tasks/:id/logs", async (c) => {

@@ -13,11 +13,11 @@ import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
 import { controlsView, logLinesView } from "./control-routes.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { enqueueTask } from "./queue-access.js";
 import { jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
   CancelReply,
+  EnqueueReply,
   PurgeReply,
   pageQuery,
   QueueConfigBody,
@@ -31,6 +31,7 @@ import {
   TaskBody,
   TaskReply,
 } from "./schemas.js";
+import { enqueueWithControls, runAtOptions } from "./task-controls.js";
 
 /** Paths of the REST API (hono style, for 405 answers). */
 export const REST_PATHS = [
@@ -150,10 +151,11 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     if (deadline !== undefined) opts.deadline = deadline;
     if (b.max_tries !== undefined) opts.maxTries = b.max_tries;
     if (b.priority !== undefined) opts.priority = b.priority;
-    const task = newTask(b.type, payloadOf(b), opts);
+    const task = newTask(b.type, payloadOf(b), { ...opts, ...runAtOptions(b) });
     await storage.getQueue(queue);
-    await enqueueTask(storage, task, queue);
-    return c.json({ task: taskView(task) }, 201);
+    const r = await enqueueWithControls(storage, task, queue, b.dedupe, d.log);
+    const view = { task: taskView(r.task), ...(b.dedupe ? { duplicate: r.duplicate } : {}) };
+    return r.duplicate ? c.json(view, 200) : c.json(view, 201);
   });
 
   app.get("/v1/tasks/:id", async (c) => {
@@ -227,7 +229,11 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     summary: "Enqueue a task with every option",
     params: queueParam,
     body: TaskBody,
-    ok: { status: 201, schema: TaskReply, description: "The stored task" },
+    ok: {
+      status: 201,
+      schema: EnqueueReply,
+      description: "The stored task (200 with `duplicate: true`: the task that holds the `dedupe` key)",
+    },
     errors: [404],
   });
   documentEndpoint(app, {

@@ -189,6 +189,18 @@ export const QueueListReply = z.object({ queues: z.array(z.string()) }).openapi(
 /** `POST /v1/queues/{queue}/purge` reply. */
 export const PurgeReply = z.object({ purged: z.number() }).openapi("Purged");
 
+/** An idempotency key with its window (docs/idempotency.md). */
+export const DedupeBody = z
+  .strictObject({
+    key: z.string().openapi({ description: "Idempotency key, 1-1024 bytes, scoped to the queue." }),
+    window_ms: z.number().openapi({ description: "How long the key holds, 1 ms to 7 days." }),
+    mode: z.enum(["throttle", "debounce"]).optional().openapi({
+      description:
+        "throttle (default): later enqueues get the first task back. debounce: the task runs window_ms after the latest enqueue, with its payload.",
+    }),
+  })
+  .openapi("Dedupe");
+
 /** `POST /v1/queues/{queue}/tasks` body: a task with every option of `newTask`. */
 export const TaskBody = z
   .strictObject({
@@ -202,6 +214,16 @@ export const TaskBody = z
       .openapi({ description: "RFC 3339 time or epoch ms after which the task must not start." }),
     max_tries: count.optional().openapi({ description: "Tries for this task, capped by the queue's. Default 0." }),
     priority: z.number().int().min(0).max(9).optional().openapi({ description: "0 (most urgent) to 9. Default 5." }),
+    run_at: z
+      .union([z.string(), z.number()])
+      .optional()
+      .openapi({ description: "RFC 3339 time or epoch ms before which the task must not start (state `delayed`)." }),
+    delay_ms: z
+      .number()
+      .nonnegative()
+      .optional()
+      .openapi({ description: "Start no earlier than this many ms from now." }),
+    dedupe: DedupeBody.optional(),
   })
   .openapi("TaskInput");
 
@@ -231,6 +253,7 @@ export const TaskView = z
       .array(z.object({ try: z.number(), at: z.string(), error: z.string() }))
       .optional()
       .openapi({ description: "The most recent failed tries (at most 10), oldest first." }),
+    run_at: z.string().optional(),
   })
   .openapi("Task");
 
@@ -249,6 +272,16 @@ export const pageQuery = (max: number) =>
 
 /** The cursor of a paged listing's reply. */
 const nextCursor = z.number().optional().openapi({ description: "Pass as `after` to continue the listing." });
+/** `POST /v1/queues/{queue}/tasks` reply. */
+export const EnqueueReply = z
+  .object({
+    task: TaskView,
+    duplicate: z
+      .boolean()
+      .optional()
+      .openapi({ description: "With `dedupe`: true when the key was held and the task shown is the existing one." }),
+  })
+  .openapi("EnqueueReply");
 
 const optText = z.string().nullish();
 

@@ -1,7 +1,9 @@
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { StateError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import { openBucket } from "../nats/buckets.js";
+import { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { CANCELS_BUCKET } from "./storage/layout.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
@@ -71,22 +73,22 @@ export class Cancellations {
 
 /**
  * Cancels a task (see `Client.cancelTask`): stores the request, then — unless a worker is running
- * the task, which it then aborts — records the task as `cancelled` and removes its work item (and,
- * through `cancelSchedule`, the schedule of a delayed task). The record is written first, so a
- * worker handed the item meanwhile sees the request or the final record and does not run it.
+ * the task, which it then aborts — removes the schedule of a delayed task, records the task as
+ * `cancelled` and removes its work item. The request is stored first, so a worker handed the item
+ * meanwhile (or a delayed task firing meanwhile) settles it as cancelled without running it.
  * @throws NotFoundError (`task_not_found`), StateError (`task_finished`)
  */
 export async function cancelTask(
   storage: JetStreamStorage,
   cancels: Cancellations,
   id: string,
-  cancelSchedule?: (task: Task) => Promise<void>,
+  log: Logger,
 ): Promise<Task> {
   const task = await storage.loadTask(id);
   if (isFinalState(task.state)) throw new StateError("task_finished", `task ${id} already ended as ${task.state}`);
   await cancels.request(id);
   if (task.state === TaskState.Active) return task;
-  if (task.state === TaskState.Delayed) await cancelSchedule?.(task);
+  if (task.state === TaskState.Delayed) await DelayedTasks.for(storage, log).cancel(id);
   task.state = TaskState.Cancelled;
   task.lastError = "cancelled";
   await storage.saveRecord(task);

@@ -8,8 +8,10 @@ import { connectNats, type NatsOptions } from "../nats/connect.js";
 import type { AttemptRules } from "./attempt.js";
 import { Cancellations, cancelTask } from "./cancellations.js";
 import { DeadLetters } from "./dead-letters.js";
+import { DelayedTasks, enqueueState } from "./delayed-tasks.js";
 import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
+import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import { QueueControlCommands, type QueueControls, QueueControlsStore, type RateLimit } from "./queue-controls.js";
@@ -291,22 +293,27 @@ export class Client {
   }
 
   /** Sets queue and state, signs, and encodes (checking the size). Synchronous, for pipelining. */
-  private prepare(task: Task, name: string, key: KeyObject | undefined): Uint8Array {
+  private prepare(task: Task, name: string, key: KeyObject | undefined, state: TaskState = TaskState.New): Uint8Array {
     task.queue = name;
-    task.state = TaskState.New;
+    task.state = state;
     if (key) task.signature = signTask(task, key);
     return this.storage.encode(task);
   }
 
   /**
    * Writes a task to a queue (this client's unless `queue` or `task.queue` names another).
-   * Enqueuing the same task id twice within the de-duplication window stores it once.
-   * @throws ValidationError (`payload_too_large`), NotFoundError (`queue_not_found`), StorageError
+   * Enqueuing the same task id twice within the de-duplication window stores it once. A task whose
+   * `runAt` lies ahead is stored as `delayed` and put in its queue by the scheduler at that time.
+   * With `dedupe`, an enqueue within the window of an idempotency key already claimed creates no task
+   * and resolves with the task holding the key (its id differs from `task.id`); see docs/idempotency.md.
+   * @throws ValidationError (`payload_too_large`, `invalid_run_at`, `invalid_dedupe_*`, `unsupported`),
+   * NotFoundError (`queue_not_found`), StorageError
    */
-  async enqueue<T extends Task>(task: T, opts: { queue?: string } = {}): Promise<T> {
+  async enqueue<T extends Task>(task: T, opts: { queue?: string; dedupe?: DedupeOptions } = {}): Promise<T> {
     const name = this.queueFor(task, opts.queue);
     await this.checkQueue(name);
-    const data = this.prepare(task, name, this.signer());
+    if (opts.dedupe) return (await this.enqueueDeduped(task, name, opts.dedupe)).task as T;
+    const data = this.prepare(task, name, this.signer(), enqueueState(task));
     if (task.dependencies?.length) {
       await this.enqueueBlocked(task);
       return task;
@@ -315,8 +322,22 @@ export class Client {
     return task;
   }
 
-  /** Writes a prepared task (to the outbox when there is one) and reports it as `new`. */
+  /** Enqueues under an idempotency key (not through an outbox: keys live in NATS). */
+  private enqueueDeduped(task: Task, name: string, dedupe: DedupeOptions): Promise<DedupeResult> {
+    if (this.opts.outbox) throw new ValidationError("unsupported", "idempotency keys cannot be used through an outbox");
+    const key = this.signer();
+    return Idempotency.for(this.storage, this.log).enqueue(task, name, dedupe, {
+      prepare: (t) => this.prepare(t, name, key, enqueueState(t)),
+      write: (t, data) => this.write(t, data),
+    });
+  }
+
+  /** Writes a prepared task (to the outbox when there is one) and reports it as `new` (or `delayed`). */
   private async write(task: Task, data: Uint8Array): Promise<void> {
+    if (task.state === TaskState.Delayed) {
+      await DelayedTasks.for(this.storage, this.log).add(task, data, this.opts.outbox);
+      return;
+    }
     if (this.opts.outbox) {
       await this.viaOutbox(this.opts.outbox, task, data);
       return;
@@ -374,7 +395,7 @@ export class Client {
       // Everything up to the publishes runs synchronously, so a window's messages leave in one write.
       let data: Uint8Array;
       try {
-        data = this.prepare(task, this.queueFor(task, opts.queue), key);
+        data = this.prepare(task, this.queueFor(task, opts.queue), key, enqueueState(task));
       } catch (err) {
         errors.push(err as Error);
         continue;
@@ -514,7 +535,7 @@ export class Client {
    * @throws NotFoundError (`task_not_found`), StateError (`task_finished`) when already final
    */
   async cancelTask(id: string): Promise<Task> {
-    return cancelTask(this.storage, await this.cancellations(), id);
+    return cancelTask(this.storage, await this.cancellations(), id, this.log);
   }
 
   /**

@@ -31,6 +31,11 @@ export interface ScheduleStoreOptions {
   replicas?: number;
   /** Keep schedules in memory instead of files (not crash-safe). @defaultValue false */
   memory?: boolean;
+  /**
+   * Publish through this publisher (e.g. the task storage's) instead of one of the store's own;
+   * `close()` then leaves it open. @defaultValue a new publisher
+   */
+  acks?: AckedPublisher;
 }
 
 /** A stored schedule message as seen while following the stream. */
@@ -52,17 +57,21 @@ export class ScheduleStore {
   /** Pipelined acknowledged publishes (schedules accepted, fires into streams). */
   readonly acks: AckedPublisher;
 
+  private readonly ownsAcks: boolean;
+
   private constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
+    acks?: AckedPublisher,
   ) {
     this.js = jetstream(nc);
-    this.acks = new AckedPublisher(nc);
+    this.ownsAcks = acks === undefined;
+    this.acks = acks ?? new AckedPublisher(nc);
   }
 
-  /** Releases the acknowledgement subscription. */
+  /** Releases the acknowledgement subscription (unless it was given in the options). */
   close(): void {
-    this.acks.close();
+    if (this.ownsAcks) this.acks.close();
   }
 
   /** Opens the store, creating the stream when missing. */
@@ -77,7 +86,7 @@ export class ScheduleStore {
       storage: opts.memory ? StorageType.Memory : StorageType.File,
       num_replicas: opts.replicas ?? 1,
     });
-    return new ScheduleStore(nc, jsm);
+    return new ScheduleStore(nc, jsm, opts.acks);
   }
 
   /** Stores a schedule (replacing one with the same id); resolves with its stream sequence once stored. */

@@ -1,4 +1,19 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
+import { queueSubjects, workSubject } from "../jobs/storage/layout.js";
+
+const WORK_TOKENS = workSubject("q", "id").split(".");
+
+/**
+ * What a subject's answer is cached under: a jetq work subject (`jetq.q.<queue>.<priority>.<task id>`,
+ * the target of every delayed task, so one subject per task) under its queue's wildcard, which one
+ * stream captures; any other subject under itself.
+ */
+function cacheKey(subject: string): string {
+  const t = subject.split(".");
+  return t.length === WORK_TOKENS.length && t[0] === WORK_TOKENS[0] && t[1] === WORK_TOKENS[1]
+    ? queueSubjects(t[2]!)
+    : subject;
+}
 
 /**
  * Remembers which subjects belong to a JetStream stream (so fires to them are published with a
@@ -16,14 +31,15 @@ export class StreamTargets {
   /** True when a stream captures `subject`. */
   async isStream(subject: string): Promise<boolean> {
     const now = Date.now();
-    const hit = this.cache.get(subject);
+    const key = cacheKey(subject);
+    const hit = this.cache.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.stream;
     const stream = await this.jsm.streams.find(subject).then(
       () => true,
       () => false,
     );
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(subject, { stream, at: now });
+    this.cache.set(key, { stream, at: now });
     return stream;
   }
 }

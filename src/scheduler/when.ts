@@ -2,7 +2,8 @@ import { ValidationError } from "../errors.js";
 
 const EPOCH_SECONDS = /^\d{1,12}(\.\d{1,9})?$/;
 const RELATIVE = /^\+(\d{1,12}(?:\.\d{1,9})?)(ms|s|m|h|d)?$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+/** An RFC 3339 timestamp with seconds and a zone (`2026-01-01T00:00:00.5Z`, `2026-01-01 01:00:00+01:00`). */
+export const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 function invalid(value: string, why: string): never {

@@ -97,7 +97,7 @@ export class JetqService {
       const metrics = this.opts.metrics
         ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
         : undefined;
-      // Queue events of the gateway's operations (pause, redrive, ...) count in the metrics.
+      // Counts what goes through the service's storage (queue events, REST delayed tasks).
       if (metrics) this.storage.observer = metrics;
       this.scheduler = new SchedulerService({
         nc: this.nc,

@@ -10,6 +10,7 @@ import {
   type QueueConfig,
   RateLimitError,
   Router,
+  SchedulerService,
   StateError,
   silentLogger,
   TASK_LOG_EVENT,
@@ -300,6 +301,31 @@ describe("cancellation", () => {
       await outcome(next.id);
       assert.deepEqual(ran, [next.id]);
     });
+  });
+
+  it("cancels a delayed task: its schedule never fires", async () => {
+    const q = uniq();
+    const ran: string[] = [];
+    const router = new Router().handle("job", (t) => {
+      ran.push(t.id);
+    });
+    const owner = await client(q);
+    const scheduler = new SchedulerService({ nc: owner.nc, log: silentLogger, name: `t-${randomUUID()}` });
+    await scheduler.start();
+    try {
+      await withWorker(nats.server.url, { name: q }, router, async (c, outcome) => {
+        const victim = await c.enqueue(newTask("job", null, { delayMs: 300 }));
+        assert.equal(victim.state, TaskState.Delayed);
+        assert.equal((await c.cancelTask(victim.id)).state, TaskState.Cancelled);
+        const later = await c.enqueue(newTask("job", null, { delayMs: 400 }));
+        await outcome(later.id);
+        assert.deepEqual(ran, [later.id], "the cancelled task never ran");
+        assert.equal((await c.loadTask(victim.id)).state, TaskState.Cancelled);
+      });
+    } finally {
+      await scheduler.stop();
+      await owner.close();
+    }
   });
 
   it("aborts a running task within a second; it ends cancelled without retries", async () => {

@@ -154,6 +154,11 @@ export class JetStreamStorage {
     );
   }
 
+  /** The options this storage creates streams with (defaults filled in). */
+  get settings(): Readonly<Required<StorageOptions>> {
+    return this.opts;
+  }
+
   private get storage(): StorageType {
     return this.opts.memory ? StorageType.Memory : StorageType.File;
   }
