@@ -85,6 +85,7 @@ export class QueueFeed implements SlotSource {
   private rules?: AttemptRules;
   private controls: QueueControls = {};
   private controlsWatch?: { stop(): void };
+  private holdEnd?: NodeJS.Timeout;
   private readonly budget: RateBudget;
   private binding = false;
   private rebind?: NodeJS.Timeout;
@@ -132,6 +133,7 @@ export class QueueFeed implements SlotSource {
     this.stopped = true;
     clearTimeout(this.rebind);
     this.controlsWatch?.stop();
+    clearTimeout(this.holdEnd);
     this.budget.stop();
     for (const f of this.fetches) f.stop();
     this.fetches.clear();
@@ -195,6 +197,13 @@ export class QueueFeed implements SlotSource {
           const watch = await store.watch(name, (c) => {
             this.budget.limitChanged(this.controls.rateLimit, c.rateLimit);
             this.controls = c;
+            // A hold ends without a change of controls: look again when it does.
+            clearTimeout(this.holdEnd);
+            const hold = (c.holdUntil ?? 0) - Date.now();
+            if (hold > 0) {
+              this.holdEnd = setTimeout(() => this.schedulePump(), hold + 1);
+              this.holdEnd.unref();
+            }
             this.schedulePump();
           });
           if (this.stopped) watch.stop();

@@ -1,5 +1,6 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { Subscription } from "@nats-io/nats-core";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { type AttemptRules, releaseDelivery } from "./attempt.js";
 import { PriorityPicker } from "./priority-picker.js";
 import { ackWaitMs } from "./queue.js";
@@ -62,8 +63,10 @@ export class QueueSource {
   /** Levels known to have work (set by signals, checks and full pulls; cleared when a pull starts). */
   private readonly wanted = new Array<boolean>(PRIORITY_LEVELS).fill(false);
   private readonly budget: RateBudget;
+  private readonly warn: RateLimitedLog;
 
   constructor(private readonly p: QueueSourceParams) {
+    this.warn = new RateLimitedLog(p.rules.log);
     this.budget = new RateBudget({
       queue: p.rules.queue.name,
       limiter: p.limiter,
@@ -175,7 +178,10 @@ export class QueueSource {
         if (level !== undefined && c.num_pending + c.num_ack_pending > 0) this.activate(level);
       }
     } catch (err) {
-      this.p.rules.log.warn("could not read the queue's consumers", { queue: this.name, error: errorMessage(err) });
+      this.warn.warn("level-check", "could not read the queue's consumers", {
+        queue: this.name,
+        error: errorMessage(err),
+      });
     } finally {
       this.checking = false;
     }
