@@ -128,6 +128,7 @@ export class Attempt {
     this.activeRecorded = true;
     await storage.saveRecord(this.task, data);
     storage.publishProgressEvent(this.task, value);
+    this.rules.observer?.taskReport?.(this.task, "progress");
   }
 
   /** Appends a line to the task's log and publishes a log event. @throws ValidationError for a non-string */
@@ -136,6 +137,7 @@ export class Attempt {
     const { storage } = this.rules;
     const stored = await storage.logs.append(this.task.id, line);
     storage.publishLogEvent(this.task, stored);
+    this.rules.observer?.taskReport?.(this.task, "log");
   }
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */

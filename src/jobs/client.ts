@@ -248,6 +248,10 @@ export class Client {
             metrics.queueEvent(q, action);
             user.queueEvent?.(q, action);
           },
+          taskReport: (t, kind) => {
+            metrics.taskReport(t, kind);
+            user.taskReport?.(t, kind);
+          },
         }
       : metrics;
     this.storage.observer = this.observer;

@@ -1,5 +1,6 @@
 import { nuid } from "@nats-io/nuid";
 import { ValidationError } from "../errors.js";
+import { DEFAULT_PRIORITY } from "./storage/layout.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
 /** Event type of {@link TaskStateEvent}. */
@@ -28,6 +29,8 @@ export interface TaskStateEvent extends BaseEvent {
   tries: number;
   queue: string;
   taskType: string;
+  /** The task's priority level (0 most urgent – 9). */
+  priority: number;
   /** Error behind this change, for failures. */
   lastError?: string;
   /** Time since the task was created, ms. */
@@ -134,7 +137,7 @@ export function encodeTaskEvent(task: Task, now = Date.now()): Uint8Array {
   return Buffer.from(
     `${eventHead(TASK_STATE_EVENT, now)},` +
       `"task_id":"${task.id}","state":"${task.state}","final":${isFinalState(task.state)},"tries":${task.tries},` +
-      `"queue":"${task.queue}","task_type":"${task.type}"${lastError},"task_age":${Math.max(0, now - task.createdAt)}}`,
+      `"queue":"${task.queue}","task_type":"${task.type}","priority":${task.priority}${lastError},"task_age":${Math.max(0, now - task.createdAt)}}`,
   );
 }
 
@@ -184,6 +187,7 @@ export function parseEvent(data: Uint8Array | string): JetqEvent {
         tries: Number(w.tries) || 0,
         queue: String(w.queue ?? ""),
         taskType: String(w.task_type ?? ""),
+        priority: Number.isInteger(w.priority) ? (w.priority as number) : DEFAULT_PRIORITY,
         ageMs: Number(w.task_age) || 0,
         ...(typeof w.last_error === "string" ? { lastError: w.last_error } : {}),
       };

@@ -44,6 +44,13 @@ export class JetqMetrics implements TaskObserver {
     labelNames: ["queue", "action"] as const,
     registers: [this.registry],
   });
+  /** Progress reports and log lines of running tasks. */
+  readonly taskReports = new Counter({
+    name: "jetq_task_reports_total",
+    help: "Progress reports and log lines written by running tasks in this process, by queue and kind (progress, log)",
+    labelNames: ["queue", "kind"] as const,
+    registers: [this.registry],
+  });
   private readonly queues = new Set<string>();
 
   /**
@@ -83,6 +90,21 @@ export class JetqMetrics implements TaskObserver {
     gauge("jetq_queue_depth", "Items in the queue (waiting or in flight)", (i) => i.depth);
     gauge("jetq_queue_in_flight", "Items handed to workers and not yet acknowledged", (i) => i.inFlight);
     gauge("jetq_queue_consumer_lag", "Items not yet delivered to any worker", (i) => i.pending);
+    new Gauge({
+      name: "jetq_queue_pending_by_priority",
+      help: "Items not yet delivered to any worker, by queue and priority level (0 most urgent)",
+      labelNames: ["queue", "priority"] as const,
+      registers: [this.registry],
+      async collect() {
+        const infos = await read();
+        this.reset();
+        for (const [q, info] of infos) {
+          info.pendingByPriority.forEach((n, level) => {
+            if (n > 0) this.set({ queue: q, priority: String(level) }, n);
+          });
+        }
+      },
+    });
     gauge("jetq_queue_paused", "1 while the queue is paused, else 0", (i) => (i.controls.paused ? 1 : 0));
     gauge("jetq_queue_rate_limit", "Tasks allowed per second by the queue's rate limit (0 = none)", (i) =>
       i.controls.rateLimit ? (i.controls.rateLimit.limit * 1000) / i.controls.rateLimit.intervalMs : 0,
@@ -111,6 +133,11 @@ export class JetqMetrics implements TaskObserver {
   taskState(task: Task): void {
     this.queues.add(task.queue);
     this.taskStates.inc({ queue: task.queue, type: task.type, state: task.state });
+  }
+
+  /** Counts a progress report or log line. */
+  taskReport(task: Task, kind: "progress" | "log"): void {
+    this.taskReports.inc({ queue: task.queue, kind });
   }
 
   /** Counts a queue event. */

@@ -19,6 +19,7 @@ import {
   TaskState,
 } from "../../src/index.js";
 import { levelConsumer, queueStream } from "../../src/jobs/storage/layout.js";
+import { JetqMetrics } from "../../src/metrics/jetq-metrics.js";
 import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { withWorker } from "../support/worker.js";
 
@@ -182,6 +183,12 @@ describe("pause and resume", () => {
       assert.equal((await outcome(long.id)).state, TaskState.Complete, "running work finishes");
       // A second client (a restart) sees the pause, and its worker takes nothing either.
       const fresh = await client(q);
+      const metrics = new JetqMetrics(fresh.storage);
+      fresh.storage.observer = metrics;
+      await fresh.pauseQueue(); // already paused: unchanged, but counted by this process's metrics
+      const text = await metrics.text();
+      assert.match(text, new RegExp(`jetq_queue_paused\\{queue="${q}"\\} 1`));
+      assert.match(text, new RegExp(`jetq_queue_events_total\\{queue="${q}",action="paused"\\} 1`));
       assert.ok((await fresh.queueControls()).paused);
       const info = await fresh.admin.queueInfo(q);
       assert.ok(info.controls.paused);
@@ -369,25 +376,35 @@ describe("progress and logs", () => {
       await finish.promise;
       return "done";
     });
-    await withWorker(nats.server.url, { name: q }, router, async (c, outcome) => {
-      const events = c.allEvents({ queue: q });
-      const t = await c.enqueue(newTask("report", null));
-      const progress = await firstMatch(events, (e) => e.type === TASK_PROGRESS_EVENT);
-      assert.equal(progress.type === TASK_PROGRESS_EVENT && progress.progress, 40);
-      const log = await firstMatch(events, (e) => e.type === TASK_LOG_EVENT);
-      assert.equal(log.type === TASK_LOG_EVENT && log.line, "fetched 40 rows");
-      await reported.promise;
-      const running = await c.loadTask(t.id, { logs: true });
-      assert.equal(running.state, TaskState.Active);
-      assert.deepEqual(running.progress, { done: 80, of: 100 });
-      assert.equal(running.logs?.length, 2);
-      assert.equal(running.logs?.[0]?.line, "fetched 40 rows");
-      assert.ok(Buffer.byteLength(running.logs![1]!.line) <= 4096 && running.logs![1]!.line.endsWith("…"));
-      finish.resolve();
-      const done = await outcome(t.id);
-      assert.equal(done.state, TaskState.Complete);
-      assert.deepEqual(done.progress, { done: 80, of: 100 });
-      events.close();
-    });
+    const metrics = new JetqMetrics();
+    await withWorker(
+      nats.server.url,
+      { name: q },
+      router,
+      async (c, outcome) => {
+        const events = c.allEvents({ queue: q });
+        const t = await c.enqueue(newTask("report", null));
+        const progress = await firstMatch(events, (e) => e.type === TASK_PROGRESS_EVENT);
+        assert.equal(progress.type === TASK_PROGRESS_EVENT && progress.progress, 40);
+        const log = await firstMatch(events, (e) => e.type === TASK_LOG_EVENT);
+        assert.equal(log.type === TASK_LOG_EVENT && log.line, "fetched 40 rows");
+        await reported.promise;
+        const running = await c.loadTask(t.id, { logs: true });
+        assert.equal(running.state, TaskState.Active);
+        assert.deepEqual(running.progress, { done: 80, of: 100 });
+        assert.equal(running.logs?.length, 2);
+        assert.equal(running.logs?.[0]?.line, "fetched 40 rows");
+        assert.ok(Buffer.byteLength(running.logs![1]!.line) <= 4096 && running.logs![1]!.line.endsWith("…"));
+        finish.resolve();
+        const done = await outcome(t.id);
+        assert.equal(done.state, TaskState.Complete);
+        assert.deepEqual(done.progress, { done: 80, of: 100 });
+        const text = await metrics.text();
+        assert.match(text, new RegExp(`jetq_task_reports_total\\{queue="${q}",kind="progress"\\} 2`));
+        assert.match(text, new RegExp(`jetq_task_reports_total\\{queue="${q}",kind="log"\\} 2`));
+        events.close();
+      },
+      { observer: metrics },
+    );
   });
 });
