@@ -1,6 +1,7 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attempt.js";
 import type { Cancellations } from "../jobs/cancellations.js";
+import { LevelActivity } from "../jobs/level-activity.js";
 import { ackWaitMs } from "../jobs/queue.js";
 import { isHeld, type QueueControls, QueueControlsStore } from "../jobs/queue-controls.js";
 import { RateBudget } from "../jobs/rate-budget.js";
@@ -66,7 +67,8 @@ class Spare {
  * workers pull from, one per priority level), so HTTP consumers and library workers share one
  * line, one max-concurrency limit and one retry accounting. Pull requests are made only while
  * slots wait, sized to the slots not yet covered (and to the queue's `maxConcurrent`), on every
- * level at once; deliveries that arrive together go to the slots most urgent level first. The
+ * level with work at once ({@link LevelActivity}); deliveries that arrive together go to the slots
+ * most urgent level first. The
  * queue's controls apply as for workers: nothing is handed out while it is paused or held, and
  * starts are counted against its rate limit. Each delivery goes through the library's
  * `beginAttempt` (expired, finished, cancelled or corrupt items never reach a slot).
@@ -86,6 +88,7 @@ export class QueueFeed implements SlotSource {
   private controls: QueueControls = {};
   private controlsWatch?: { stop(): void };
   private holdEnd?: NodeJS.Timeout;
+  private activity?: LevelActivity;
   private readonly budget: RateBudget;
   private binding = false;
   private rebind?: NodeJS.Timeout;
@@ -133,6 +136,7 @@ export class QueueFeed implements SlotSource {
     this.stopped = true;
     clearTimeout(this.rebind);
     this.controlsWatch?.stop();
+    this.activity?.stop();
     clearTimeout(this.holdEnd);
     this.budget.stop();
     for (const f of this.fetches) f.stop();
@@ -173,11 +177,14 @@ export class QueueFeed implements SlotSource {
       if (!this.binding && !this.rebind) void this.bind();
       return;
     }
-    // Every level is asked for what the waiting slots need, not counting what it was already asked.
+    // Every level with work is asked for what the waiting slots need, not counting what it was already asked.
     for (const [level, consumer] of this.consumers.entries()) {
+      if (!this.activity?.wants(level)) continue;
       const asked = this.requested[level]!;
       const batch = Math.min(this.slots.length - asked, this.rules.queue.maxConcurrent - asked);
-      if (batch > 0) void this.fetch(consumer, level, batch);
+      if (batch <= 0) continue;
+      this.activity.begin(level);
+      void this.fetch(consumer, level, batch);
     }
   }
 
@@ -191,6 +198,12 @@ export class QueueFeed implements SlotSource {
         const consumers: Consumer[] = [];
         for (let level = 0; level < PRIORITY_LEVELS; level++) {
           consumers.push(await storage.js.consumers.get(queueStream(name), levelConsumer(level)));
+        }
+        if (!this.activity) {
+          const activity = new LevelActivity({ storage, queue: name, log, onWanted: () => this.schedulePump() });
+          await activity.start();
+          if (this.stopped) activity.stop();
+          else this.activity = activity;
         }
         if (!this.controlsWatch) {
           const store = new QueueControlsStore(await storage.configBucket());
@@ -262,6 +275,8 @@ export class QueueFeed implements SlotSource {
       this.requested[level]! -= batch - received;
       this.running--;
     }
+    // More may wait behind what a pull returned.
+    if (received > 0) this.activity?.mark(level);
     if (this.stopped) return;
     if (failure === undefined) this.failures = 0;
     else {

@@ -1,13 +1,12 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import type { Subscription } from "@nats-io/nats-core";
-import { RateLimitedLog } from "../rate-limited-log.js";
 import { type AttemptRules, releaseDelivery } from "./attempt.js";
+import { LevelActivity } from "./level-activity.js";
 import { PriorityPicker } from "./priority-picker.js";
 import { ackWaitMs } from "./queue.js";
 import { isHeld, type QueueControls, type QueueControlsStore } from "./queue-controls.js";
 import { RateBudget } from "./rate-budget.js";
 import type { RateLimiter } from "./rate-limiter.js";
-import { DEFAULT_PRIORITY, levelConsumer, levelSubjects, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
+import { DEFAULT_PRIORITY, levelConsumer, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
 
 /** Parameters of {@link QueueSource}. */
 export interface QueueSourceParams {
@@ -28,11 +27,8 @@ interface Buffered {
   since: number;
 }
 
-/** How often the levels' consumers are checked for work (backlogs, retries coming due). */
-export const LEVEL_CHECK_MS = 1000;
 /** Lifetime of a pull request on a non-default level. */
 const LEVEL_FETCH_EXPIRES_MS = 5000;
-const LEVEL_OF = new Map(Array.from({ length: PRIORITY_LEVELS }, (_, l) => [levelConsumer(l), l]));
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -57,16 +53,18 @@ export class QueueSource {
   private watch?: { stop(): void };
   private beat?: NodeJS.Timeout;
   private wakeAt?: NodeJS.Timeout;
-  private levelCheck?: NodeJS.Timeout;
-  private checking = false;
-  private readonly signals: Subscription[] = [];
-  /** Levels known to have work (set by signals, checks and full pulls; cleared when a pull starts). */
-  private readonly wanted = new Array<boolean>(PRIORITY_LEVELS).fill(false);
+  private readonly activity: LevelActivity;
   private readonly budget: RateBudget;
-  private readonly warn: RateLimitedLog;
 
   constructor(private readonly p: QueueSourceParams) {
-    this.warn = new RateLimitedLog(p.rules.log);
+    this.activity = new LevelActivity({
+      storage: p.rules.storage,
+      queue: p.rules.queue.name,
+      log: p.rules.log,
+      onWanted: () => {
+        for (const r of this.resumed.splice(0)) r();
+      },
+    });
     this.budget = new RateBudget({
       queue: p.rules.queue.name,
       limiter: p.limiter,
@@ -89,15 +87,7 @@ export class QueueSource {
     const every = Math.max(50, ackWaitMs(this.p.rules.queue) / 3);
     this.beat = setInterval(() => this.keepAlive(every), every);
     this.beat.unref();
-    const { nc } = this.p.rules.storage;
-    for (let level = 0; level < PRIORITY_LEVELS; level++) {
-      if (level === DEFAULT_PRIORITY) continue;
-      // A copy of each new work item of this level wakes its puller at once.
-      this.signals.push(nc.subscribe(levelSubjects(this.name, level), { callback: () => this.activate(level) }));
-    }
-    this.levelCheck = setInterval(() => void this.checkLevels(), LEVEL_CHECK_MS);
-    this.levelCheck.unref();
-    await this.checkLevels();
+    await this.activity.start();
     for (let level = 0; level < PRIORITY_LEVELS; level++) this.loops.push(this.pull(level));
   }
 
@@ -109,8 +99,7 @@ export class QueueSource {
     this.stopping = true;
     this.watch?.stop();
     clearInterval(this.beat);
-    clearInterval(this.levelCheck);
-    for (const sub of this.signals) sub.unsubscribe();
+    this.activity.stop();
     clearTimeout(this.wakeAt);
     this.budget.stop();
     for (const it of this.iters) it?.stop();
@@ -157,52 +146,19 @@ export class QueueSource {
     this.p.onReady();
   }
 
-  /** Marks a priority level as having work, waking its puller. */
-  private activate(level: number): void {
-    if (this.wanted[level]) return;
-    this.wanted[level] = true;
-    for (const r of this.resumed.splice(0)) r();
-  }
-
   /**
-   * Activates the levels whose consumer has work waiting or out (pending, handed out, or waiting
-   * for a retry back-off): this finds backlogs from before the start and retries coming due.
-   */
-  private async checkLevels(): Promise<void> {
-    if (this.checking || this.stopping) return;
-    this.checking = true;
-    try {
-      const { storage } = this.p.rules;
-      for await (const c of storage.jsm.consumers.list(queueStream(this.name))) {
-        const level = LEVEL_OF.get(c.name);
-        if (level !== undefined && c.num_pending + c.num_ack_pending > 0) this.activate(level);
-      }
-    } catch (err) {
-      this.warn.warn("level-check", "could not read the queue's consumers", {
-        queue: this.name,
-        error: errorMessage(err),
-      });
-    } finally {
-      this.checking = false;
-    }
-  }
-
-  /**
-   * Pulls one priority level into its buffer. The default level is pulled all the time (one
-   * continuous `consume`); another level only while it has work — after a new item's signal, while
-   * the consumer reports work, and while its pulls keep returning items — with bounded `fetch`es,
-   * so idle levels cost nothing per task (an idle waiting pull request on every level made the
-   * server and client work on every message of the queue).
+   * Pulls one priority level into its buffer: the default level all the time (one continuous
+   * `consume`), another level while {@link LevelActivity} says it has work, with bounded `fetch`es.
    */
   private async pull(level: number): Promise<void> {
     const { storage, queue, log } = this.p.rules;
     const always = level === DEFAULT_PRIORITY;
     while (!this.stopping) {
-      if (this.controls.paused || !(always || this.wanted[level])) {
+      if (this.controls.paused || !this.activity.wants(level)) {
         await new Promise<void>((r) => this.resumed.push(r));
         continue;
       }
-      this.wanted[level] = false;
+      this.activity.begin(level);
       let got = 0;
       try {
         const consumer = await storage.js.consumers.get(queueStream(queue.name), levelConsumer(level));
@@ -244,7 +200,7 @@ export class QueueSource {
         this.iters[level] = undefined;
       }
       // More may wait behind what a pull returned.
-      if (got > 0) this.wanted[level] = true;
+      if (got > 0) this.activity.mark(level);
     }
   }
 
