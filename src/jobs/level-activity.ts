@@ -2,7 +2,13 @@ import type { Subscription } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { DEFAULT_PRIORITY, levelConsumer, levelSubjects, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
+import {
+  DEFAULT_PRIORITY,
+  levelConsumer,
+  levelSignalWildcard,
+  PRIORITY_LEVELS,
+  queueStream,
+} from "./storage/layout.js";
 
 /** How often the levels' consumers are checked for work (backlogs, retries coming due). */
 export const LEVEL_CHECK_MS = 1000;
@@ -20,15 +26,16 @@ export interface LevelActivityParams {
 
 /**
  * Which priority levels of a queue a consumer should pull now. The default level always; another
- * level while it has work: from a new item's signal (a copy of each work item published on the
- * level's subject), from a check of the level consumers every {@link LEVEL_CHECK_MS} (backlogs from
- * before the start, retries coming due), and while pulls of it keep returning items. Waiting pull
- * requests on idle levels are not free: they made the server and the client work on every message
- * of the queue (about 20 % more CPU per task with all ten levels waiting).
+ * level while it has work: from a signal its publisher sends (`levelSignalSubject`), from a check
+ * of the level consumers every {@link LEVEL_CHECK_MS} (backlogs from before the start, retries
+ * coming due, work items published without a signal — by the outbox), and while pulls of it keep
+ * returning items. Neither alternative was free: a waiting pull request on every idle level, or a
+ * subscription to every other level's work subjects, made the server and the client work on every
+ * message of the queue (20-50 % more CPU per task).
  */
 export class LevelActivity {
   private readonly wanted = new Array<boolean>(PRIORITY_LEVELS).fill(false);
-  private readonly signals: Subscription[] = [];
+  private signal?: Subscription;
   private timer?: NodeJS.Timeout;
   private checking = false;
   private stopped = false;
@@ -40,11 +47,12 @@ export class LevelActivity {
 
   /** Subscribes to the signals, starts the periodic check and makes the first one. */
   async start(): Promise<void> {
-    const { nc } = this.p.storage;
-    for (let level = 0; level < PRIORITY_LEVELS; level++) {
-      if (level === DEFAULT_PRIORITY) continue;
-      this.signals.push(nc.subscribe(levelSubjects(this.p.queue, level), { callback: () => this.mark(level) }));
-    }
+    this.signal = this.p.storage.nc.subscribe(levelSignalWildcard(this.p.queue), {
+      callback: (_err, m) => {
+        const level = Number(m.subject.slice(m.subject.lastIndexOf(".") + 1));
+        if (Number.isInteger(level) && level >= 0 && level < PRIORITY_LEVELS) this.mark(level);
+      },
+    });
     this.timer = setInterval(() => void this.check(), LEVEL_CHECK_MS);
     this.timer.unref();
     await this.check();
@@ -54,7 +62,7 @@ export class LevelActivity {
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
-    for (const sub of this.signals.splice(0)) sub.unsubscribe();
+    this.signal?.unsubscribe();
   }
 
   /** True when the level should be pulled (always for the default level). */

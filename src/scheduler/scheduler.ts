@@ -1,5 +1,6 @@
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
+import { DEFAULT_PRIORITY, levelSignalSubject, parseWorkSubject } from "../jobs/storage/layout.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence } from "../recurrence.js";
@@ -250,6 +251,9 @@ export class Scheduler {
     if (await this.targets.isStream(s.target)) {
       headers.set("Nats-Msg-Id", `${s.id}:${s.due}`);
       await this.p.store.acks.publish(s.target, s.payload, headers);
+      // A delayed task at a non-default priority: tell its queue's workers (see LevelActivity).
+      const work = parseWorkSubject(s.target);
+      if (work && work.level !== DEFAULT_PRIORITY) this.p.store.nc.publish(levelSignalSubject(work.queue, work.level));
     } else {
       this.p.store.nc.publish(s.target, s.payload, { headers });
     }

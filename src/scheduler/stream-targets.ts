@@ -1,7 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { queueSubjects, workSubject } from "../jobs/storage/layout.js";
-
-const WORK_TOKENS = workSubject("q", "id").split(".");
+import { parseWorkSubject, queueSubjects } from "../jobs/storage/layout.js";
 
 /**
  * What a subject's answer is cached under: a jetq work subject (`jetq.q.<queue>.<priority>.<task id>`,
@@ -9,10 +7,8 @@ const WORK_TOKENS = workSubject("q", "id").split(".");
  * stream captures; any other subject under itself.
  */
 function cacheKey(subject: string): string {
-  const t = subject.split(".");
-  return t.length === WORK_TOKENS.length && t[0] === WORK_TOKENS[0] && t[1] === WORK_TOKENS[1]
-    ? queueSubjects(t[2]!)
-    : subject;
+  const work = parseWorkSubject(subject);
+  return work ? queueSubjects(work.queue) : subject;
 }
 
 /**

@@ -28,8 +28,10 @@ import type { TaskObserver } from "../task-observer.js";
 import { deadLetterState, deleteDeadLetterStream, ensureDeadLetterStream } from "./dead-letter-store.js";
 import {
   CONFIG_BUCKET,
+  DEFAULT_PRIORITY,
   LEGACY_WORKER_CONSUMER,
   levelConsumer,
+  levelSignalSubject,
   levelSubjects,
   MSG_ID_HEADER,
   PRIORITY_LEVELS,
@@ -333,7 +335,9 @@ export class JetStreamStorage {
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);
     try {
-      const ack = await this.acks.publish(workSubject(task.queue, task.id, task.priority), data, wh);
+      const published = this.acks.publish(workSubject(task.queue, task.id, task.priority), data, wh);
+      if (task.priority !== DEFAULT_PRIORITY) this.nc.publish(levelSignalSubject(task.queue, task.priority));
+      const ack = await published;
       return { duplicate: ack.duplicate };
     } catch (err) {
       throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);

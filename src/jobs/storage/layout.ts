@@ -39,6 +39,22 @@ export const levelSubjects = (queue: string, level: number): string => `${SUBJEC
  * Work-queue streams allow no overlapping consumers, so each level has its own.
  */
 export const levelConsumer = (level: number): string => `WORKERS_P${level}`;
+/**
+ * The queue and priority level of a work subject, or undefined for any other subject.
+ */
+export function parseWorkSubject(subject: string): { queue: string; level: number } | undefined {
+  const t = subject.split(".");
+  if (t.length !== 5 || t[0] !== SUBJECT_PREFIX || t[1] !== "q" || !/^\d$/.test(t[3]!)) return undefined;
+  return { queue: t[2]!, level: Number(t[3]) };
+}
+/**
+ * Core NATS subject telling a queue's consumers that work arrived at a priority level other than the
+ * default (`jetq.sig.<queue>.<level>`, empty body), so they start pulling that level at once.
+ * Publishers of work items send it; consumers also look at the level consumers every second.
+ */
+export const levelSignalSubject = (queue: string, level: number): string => `${SUBJECT_PREFIX}.sig.${queue}.${level}`;
+/** Wildcard for {@link levelSignalSubject} of one queue. */
+export const levelSignalWildcard = (queue: string): string => `${SUBJECT_PREFIX}.sig.${queue}.*`;
 /** The single all-levels consumer of the first layout; replaced by the level consumers when found. */
 export const LEGACY_WORKER_CONSUMER = "WORKERS";
 
