@@ -87,7 +87,6 @@ export class QueueFeed implements SlotSource {
   private rules?: AttemptRules;
   private controls: QueueControls = {};
   private controlsWatch?: { stop(): void };
-  private holdEnd?: NodeJS.Timeout;
   private activity?: LevelActivity;
   private readonly budget: RateBudget;
   private binding = false;
@@ -137,7 +136,6 @@ export class QueueFeed implements SlotSource {
     clearTimeout(this.rebind);
     this.controlsWatch?.stop();
     this.activity?.stop();
-    clearTimeout(this.holdEnd);
     this.budget.stop();
     for (const f of this.fetches) f.stop();
     this.fetches.clear();
@@ -210,13 +208,6 @@ export class QueueFeed implements SlotSource {
           const watch = await store.watch(name, (c) => {
             this.budget.limitChanged(this.controls.rateLimit, c.rateLimit);
             this.controls = c;
-            // A hold ends without a change of controls: look again when it does.
-            clearTimeout(this.holdEnd);
-            const hold = (c.holdUntil ?? 0) - Date.now();
-            if (hold > 0) {
-              this.holdEnd = setTimeout(() => this.schedulePump(), hold + 1);
-              this.holdEnd.unref();
-            }
             this.schedulePump();
           });
           if (this.stopped) watch.stop();

@@ -82,16 +82,32 @@ export class QueueControlsStore {
   }
 
   /**
-   * Calls `apply` with the queue's current controls and again after every change, until `stop()`.
+   * Calls `apply` with the queue's current controls, again after every change, and once more when
+   * a hold ends (nothing is written then, yet what `isHeld` says changes), until `stop()`.
    * Resolves once the current value has been applied.
    */
   async watch(queue: string, apply: (c: QueueControls) => void): Promise<{ stop(): void }> {
-    apply(await this.get(queue));
+    let holdEnd: NodeJS.Timeout | undefined;
+    const applyNow = (c: QueueControls) => {
+      clearTimeout(holdEnd);
+      const hold = (c.holdUntil ?? 0) - Date.now();
+      if (hold > 0) {
+        holdEnd = setTimeout(() => apply(c), hold + 1);
+        holdEnd.unref();
+      }
+      apply(c);
+    };
+    applyNow(await this.get(queue));
     const w = await this.kv.watch({ key: queueControlsKey(queue) });
     void (async () => {
-      for await (const e of w) apply(e.operation === "PUT" ? parseControls(e.json()) : {});
+      for await (const e of w) applyNow(e.operation === "PUT" ? parseControls(e.json()) : {});
     })().catch(() => undefined); // the watch ends with the connection
-    return { stop: () => w.stop() };
+    return {
+      stop: () => {
+        clearTimeout(holdEnd);
+        w.stop();
+      },
+    };
   }
 }
 

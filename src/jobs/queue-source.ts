@@ -52,7 +52,6 @@ export class QueueSource {
   private stopping = false;
   private watch?: { stop(): void };
   private beat?: NodeJS.Timeout;
-  private wakeAt?: NodeJS.Timeout;
   private readonly activity: LevelActivity;
   private readonly budget: RateBudget;
 
@@ -100,7 +99,6 @@ export class QueueSource {
     this.watch?.stop();
     clearInterval(this.beat);
     this.activity.stop();
-    clearTimeout(this.wakeAt);
     this.budget.stop();
     for (const it of this.iters) it?.stop();
     this.wakeAll();
@@ -140,9 +138,6 @@ export class QueueSource {
       this.handBackBuffered();
       this.wakeAll();
     } else if (!c.paused && wasPaused) this.wakeAll();
-    clearTimeout(this.wakeAt);
-    const hold = (c.holdUntil ?? 0) - Date.now();
-    if (hold > 0) this.wakeAt = setTimeout(() => this.p.onReady(), hold + 1);
     this.p.onReady();
   }
 
