@@ -116,8 +116,7 @@ export function registerAdmin(program: Command, out: Output = (l) => process.std
     task.command("cancel <id>").description("cancel a task (a running one is aborted)"),
     out,
     async (ctx, id: string) => {
-      const cancels = await Cancellations.open(ctx.storage.nc, ctx.storage.replicas);
-      return wireForm(await cancelTask(ctx.storage, cancels, id, ctx.log));
+      return wireForm(await cancelTask(ctx.storage, await Cancellations.for(ctx.storage), id, ctx.log));
     },
   );
 

@@ -6,7 +6,7 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Cancellations, cancelTask } from "../jobs/cancellations.js";
 import { validateId, validateQueueName } from "../jobs/names.js";
-import { QueueControlCommands, type QueueControls, QueueControlsStore } from "../jobs/queue-controls.js";
+import { QueueControlCommands, type QueueControls } from "../jobs/queue-controls.js";
 import type { TaskLogLine } from "../jobs/task-logs.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { jsonBody } from "./request-body.js";
@@ -43,16 +43,8 @@ export function logLinesView(lines: TaskLogLine[]): { at: string; line: string }
 /** Registers the control endpoints on `app`. */
 export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
   const { storage, limits } = d;
-  let commands: Promise<QueueControlCommands> | undefined;
-  let cancels: Promise<Cancellations> | undefined;
-  const controls = () => {
-    commands ??= storage.configBucket().then((kv) => new QueueControlCommands(storage, new QueueControlsStore(kv)));
-    return commands;
-  };
-  const cancellations = () => {
-    cancels ??= Cancellations.open(storage.nc, storage.replicas);
-    return cancels;
-  };
+  const controls = () => QueueControlCommands.for(storage);
+  const cancellations = () => Cancellations.for(storage);
   const queueOf = (c: Context) => validateQueueName(c.req.param("queue"));
   const idOf = (c: Context) => validateId(c.req.param("id"));
 

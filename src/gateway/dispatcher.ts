@@ -37,7 +37,6 @@ export class Dispatcher {
   private readonly waiters = new Set<Waiter>();
   private readonly leases: Leases;
   private stopping = false;
-  private limiter?: Promise<RateLimiter>;
   private cancels?: Promise<Cancellations>;
 
   constructor(private readonly p: DispatcherParams) {
@@ -128,7 +127,7 @@ export class Dispatcher {
    * dispatched one is settled as `cancelled` at once (its client's later `/ack` answers 404).
    */
   private cancellations(): Promise<Cancellations> {
-    this.cancels ??= Cancellations.open(this.p.storage.nc, this.p.storage.replicas).then(async (cancels) => {
+    this.cancels ??= Cancellations.for(this.p.storage).then(async (cancels) => {
       await cancels.listen((id) => {
         const attempt = this.leases.takeOne(id);
         if (attempt) void this.settle([attempt], (a) => a.cancel()).catch(() => undefined);
@@ -146,10 +145,7 @@ export class Dispatcher {
         storage: this.p.storage,
         log: this.p.log,
         cancels: () => this.cancellations(),
-        limiter: () => {
-          this.limiter ??= RateLimiter.open(this.p.storage.nc, this.p.storage.replicas);
-          return this.limiter;
-        },
+        limiter: () => RateLimiter.for(this.p.storage),
         // Feeds of existing queues stay (they cache the consumer); others go when idle.
         onIdle: (idle) => {
           if (!idle.bound && this.feeds.get(queue) === idle) this.feeds.delete(queue);

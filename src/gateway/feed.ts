@@ -3,7 +3,7 @@ import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attemp
 import type { Cancellations } from "../jobs/cancellations.js";
 import { LevelActivity } from "../jobs/level-activity.js";
 import { ackWaitMs } from "../jobs/queue.js";
-import { isHeld, type QueueControls, QueueControlsStore } from "../jobs/queue-controls.js";
+import { isHeld, QueueControlCommands, type QueueControls } from "../jobs/queue-controls.js";
 import { RateBudget } from "../jobs/rate-budget.js";
 import type { RateLimiter } from "../jobs/rate-limiter.js";
 import { retryDefault } from "../jobs/retry-policy.js";
@@ -204,8 +204,7 @@ export class QueueFeed implements SlotSource {
           else this.activity = activity;
         }
         if (!this.controlsWatch) {
-          const store = new QueueControlsStore(await storage.configBucket());
-          const watch = await store.watch(name, (c) => {
+          const watch = await (await QueueControlCommands.for(storage)).store.watch(name, (c) => {
             this.budget.limitChanged(this.controls.rateLimit, c.rateLimit);
             this.controls = c;
             this.schedulePump();

@@ -1,11 +1,11 @@
 import type { KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { StateError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { openBucket } from "../nats/buckets.js";
 import { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { CANCELS_BUCKET } from "./storage/layout.js";
+import { oneOpenedPerStorage } from "./storage/per-storage.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
 /** How long a cancellation request is remembered (the bucket's max age). */
@@ -23,11 +23,17 @@ export class Cancellations {
 
   private constructor(private readonly kv: KV) {}
 
-  /** Opens the bucket, creating it when missing. */
-  static async open(nc: NatsConnection, replicas = 1): Promise<Cancellations> {
-    const kv = await openBucket(nc, CANCELS_BUCKET, { history: 1, replicas, ttl: CANCEL_REQUEST_TTL_MS });
-    return new Cancellations(kv);
-  }
+  /** The instance of a storage: its bucket opened (created when missing) on first request. */
+  static readonly for = oneOpenedPerStorage(
+    async (storage) =>
+      new Cancellations(
+        await openBucket(storage.nc, CANCELS_BUCKET, {
+          history: 1,
+          replicas: storage.replicas,
+          ttl: CANCEL_REQUEST_TTL_MS,
+        }),
+      ),
+  );
 
   /** Stores a cancellation request for a task. */
   async request(taskId: string): Promise<void> {

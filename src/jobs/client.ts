@@ -14,7 +14,7 @@ import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } fro
 import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
-import { QueueControlCommands, type QueueControls, QueueControlsStore, type RateLimit } from "./queue-controls.js";
+import { QueueControlCommands, type QueueControls, type RateLimit } from "./queue-controls.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
@@ -180,9 +180,7 @@ export class Client {
   private observer?: TaskObserver;
   private readonly verifier?: { key: KeyObject; optional: boolean };
   private dependencies?: Promise<KV>;
-  private limiter?: Promise<RateLimiter>;
   private cancels?: Promise<Cancellations>;
-  private controlCommands?: Promise<QueueControlCommands>;
 
   private constructor(
     readonly nc: NatsConnection,
@@ -476,8 +474,7 @@ export class Client {
       shutdownTimeoutMs: this.opts.shutdownTimeoutMs ?? 30_000,
       controls: await this.controls(),
       limiter: () => {
-        this.limiter ??= RateLimiter.open(this.nc, this.storage.replicas);
-        return this.limiter;
+        return RateLimiter.for(this.storage);
       },
       cancels,
       log: this.log,
@@ -492,14 +489,11 @@ export class Client {
   }
 
   private controls(): Promise<QueueControlCommands> {
-    this.controlCommands ??= this.storage
-      .configBucket()
-      .then((kv) => new QueueControlCommands(this.storage, new QueueControlsStore(kv)));
-    return this.controlCommands;
+    return QueueControlCommands.for(this.storage);
   }
 
   private cancellations(): Promise<Cancellations> {
-    this.cancels ??= Cancellations.open(this.nc, this.storage.replicas);
+    this.cancels ??= Cancellations.for(this.storage);
     return this.cancels;
   }
 

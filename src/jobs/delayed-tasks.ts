@@ -15,6 +15,7 @@ import { ScheduleStore } from "../scheduler/schedule-store.js";
 import type { DurablePublisher } from "./client.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { delayedTaskScheduleId, MSG_ID_HEADER, recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
+import { onePerStorage } from "./storage/per-storage.js";
 import { decodeTask, encodeTask } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 
@@ -51,22 +52,6 @@ function headerRecord(h: MsgHdrs): Record<string, string> {
 }
 
 /**
- * A factory that makes one instance per storage, on first request (later requests get the same
- * instance, whatever their `log`).
- */
-export function onePerStorage<T>(make: (storage: JetStreamStorage, log: Logger) => T) {
-  const made = new WeakMap<JetStreamStorage, T>();
-  return (storage: JetStreamStorage, log: Logger): T => {
-    let v = made.get(storage);
-    if (v === undefined) {
-      v = make(storage, log);
-      made.set(storage, v);
-    }
-    return v;
-  };
-}
-
-/**
  * Writes, rewrites and cancels delayed tasks on one storage. One instance per storage
  * ({@link DelayedTasks.for}); the scheduler's stream is opened (created when missing, with the
  * storage's replicas and memory settings) on first use.
@@ -81,7 +66,7 @@ export class DelayedTasks {
   ) {}
 
   /** The instance of a storage (created on first call; `log` is the first caller's). */
-  static readonly for = onePerStorage((storage, log) => new DelayedTasks(storage, log));
+  static readonly for = onePerStorage((storage: JetStreamStorage, log: Logger) => new DelayedTasks(storage, log));
 
   /** The scheduler's stream (`JETQ_SCHEDULES`), opened once; publishes share the storage's publisher. */
   schedules(): Promise<ScheduleStore> {

@@ -5,13 +5,15 @@
  */
 import { createHash } from "node:crypto";
 import { JetStreamApiError, StorageType } from "@nats-io/jetstream";
-import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import { StorageError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { openBucket } from "../nats/buckets.js";
 import { lastBySubject, wrapStorage } from "../nats/streams.js";
-import { DelayedTasks, onePerStorage } from "./delayed-tasks.js";
+import { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { DEDUPE_BUCKET, queueStream, workSubjectAnyPriority } from "./storage/layout.js";
+import { onePerStorage } from "./storage/per-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
 import type { Task } from "./task.js";
 
@@ -162,22 +164,20 @@ export class Idempotency {
   }
 
   /** The instance of a storage (created on first call; `log` is the first caller's). */
-  static readonly for = onePerStorage((storage, log) => new Idempotency(storage, log));
+  static readonly for = onePerStorage((storage: JetStreamStorage, log: Logger) => new Idempotency(storage, log));
 
   private kv(): Promise<KV> {
     if (!this.bucket) {
       const { replicas, memory } = this.storage.settings;
-      this.bucket = new Kvm(this.storage.nc)
-        .create(DEDUPE_BUCKET, {
-          history: 1,
-          ttl: MAX_DEDUPE_WINDOW_MS,
-          replicas,
-          storage: memory ? StorageType.Memory : StorageType.File,
-        })
-        .catch((err: unknown) => {
-          this.bucket = undefined;
-          throw wrapStorage(err, `opening bucket ${DEDUPE_BUCKET}`);
-        });
+      this.bucket = openBucket(this.storage.nc, DEDUPE_BUCKET, {
+        history: 1,
+        ttl: MAX_DEDUPE_WINDOW_MS,
+        replicas,
+        storage: memory ? StorageType.Memory : StorageType.File,
+      }).catch((err: unknown) => {
+        this.bucket = undefined;
+        throw err;
+      });
     }
     return this.bucket;
   }

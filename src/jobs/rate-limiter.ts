@@ -1,9 +1,9 @@
 import type { KV } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { openBucket } from "../nats/buckets.js";
 import { wrapStorage } from "../nats/streams.js";
 import type { RateLimit } from "./queue-controls.js";
 import { RATE_BUCKET } from "./storage/layout.js";
+import { oneOpenedPerStorage } from "./storage/per-storage.js";
 
 /** The answer to {@link RateLimiter.take}. */
 export interface Grant {
@@ -30,10 +30,11 @@ interface WindowUse {
 export class RateLimiter {
   private constructor(private readonly kv: KV) {}
 
-  /** Opens the limiter's bucket, creating it when missing. */
-  static async open(nc: NatsConnection, replicas = 1): Promise<RateLimiter> {
-    return new RateLimiter(await openBucket(nc, RATE_BUCKET, { history: 1, replicas }));
-  }
+  /** The limiter of a storage: its bucket opened (created when missing) on first request. */
+  static readonly for = oneOpenedPerStorage(
+    async (storage) =>
+      new RateLimiter(await openBucket(storage.nc, RATE_BUCKET, { history: 1, replicas: storage.replicas })),
+  );
 
   /** Takes up to `want` starts from `queue`'s budget in the current window under `limit`. */
   async take(queue: string, limit: RateLimit, want: number): Promise<Grant> {
