@@ -30,6 +30,7 @@ export type {
 export {
   parseEvent,
   parseTaskStateEvent,
+  QUEUE_ACTIONS,
   QUEUE_EVENT,
   TASK_LOG_EVENT,
   TASK_PROGRESS_EVENT,

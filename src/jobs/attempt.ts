@@ -72,13 +72,25 @@ export class Attempt {
    * gone): the try is undone in the record, the delivery recorded as a release, the item released.
    */
   async release(): Promise<void> {
-    if (this.settled) return;
+    const undone = await this.undoTry((task) => {
+      task.state = task.tries > 0 ? TaskState.Retry : TaskState.New;
+    });
+    if (undone) this.msg.nak();
+  }
+
+  /**
+   * Ends this try without counting it: the try is taken back and the delivery recorded as a release
+   * (so JetStream's delivery count does not use up a try either); `describe` sets what the record
+   * says. Resolves false when the try was already settled.
+   */
+  private async undoTry(describe: (task: Task) => void): Promise<boolean> {
+    if (this.settled) return false;
     this.settled = true;
     this.task.tries = Math.max(0, this.task.tries - 1);
-    this.task.state = this.task.tries > 0 ? TaskState.Retry : TaskState.New;
     this.task.releases = (this.task.releases ?? 0) + 1;
+    describe(this.task);
     await this.rules.storage.saveRecord(this.task);
-    this.msg.nak();
+    return true;
   }
 
   /**
@@ -86,13 +98,11 @@ export class Attempt {
    * is being rate limited): like {@link release}, but after a delay and with `reason` recorded.
    */
   async postpone(delayMs: number, reason: string): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
-    this.task.tries = Math.max(0, this.task.tries - 1);
-    this.task.state = TaskState.Retry;
-    this.task.lastError = reason;
-    this.task.releases = (this.task.releases ?? 0) + 1;
-    await this.rules.storage.saveRecord(this.task);
+    const undone = await this.undoTry((task) => {
+      task.state = TaskState.Retry;
+      task.lastError = reason;
+    });
+    if (!undone) return;
     this.rules.storage.publishEvents(this.task);
     this.rules.observer?.taskState(this.task);
     this.msg.nak(delayMs);

@@ -63,26 +63,28 @@ export interface TaskLogEvent extends BaseEvent {
   line: string;
 }
 
-/** What happened to a queue in a {@link QueueEvent}. */
-export type QueueAction =
-  /** Workers stopped taking new work. */
-  | "paused"
-  /** Workers take work again. */
-  | "resumed"
-  /** A handler held the whole queue back for a while (`RateLimitError` with `holdQueue`). */
-  | "held"
-  /** A handler postponed its task without using up a try (`RateLimitError`). */
-  | "rate_limited"
-  /** The queue's rate limit was set or removed. */
-  | "rate_limit_changed"
-  /** A task that failed for good was put in the dead-letter store. */
-  | "dead_lettered"
-  /** A dead letter was put back in the queue. */
-  | "redriven"
-  /** Dead letters were removed without a redrive (`detail.count`). */
-  | "dead_letters_purged"
-  /** An enqueue was answered with an existing task (idempotency key). */
-  | "deduplicated";
+/**
+ * Every {@link QueueAction}: `paused` (workers stopped taking new work), `resumed`, `held` (a handler
+ * held the whole queue back for a while: `RateLimitError` with `holdQueue`), `rate_limited` (a
+ * handler postponed its task without using up a try), `rate_limit_changed`, `dead_lettered` (a task
+ * that failed for good was put in the dead-letter store), `redriven` (a dead letter was put back in
+ * the queue), `dead_letters_purged` (removed without a redrive, `detail.count`), `deduplicated` (an
+ * enqueue was answered with an existing task through an idempotency key).
+ */
+export const QUEUE_ACTIONS = [
+  "paused",
+  "resumed",
+  "held",
+  "rate_limited",
+  "rate_limit_changed",
+  "dead_lettered",
+  "redriven",
+  "dead_letters_purged",
+  "deduplicated",
+] as const;
+
+/** What happened to a queue in a {@link QueueEvent}: one of {@link QUEUE_ACTIONS}. */
+export type QueueAction = (typeof QUEUE_ACTIONS)[number];
 
 /** Something happened to a queue; on `jetq.ev.queue.<queue>.<action>`. */
 export interface QueueEvent extends BaseEvent {
@@ -101,20 +103,22 @@ export type JetqEvent = TaskStateEvent | TaskProgressEvent | TaskLogEvent | Queu
 const eventHead = (type: string, now: number) =>
   `{"event_id":"${nuid.next()}","type":"${type}","timestamp":"${new Date(now).toISOString()}"`;
 
+/** A running task's event carrying one more JSON field (progress or log line). */
+function taskReportEvent(type: string, task: Task, field: string, value: unknown, now: number): Uint8Array {
+  return Buffer.from(
+    `${eventHead(type, now)},"task_id":"${task.id}","queue":"${task.queue}",` +
+      `"task_type":"${task.type}","${field}":${JSON.stringify(value ?? null)}}`,
+  );
+}
+
 /** Serialises a progress event (snake_case wire form). */
 export function encodeProgressEvent(task: Task, progress: unknown, now = Date.now()): Uint8Array {
-  return Buffer.from(
-    `${eventHead(TASK_PROGRESS_EVENT, now)},"task_id":"${task.id}","queue":"${task.queue}",` +
-      `"task_type":"${task.type}","progress":${JSON.stringify(progress ?? null)}}`,
-  );
+  return taskReportEvent(TASK_PROGRESS_EVENT, task, "progress", progress, now);
 }
 
 /** Serialises a log-line event (snake_case wire form). */
 export function encodeLogEvent(task: Task, line: string, now = Date.now()): Uint8Array {
-  return Buffer.from(
-    `${eventHead(TASK_LOG_EVENT, now)},"task_id":"${task.id}","queue":"${task.queue}",` +
-      `"task_type":"${task.type}","line":${JSON.stringify(line)}}`,
-  );
+  return taskReportEvent(TASK_LOG_EVENT, task, "line", line, now);
 }
 
 /** Serialises a queue event (snake_case wire form). */
@@ -142,17 +146,7 @@ export function encodeTaskEvent(task: Task, now = Date.now()): Uint8Array {
 }
 
 const STATES = new Set<string>(Object.values(TaskState));
-const QUEUE_ACTIONS = new Set<string>([
-  "paused",
-  "resumed",
-  "held",
-  "rate_limited",
-  "rate_limit_changed",
-  "dead_lettered",
-  "redriven",
-  "dead_letters_purged",
-  "deduplicated",
-]);
+const KNOWN_ACTIONS = new Set<string>(QUEUE_ACTIONS);
 
 function invalid(why: string): never {
   throw new ValidationError("invalid_event", why);
@@ -200,7 +194,7 @@ export function parseEvent(data: Uint8Array | string): JetqEvent {
       return { ...common, type: TASK_LOG_EVENT, line: w.line };
     }
     case QUEUE_EVENT:
-      if (typeof w.queue !== "string" || typeof w.action !== "string" || !QUEUE_ACTIONS.has(w.action)) {
+      if (typeof w.queue !== "string" || typeof w.action !== "string" || !KNOWN_ACTIONS.has(w.action)) {
         invalid("queue event is missing queue or action");
       }
       return {
