@@ -56,7 +56,7 @@ export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
   );
   app.put("/v1/queues/:queue/rate-limit", async (c) => {
     const queue = queueOf(c);
-    const b = await jsonBody(c, RateLimitBody, limits.bodyBytes);
+    const b = await jsonBody(c, RateLimitBody, limits);
     const set = await (await controls()).setRateLimit(queue, { limit: b.limit, intervalMs: b.interval_ms });
     return c.json(controlsView(set), 200);
   });

@@ -10,9 +10,12 @@ import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
+import { RFC3339 } from "../scheduler/when.js";
+import { checkTime } from "../time-range.js";
 import { controlsView, logLinesView } from "./control-routes.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
+import { createQueue } from "./queue-access.js";
 import { jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
@@ -68,10 +71,13 @@ export function queueView(q: ResolvedQueue): z.infer<typeof QueueConfigView> {
 
 function deadlineOf(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const ms = typeof v === "number" ? v : Date.parse(v);
+  const ms = typeof v === "number" ? v : RFC3339.test(v) ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(ms))
-    throw badRequest("invalid_deadline", "deadline must be an RFC 3339 time or epoch milliseconds");
-  return ms;
+    throw badRequest(
+      "invalid_deadline",
+      "deadline must be an RFC 3339 time (with seconds and zone) or epoch milliseconds",
+    );
+  return checkTime(ms, "deadline", "invalid_deadline");
 }
 
 function payloadOf(body: z.infer<typeof TaskBody>): unknown {
@@ -105,10 +111,11 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.put("/v1/queues/:queue", async (c) => {
     const name = queueOf(c);
-    const b = await jsonBody(c, QueueConfigBody, limits.bodyBytes);
+    const b = await jsonBody(c, QueueConfigBody, limits);
     const existing = await storage.findQueue(name);
     if (existing) return c.json(queueView(existing), 200);
-    const q = await storage.prepareQueue({
+    d.queueCreation.take(name, false);
+    const q = await createQueue(storage, {
       name,
       ...(b.max_age_ms !== undefined ? { maxAgeMs: b.max_age_ms } : {}),
       ...(b.max_entries !== undefined ? { maxEntries: b.max_entries } : {}),
@@ -144,7 +151,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.post("/v1/queues/:queue/tasks", async (c) => {
     const queue = queueOf(c);
-    const b = await jsonBody(c, TaskBody, limits.bodyBytes);
+    const b = await jsonBody(c, TaskBody, limits);
     const opts: NewTaskOptions = {};
     if (b.id !== undefined) opts.id = b.id;
     const deadline = deadlineOf(b.deadline);
@@ -167,7 +174,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.post("/v1/schedules", async (c) => {
     const commands = schedulesOf(d);
-    const body = await jsonBody(c, ScheduleBody, limits.bodyBytes);
+    const body = await jsonBody(c, ScheduleBody, limits);
     return c.json({ schedule: await commands.add(scheduleSpecFromJson(body)) }, 201);
   });
 
