@@ -29,6 +29,7 @@ import {
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
 import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { recordHeaderValues } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker, type WorkerQueue } from "./worker.js";
@@ -374,7 +375,7 @@ export class Client {
   /** Writes a task's record and work item to the outbox, in that order, in one local commit. */
   private async viaOutbox(outbox: DurablePublisher, task: Task, data: Uint8Array): Promise<void> {
     await Promise.all([
-      outbox.publish(taskSubject(task.id), data, { msgId: recordMsgId(task.id) }),
+      outbox.publish(taskSubject(task.id), data, { msgId: recordMsgId(task.id), headers: recordHeaderValues(task) }),
       outbox.publish(workSubject(task.queue, task.id, task.priority), data, { msgId: task.id }),
     ]);
   }

@@ -129,6 +129,12 @@ export const recordMsgId = (msgId: string): string => `${msgId}:record`;
 /** Header carrying a message de-duplication id (JetStream's own). */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
 
+/**
+ * Headers of every task record (not of tombstones): queue, state and type, so that tools and
+ * indexes can follow `JETQ_TASKS` headers-only, without reading task bodies.
+ */
+export const RECORD_HEADERS = { queue: "Jetq-Queue", state: "Jetq-State", type: "Jetq-Type" } as const;
+
 /** Stream that keeps final-outcome events (created once dependencies are used), so blocked tasks are released after restarts. */
 export const FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
 /** Durable consumer of {@link FINAL_EVENTS_STREAM} shared by dependency resolvers. */
