@@ -9,7 +9,7 @@ import type { AttemptRules } from "./attempt.js";
 import { Cancellations, cancelTask } from "./cancellations.js";
 import { DeadLetters } from "./dead-letters.js";
 import { DelayedTasks, enqueueState } from "./delayed-tasks.js";
-import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
+import { evaluateDependencies, openDependants, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
@@ -361,7 +361,7 @@ export class Client {
   private async enqueueBlocked(task: Task): Promise<void> {
     if (this.opts.outbox)
       throw new ValidationError("unsupported", "tasks with dependencies cannot be enqueued through an outbox");
-    this.dependencies ??= prepareDependencies(this.storage);
+    this.dependencies ??= openDependants(this.storage);
     const kv = await this.dependencies;
     let verdict = await evaluateDependencies(this.storage, task);
     await settleDependencies(this.storage, kv, task, verdict);

@@ -170,6 +170,11 @@ export class JetStreamStorage {
     return { storage: this.storage, num_replicas: this.opts.replicas };
   }
 
+  /** Storage type and replicas that every jetq KV bucket is created with (bucket options). */
+  get bucketPlacement(): { storage: StorageType; replicas: number } {
+    return { storage: this.storage, replicas: this.opts.replicas };
+  }
+
   /** JetStream refuses a de-duplication window longer than the stream's max age. */
   private dedupeWindow(maxAgeMs: number): number {
     return maxAgeMs > 0 ? Math.min(this.opts.duplicateWindowMs, maxAgeMs) : this.opts.duplicateWindowMs;

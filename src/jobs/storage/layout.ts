@@ -135,9 +135,10 @@ export const MSG_ID_HEADER = "Nats-Msg-Id";
  */
 export const RECORD_HEADERS = { queue: "Jetq-Queue", state: "Jetq-State", type: "Jetq-Type" } as const;
 
-/** Stream that keeps final-outcome events (created once dependencies are used), so blocked tasks are released after restarts. */
-export const FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
-/** Durable consumer of {@link FINAL_EVENTS_STREAM} shared by dependency resolvers. */
-export const RESOLVER_CONSUMER = "DEPENDENCY_RESOLVER";
-/** KV bucket of blocked tasks by dependency: key `<dependency id>.<blocked task id>`, value the blocked task's queue. */
+/**
+ * Stream in which earlier versions kept every final-outcome event for the dependency resolver (a
+ * JetStream write per finished task); removed by the current resolver.
+ */
+export const LEGACY_FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
+/** KV bucket of blocked tasks by dependency: key = the dependency's id (`:` as `/`), value `{"dependants": [{id, queue}]}`. */
 export const DEPENDENCIES_BUCKET = "JETQ_DEPENDENCIES";
