@@ -435,6 +435,7 @@ export class Client {
     const task = await this.storage.loadTask(id);
     await this.storage.removeWorkItem(task.queue, id);
     task.tries = 0;
+    task.run = await this.storage.nextRun(task);
     delete task.result;
     const data = this.prepare(task, task.queue, this.signer());
     await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
