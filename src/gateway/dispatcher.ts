@@ -113,7 +113,7 @@ export class Dispatcher {
   /**
    * Answers every pending `/wait` with what it holds, stops pulling and gives back undispatched
    * deliveries. Dispatched tasks are left unacknowledged: JetStream redelivers them after the
-   * queue's ack wait (min(maxRunTimeMs, 30 s)).
+   * queue's ack wait (min(maxRunTimeMs, redeliverAfterMs), default 5 s).
    */
   async stop(): Promise<void> {
     this.stopping = true;

@@ -11,8 +11,8 @@ import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { levelConsumer, PRIORITY_LEVELS, queueStream } from "../jobs/storage/layout.js";
 import type { TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
+import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
-import { ignoreClosed } from "./leases.js";
 import type { QueueArrivals } from "./queue-arrivals.js";
 import type { SlotSource, WaitSlot } from "./waiter.js";
 
@@ -54,7 +54,7 @@ class Spare {
     readonly level: number,
     ackWait: number,
   ) {
-    this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 2));
+    this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 3));
     this.beat.unref();
   }
 

@@ -22,8 +22,11 @@ export interface QueueConfig {
   maxConcurrent?: number;
   /**
    * How long JetStream waits before handing the item of a dead (silent) worker to another one.
-   * Live workers keep their items alive while handlers run, up to `maxRunTimeMs`.
-   * @defaultValue min(maxRunTimeMs, 30_000)
+   * Live workers keep their items alive (every third of this) while handlers run, up to
+   * `maxRunTimeMs`, and while items wait in their buffers; so a killed worker's items reach live
+   * workers after about this long. A handler that blocks the event loop longer than this gets its
+   * task run twice: keep CPU-bound work off the event loop (worker threads, external processes).
+   * @defaultValue min(maxRunTimeMs, 5_000)
    */
   redeliverAfterMs?: number;
   /**
@@ -53,7 +56,7 @@ export const DEFAULT_MAX_RUN_TIME_MS = 3_600_000;
 /** Default {@link QueueConfig.maxConcurrent}. */
 export const DEFAULT_MAX_CONCURRENT = 100;
 /** Default of {@link QueueConfig.redeliverAfterMs} (capped by the run time). */
-export const MAX_ACK_WAIT_MS = 30_000;
+export const MAX_ACK_WAIT_MS = 5_000;
 /** Default {@link QueueConfig.deadLetterRetentionMs}: 7 days. */
 export const DEFAULT_DEAD_LETTER_RETENTION_MS = 604_800_000;
 

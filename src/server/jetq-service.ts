@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, JetqError } from "../errors.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
+import { QueueJanitor } from "../jobs/queue-janitor.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
@@ -63,6 +64,8 @@ export class JetqService {
   taskScheduler?: TaskScheduler;
   /** Releases blocked tasks when their dependencies finish. */
   resolver?: DependencyResolver;
+  /** Clears work items a server crash left behind. */
+  janitor?: QueueJanitor;
   /** The metrics endpoint, when enabled. */
   metricsServer?: MetricsServer;
 
@@ -118,6 +121,8 @@ export class JetqService {
       await this.taskScheduler.start();
       this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
       await this.resolver.start();
+      this.janitor = new QueueJanitor({ storage: this.storage, log: log.child({ component: "janitor" }) });
+      this.janitor.start();
       if (metrics && this.opts.metrics) {
         // With HTTP tokens set, /metrics asks for the same bearer tokens.
         const tokens = this.opts.http ? (this.opts.http.tokens ?? []) : [];
@@ -161,7 +166,7 @@ export class JetqService {
     await this.gateway
       ?.stop()
       .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    for (const part of [this.metricsServer, this.resolver, this.taskScheduler, this.scheduler]) {
+    for (const part of [this.metricsServer, this.janitor, this.resolver, this.taskScheduler, this.scheduler]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
     this.storage?.close();

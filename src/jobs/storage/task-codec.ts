@@ -1,6 +1,8 @@
+import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { ValidationError } from "../../errors.js";
 import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
 import { MAX_FAILURES_KEPT, type Task, type TaskFailure, TaskState } from "../task.js";
+import { MSG_ID_HEADER, RECORD_HEADERS } from "./layout.js";
 
 /**
  * The wire form of a task, as stored in queue work items and task records (JSON, snake_case).
@@ -26,6 +28,7 @@ interface TaskWire {
   dependency_results?: Record<string, { value: unknown; completed: string }>;
   signature?: string;
   releases?: number;
+  run?: number;
   run_at?: string;
   progress?: unknown;
   failures?: { try: number; at: string; error: string }[];
@@ -61,6 +64,7 @@ export function encodeTask(task: Task): Uint8Array {
   }
   if (task.signature !== undefined) w.signature = task.signature;
   if (task.releases) w.releases = task.releases;
+  if (task.run) w.run = task.run;
   if (task.runAt !== undefined) w.run_at = iso(task.runAt);
   if (task.progress !== undefined) w.progress = task.progress;
   if (task.failures?.length) w.failures = task.failures.map((f) => ({ try: f.try, at: iso(f.at), error: f.error }));
@@ -130,6 +134,7 @@ export function decodeTask(data: Uint8Array): Task {
   }
   if (typeof w.signature === "string") task.signature = w.signature;
   if (Number.isInteger(w.releases) && (w.releases as number) > 0) task.releases = w.releases as number;
+  if (Number.isInteger(w.run) && (w.run as number) > 0) task.run = w.run as number;
   if (w.run_at !== undefined) task.runAt = time(w.run_at, "run_at");
   if (w.progress !== undefined) task.progress = w.progress;
   if (Array.isArray(w.failures)) task.failures = w.failures.slice(-MAX_FAILURES_KEPT).map(failure);
@@ -137,4 +142,22 @@ export function decodeTask(data: Uint8Array): Task {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }
   return task;
+}
+
+/** The {@link RECORD_HEADERS} of a task's record, plus a de-duplication id when given. */
+export function recordHeaderValues(task: Task, msgId?: string): Record<string, string> {
+  const h: Record<string, string> = {
+    [RECORD_HEADERS.queue]: task.queue,
+    [RECORD_HEADERS.state]: task.state,
+    [RECORD_HEADERS.type]: task.type,
+  };
+  if (msgId !== undefined) h[MSG_ID_HEADER] = msgId;
+  return h;
+}
+
+/** {@link recordHeaderValues} as NATS headers. */
+export function recordHeaders(task: Task, msgId?: string): MsgHdrs {
+  const h = headers();
+  for (const [k, v] of Object.entries(recordHeaderValues(task, msgId))) h.set(k, v);
+  return h;
 }
