@@ -43,7 +43,15 @@ export class Dispatcher {
 
   constructor(private readonly p: DispatcherParams) {
     this.leases = new Leases({ log: p.log, timeoutDelayMs: p.nakDelayMs });
-    this.arrivals = new QueueArrivals({ storage: p.storage, log: p.log, onArrival: (q) => this.poke(q) });
+    this.arrivals = new QueueArrivals({
+      storage: p.storage,
+      log: p.log,
+      onArrival: (q) => this.poke(q),
+      // Feeds waiting for an arrival look again themselves (every second) from now on.
+      onLost: () => {
+        for (const q of this.feeds.keys()) this.poke(q);
+      },
+    });
   }
 
   /** Tasks taken from queues and not yet settled (held for a gathering `/wait`, or dispatched). */

@@ -9,6 +9,8 @@ export interface QueueArrivalsParams {
   log: Logger;
   /** Called with the name of every queue defined after the watch started. */
   onArrival: (queue: string) => void;
+  /** Called when a running watch ends (waiters on unknown queues should look again themselves). */
+  onLost: () => void;
   /**
    * Most names remembered as missing; past it the memory starts over (a missing name then costs
    * one more read). @defaultValue 10_000
@@ -29,6 +31,7 @@ export class QueueArrivals {
   private watching?: Promise<boolean>;
   private live = false;
   private stopWatch?: () => void;
+  private stopped = false;
   private readonly missing = new Set<string>();
   /** Queue definitions seen since the watch started (a lookup compares it before and after). */
   arrivals = 0;
@@ -37,6 +40,7 @@ export class QueueArrivals {
 
   /** Starts the watch on first call; resolves true once it runs (false when it could not start). */
   start(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
     this.watching ??= this.watch();
     return this.watching;
   }
@@ -60,6 +64,7 @@ export class QueueArrivals {
 
   /** Stops the watch. */
   stop(): void {
+    this.stopped = true;
     this.live = false;
     this.missing.clear();
     this.stopWatch?.();
@@ -86,8 +91,11 @@ export class QueueArrivals {
           }),
         )
         .finally(() => {
+          const wasLive = this.live;
           this.live = false;
           this.missing.clear();
+          this.watching = undefined; // the next start() watches again
+          if (wasLive) this.p.onLost();
         });
       return true;
     } catch (err) {
