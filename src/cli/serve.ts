@@ -21,6 +21,9 @@ interface ServeFlags extends NatsFlags {
   replicas?: string;
   maxDelay?: string;
   metrics?: string;
+  allowTarget?: string[];
+  httpCreateQueues?: string;
+  httpMaxNewQueues?: string;
 }
 
 /** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
@@ -60,6 +63,11 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
   if (f.httpMaxWait !== undefined) limits.waitTimeoutMs = durationFlag("--http-max-wait", f.httpMaxWait);
   if (f.httpMaxPeek !== undefined) limits.peekN = positiveInt("--http-max-peek", f.httpMaxPeek);
   if (f.httpMaxAck !== undefined) limits.ackIds = positiveInt("--http-max-ack", f.httpMaxAck);
+  if (f.httpMaxNewQueues !== undefined)
+    limits.newQueuesPerMinute = positiveInt("--http-max-new-queues", f.httpMaxNewQueues);
+  const create = (f.httpCreateQueues ?? "on").trim().toLowerCase();
+  if (create !== "on" && create !== "off")
+    throw new ConfigError("invalid_flag", `--http-create-queues must be on or off, got ${f.httpCreateQueues}`);
   return {
     ...address,
     tokens: loadTokens({
@@ -67,6 +75,7 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
       ...(env.JETQ_HTTP_TOKENS ? { list: env.JETQ_HTTP_TOKENS } : {}),
     }),
     limits,
+    createQueues: create === "on",
     // The built-in default address may be taken (say, by a second instance): then run without HTTP.
     optional: f.http === undefined,
   };
@@ -95,6 +104,13 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--http-max-wait <duration>", "longest /wait timeout, ms or e.g. 60s (default 60s)"))
     .addOption(new Option("--http-max-peek <n>", "largest /peek n (default 1000)"))
     .addOption(new Option("--http-max-ack <n>", "most ids per /ack or /nak (default 1000)"))
+    .addOption(
+      new Option(
+        "--http-create-queues <on|off>",
+        "whether POST /enqueue/<queue> creates missing queues (default on)",
+      ).env("JETQ_HTTP_CREATE_QUEUES"),
+    )
+    .addOption(new Option("--http-max-new-queues <n>", "most queues created over HTTP per minute (default 60)"))
     .addOption(new Option("--nats-port <port>", "port of the embedded nats-server (0 = any free port)").default("4222"))
     .addOption(
       new Option("--replicas <n>", "replicas of the streams jetq creates (1, 3 or 5)")
@@ -107,6 +123,12 @@ export function registerServe(program: Command): void {
         .env("JETQ_MAX_DELAY"),
     )
     .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at /metrics").env("JETQ_METRICS"))
+    .addOption(
+      new Option(
+        "--allow-target <pattern>",
+        "let schedules publish to subjects matching this pattern although the policy refuses them (repeatable)",
+      ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .action(async (flags: ServeFlags) => {
       const log = createLogger();
       const service = new JetqService({
@@ -117,6 +139,7 @@ export function registerServe(program: Command): void {
         http: httpOptionsFromFlags(flags),
         replicas: positiveInt("--replicas", flags.replicas ?? "1"),
         maxFutureMs: durationFlag("--max-delay", flags.maxDelay ?? "3650d"),
+        ...(flags.allowTarget ? { allowTargets: flags.allowTarget } : {}),
         ...(flags.metrics ? { metrics: listenFlag("--metrics", flags.metrics) } : {}),
         log,
       });

@@ -29,6 +29,8 @@ export interface JetqServiceOptions {
   http?: JetqHttpOptions | false;
   /** Schedules further ahead are refused. @defaultValue 10 years */
   maxFutureMs?: number;
+  /** Subject patterns schedules may publish to beyond the default policy (docs/scheduler.md). @defaultValue none */
+  allowTargets?: readonly string[];
   /** Serve Prometheus metrics at `http://host:port/metrics`. @defaultValue off */
   metrics?: { host: string; port: number };
   log: Logger;
@@ -37,7 +39,7 @@ export interface JetqServiceOptions {
 /** HTTP gateway settings of {@link JetqService}. */
 export type JetqHttpOptions = Pick<
   HttpGatewayParams,
-  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs"
+  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "createQueues"
 > & {
   /**
    * When the address is already in use, log an error and run without the gateway instead of failing
@@ -108,6 +110,7 @@ export class JetqService {
         replicas: this.opts.replicas ?? 1,
         ...(this.opts.subject ? { subject: this.opts.subject } : {}),
         ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
+        ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
         ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
       });
       await this.scheduler.start();
@@ -121,7 +124,9 @@ export class JetqService {
       this.janitor = new QueueJanitor({ storage: this.storage, log: log.child({ component: "janitor" }) });
       this.janitor.start();
       if (metrics && this.opts.metrics) {
-        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, log });
+        // With HTTP tokens set, /metrics asks for the same bearer tokens.
+        const tokens = this.opts.http ? (this.opts.http.tokens ?? []) : [];
+        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
         await this.metricsServer.start();
       }
       if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.opts.http);
