@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { HttpGateway } from "../src/gateway/index.js";
 import { Client, connectNats, newTask, Router, silentLogger } from "../src/index.js";
 import { JetStreamStorage } from "../src/jobs/storage/jetstream-storage.js";
+import { TaskEngine } from "../src/jobs/task-engine.js";
 import { assertNatsServerAvailable, NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
 import { machineInfo } from "./machine.js";
 import { distribution, percentile, ratePerSecond, round3 } from "./stats.js";
@@ -155,7 +156,11 @@ async function main(): Promise<void> {
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const storage = await JetStreamStorage.open(nc, {}, silentLogger);
   await storage.prepare();
-  const gw = new HttpGateway({ storage, log: silentLogger, port: 0 });
+  const gw = new HttpGateway({
+    engine: new TaskEngine({ storage, log: silentLogger, defaultQueue: "DEFAULT" }),
+    log: silentLogger,
+    port: 0,
+  });
   await gw.start();
   const lib = async (queue: string, concurrency = clients) =>
     Client.connect({ servers: server.url, queue, logger: silentLogger, concurrency });

@@ -11,13 +11,15 @@ export type {
   DeadLetter,
   DeadLetterPage,
   DeadLetterReason,
-  DeadLettersOptions,
+  DeadLettersParams,
   RedriveAllResult,
 } from "./jobs/dead-letters.js";
 export { DeadLetters, MAX_DEAD_LETTER_PAGE } from "./jobs/dead-letters.js";
 export { DelayedTasks, MAX_DELAY_MS } from "./jobs/delayed-tasks.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
-export { DependencyResolver } from "./jobs/dependencies.js";
+export { Dependencies, DependencyResolver } from "./jobs/dependencies.js";
+export type { EnqueueOptions, EnqueuerParams } from "./jobs/enqueuer.js";
+export { Enqueuer } from "./jobs/enqueuer.js";
 export type {
   BaseEvent,
   JetqEvent,
@@ -89,6 +91,8 @@ export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstr
 export { DEFAULT_PRIORITY, PRIORITY_LEVELS } from "./jobs/storage/layout.js";
 export type { NewTaskOptions, Task, TaskFailure, TaskResult } from "./jobs/task.js";
 export { isFinalState, MAX_FAILURES_KEPT, newTask, TaskState } from "./jobs/task.js";
+export type { RunRuleOptions, TaskEngineParams } from "./jobs/task-engine.js";
+export { TaskEngine } from "./jobs/task-engine.js";
 export type { TaskLogLine } from "./jobs/task-logs.js";
 export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_TASK } from "./jobs/task-logs.js";
 export type { TaskObserver } from "./jobs/task-observer.js";

@@ -4,12 +4,12 @@
  */
 import type { Command } from "commander";
 import { ConfigError } from "../errors.js";
-import { Cancellations, cancelTask } from "../jobs/cancellations.js";
-import { DeadLetters } from "../jobs/dead-letters.js";
-import { QueueControlCommands, QueueControlsStore } from "../jobs/queue-controls.js";
+import { DEFAULT_QUEUE } from "../jobs/queue.js";
+import type { QueueControlCommands } from "../jobs/queue-controls.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
 import type { Task } from "../jobs/task.js";
+import { TaskEngine } from "../jobs/task-engine.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats } from "../nats/connect.js";
 import { addNatsFlags, type NatsFlags, natsOptionsFromFlags } from "./nats-flags.js";
@@ -20,6 +20,7 @@ export type Output = (line: string) => void;
 /** What an admin command works with: storage on an open connection, closed afterwards. */
 interface AdminContext {
   storage: JetStreamStorage;
+  engine: TaskEngine;
   log: Logger;
   controls(): Promise<QueueControlCommands>;
 }
@@ -41,9 +42,13 @@ async function withStorage<T>(flags: NatsFlags, run: (ctx: AdminContext) => Prom
   const nc = await connectNats({ servers: DEFAULT_SERVER, ...natsOptionsFromFlags(flags), name: "jetq-admin" });
   try {
     const storage = await JetStreamStorage.open(nc, {}, log);
-    const controls = async () =>
-      new QueueControlCommands(storage, new QueueControlsStore(await storage.configBucket()));
-    return await run({ storage, log, controls });
+    const engine = new TaskEngine({ storage, log, defaultQueue: DEFAULT_QUEUE });
+    try {
+      return await run({ storage, engine, log, controls: () => engine.controls() });
+    } finally {
+      await engine.stop();
+      storage.close();
+    }
   } finally {
     await nc.drain();
   }
@@ -116,27 +121,26 @@ export function registerAdmin(program: Command, out: Output = (l) => process.std
     task.command("cancel <id>").description("cancel a task (a running one is aborted)"),
     out,
     async (ctx, id: string) => {
-      return wireForm(await cancelTask(ctx.storage, await Cancellations.for(ctx.storage), id, ctx.log));
+      return wireForm(await ctx.engine.cancelTask(id));
     },
   );
 
   const dlq = program.command("dead-letters").description("tasks that failed for good, per queue");
-  const deadLetters = (storage: JetStreamStorage) => new DeadLetters(storage);
   action(
     dlq.command("list <queue> [limit]").description("oldest first (default 100)"),
     out,
-    async ({ storage }, name: string, limit?: string) =>
-      deadLetters(storage).list(name, { limit: limit === undefined ? 100 : positiveInt("limit", limit) }),
+    async ({ engine }, name: string, limit?: string) =>
+      engine.deadLetters.list(name, { limit: limit === undefined ? 100 : positiveInt("limit", limit) }),
   );
   action(
     dlq.command("redrive <queue> [id]").description("put one dead letter (or, without an id, all) back in the queue"),
     out,
-    async ({ storage }, name: string, id?: string) =>
-      id === undefined ? deadLetters(storage).redriveAll(name) : wireForm(await deadLetters(storage).redrive(name, id)),
+    async ({ engine }, name: string, id?: string) =>
+      id === undefined ? engine.deadLetters.redriveAll(name) : wireForm(await engine.deadLetters.redrive(name, id)),
   );
   action(
     dlq.command("purge <queue> [id]").description("delete one dead letter (or, without an id, all)"),
     out,
-    async ({ storage }, name: string, id?: string) => ({ purged: await deadLetters(storage).purge(name, id) }),
+    async ({ engine }, name: string, id?: string) => ({ purged: await engine.deadLetters.purge(name, id) }),
   );
 }

@@ -4,7 +4,7 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type DeadLetter, DeadLetters, MAX_DEAD_LETTER_PAGE } from "../jobs/dead-letters.js";
+import { type DeadLetter, MAX_DEAD_LETTER_PAGE } from "../jobs/dead-letters.js";
 import { HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { intQuery } from "./query-params.js";
@@ -37,7 +37,7 @@ export function deadLetterView(dl: DeadLetter): z.infer<typeof DeadLetterView> {
 
 /** Registers the `/v1/queues/{queue}/dead-letters` endpoints on `app`. */
 export function registerDeadLetterRoutes(app: OpenAPIHono, d: RouteDeps): void {
-  const dead = new DeadLetters(d.storage);
+  const dead = d.engine.deadLetters;
   const queueOf = (c: Context) => c.req.param("queue") ?? "";
   const idOf = (c: Context) => c.req.param("id") ?? "";
 

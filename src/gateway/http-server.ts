@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import { ConfigError } from "../errors.js";
 import type { QueueConfig } from "../jobs/queue.js";
-import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { buildApp } from "./app.js";
@@ -16,8 +16,11 @@ import { QueueCreationGate } from "./queue-creation.js";
 
 /** Parameters of {@link HttpGateway}. */
 export interface HttpGatewayParams {
-  /** Storage of the queues (the service's). */
-  storage: JetStreamStorage;
+  /**
+   * The service's task engine: the one enqueue path, and the run rules every task taken over HTTP
+   * follows (the same as a library worker's with the same options).
+   */
+  engine: TaskEngine;
   /** The scheduler's operations, for `/v1/schedules`. @defaultValue none (those endpoints answer 503) */
   schedules?: ScheduleCommands;
   log: Logger;
@@ -67,7 +70,7 @@ const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malfo
  * closes the socket (dispatched, unacknowledged tasks are redelivered after their queue's ack wait).
  *
  * ```ts
- * const gw = new HttpGateway({ storage, schedules: scheduler.commands, log, port: 8080 });
+ * const gw = new HttpGateway({ engine, schedules: scheduler.commands, log, port: 8080 });
  * await gw.start();
  * console.log(gw.url); // http://127.0.0.1:8080
  * ```
@@ -83,7 +86,7 @@ export class HttpGateway {
   constructor(private readonly p: HttpGatewayParams) {
     this.limits = resolveLimits(p.limits);
     this.dispatcher = new Dispatcher({
-      storage: p.storage,
+      engine: p.engine,
       log: p.log,
       nakDelayMs: p.nakDelayMs ?? 1000,
       pollGraceMs: p.pollGraceMs ?? 20,
@@ -113,7 +116,8 @@ export class HttpGateway {
    */
   async start(): Promise<void> {
     const app = buildApp({
-      storage: this.p.storage,
+      engine: this.p.engine,
+      storage: this.p.engine.storage,
       dispatcher: this.dispatcher,
       ...(this.p.schedules ? { schedules: this.p.schedules } : {}),
       limits: this.limits,

@@ -128,7 +128,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     if (b.priority !== undefined) opts.priority = b.priority;
     const task = newTask(b.type, payloadOf(b), { ...opts, ...runAtOptions(b) });
     await storage.getQueue(queue);
-    const r = await enqueueWithControls(storage, task, queue, b.dedupe, d.log);
+    const r = await enqueueWithControls(d.engine, task, queue, b.dedupe);
     const view = { task: taskView(r.task), ...(b.dedupe ? { duplicate: r.duplicate } : {}) };
     return r.duplicate ? c.json(view, 200) : c.json(view, 201);
   });

@@ -3,8 +3,12 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, JetqError } from "../errors.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
+import { DEFAULT_QUEUE } from "../jobs/queue.js";
 import { QueueJanitor } from "../jobs/queue-janitor.js";
+import type { SigningOptions } from "../jobs/signing.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { Task } from "../jobs/task.js";
+import { type RunRuleOptions, TaskEngine } from "../jobs/task-engine.js";
 import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
@@ -33,6 +37,13 @@ export interface JetqServiceOptions {
   allowTargets?: readonly string[];
   /** Serve Prometheus metrics at `http://host:port/metrics`. @defaultValue off */
   metrics?: { host: string; port: number };
+  /**
+   * How the service's faces run and write tasks: retry policy, discarded states and signature
+   * checks for tasks taken over HTTP (the same options give a library worker the same behaviour),
+   * and the key that signs what the service enqueues (REST, emq, cron, redrives, released and
+   * delayed tasks). @defaultValue the library's defaults; unsigned
+   */
+  tasks?: RunRuleOptions & SigningOptions;
   log: Logger;
 }
 
@@ -56,6 +67,7 @@ export class JetqService {
   private embedded?: NatsServerLauncher;
   private nc?: NatsConnection;
   private storage?: JetStreamStorage;
+  private engine?: TaskEngine;
   /** The scheduler part; set once started. */
   scheduler?: SchedulerService;
   /** The HTTP gateway; set once started (unless disabled or its optional address was taken). */
@@ -114,14 +126,28 @@ export class JetqService {
         ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
       });
       await this.scheduler.start();
+      const engine = new TaskEngine({
+        ...this.opts.tasks,
+        storage: this.storage,
+        log: log.child({ component: "tasks" }),
+        defaultQueue: DEFAULT_QUEUE,
+      });
+      this.engine = engine;
+      const put = (task: Task, msgId: string) => engine.enqueuer.put(task, msgId);
       this.taskScheduler = new TaskScheduler({
         storage: this.storage,
+        put,
         log: log.child({ component: "task-scheduler" }),
       });
       await this.taskScheduler.start();
-      this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
+      this.resolver = new DependencyResolver({
+        storage: this.storage,
+        dependencies: engine.dependencies,
+        put,
+        log: log.child({ component: "dependencies" }),
+      });
       await this.resolver.start();
-      this.janitor = new QueueJanitor({ storage: this.storage, log: log.child({ component: "janitor" }) });
+      this.janitor = new QueueJanitor({ storage: this.storage, put, log: log.child({ component: "janitor" }) });
       this.janitor.start();
       if (metrics && this.opts.metrics) {
         // With HTTP tokens set, /metrics asks for the same bearer tokens.
@@ -129,7 +155,7 @@ export class JetqService {
         this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
         await this.metricsServer.start();
       }
-      if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.opts.http);
+      if (this.opts.http) await this.startGateway(engine, this.scheduler, this.opts.http);
       log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
       await this.stop();
@@ -137,15 +163,11 @@ export class JetqService {
     }
   }
 
-  private async startGateway(
-    storage: JetStreamStorage,
-    scheduler: SchedulerService,
-    http: JetqHttpOptions,
-  ): Promise<void> {
+  private async startGateway(engine: TaskEngine, scheduler: SchedulerService, http: JetqHttpOptions): Promise<void> {
     const { optional, ...settings } = http;
     const log = this.opts.log.child({ component: "http" });
     const gateway = new HttpGateway({
-      storage,
+      engine,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
       ...settings,
@@ -169,6 +191,7 @@ export class JetqService {
     for (const part of [this.metricsServer, this.janitor, this.resolver, this.taskScheduler, this.scheduler]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
+    await this.engine?.stop();
     this.storage?.close();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     await this.embedded?.stop();
