@@ -105,7 +105,11 @@ export class JetqService {
             { cause: err },
           );
         });
-        log.info("embedded NATS started; clients connect to this URL", { url: this.embedded.url });
+        log.info("embedded NATS started; clients connect to this URL", {
+          url: this.embedded.url,
+          version: this.embedded.version,
+          binary: this.embedded.binary.path,
+        });
         nats = { ...nats, servers: this.embedded.url };
       }
       this.nc = await connectNats({ name: "jetq-serve", ...nats });
