@@ -66,6 +66,8 @@ export {
   DEFAULT_QUEUE,
 } from "./jobs/queue.js";
 export type { QueueControls, RateLimit } from "./jobs/queue-controls.js";
+export type { QueueChanges, QueueSetting, QueueUpdateOptions, QueueUpdateResult } from "./jobs/queue-update.js";
+export { QUEUE_SETTINGS, queueDifferences, updateQueue } from "./jobs/queue-update.js";
 export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
 export {
   customPolicy,

@@ -4,13 +4,11 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateQueueName } from "../jobs/names.js";
-import type { ResolvedQueue } from "../jobs/queue.js";
-import { encodeTask } from "../jobs/storage/task-codec.js";
-import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
+import { QUEUE_SETTINGS, type QueueChanges, updateQueue } from "../jobs/queue-update.js";
+import { type NewTaskOptions, newTask } from "../jobs/task.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
-import { controlsView, logLinesView } from "./control-routes.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { jsonBody } from "./request-body.js";
@@ -25,6 +23,7 @@ import {
   QueueInfoView,
   QueueListReply,
   QueueName,
+  QueueUpdateReply,
   ScheduleBody,
   ScheduleListReply,
   ScheduleReply,
@@ -32,6 +31,7 @@ import {
   TaskReply,
 } from "./schemas.js";
 import { enqueueWithControls, runAtOptions } from "./task-controls.js";
+import { logLinesView, queueInfoView, queueUpdateView, queueView, settingField, taskView } from "./views.js";
 
 /** Paths of the REST API (hono style, for 405 answers). */
 export const REST_PATHS = [
@@ -43,28 +43,6 @@ export const REST_PATHS = [
   "/v1/schedules",
   "/v1/schedules/:id",
 ];
-
-const utf8 = new TextDecoder();
-
-/** A task in its wire form (docs/storage.md), as the REST API shows it. */
-export function taskView(task: Task): z.infer<typeof TaskReply>["task"] {
-  return JSON.parse(utf8.decode(encodeTask(task)));
-}
-
-/** A queue definition in the REST API's snake_case. */
-export function queueView(q: ResolvedQueue): z.infer<typeof QueueConfigView> {
-  return {
-    name: q.name,
-    max_age_ms: q.maxAgeMs,
-    max_entries: q.maxEntries,
-    discard_old: q.discardOld,
-    max_tries: q.maxTries,
-    max_run_time_ms: q.maxRunTimeMs,
-    max_concurrent: q.maxConcurrent,
-    dead_letters: q.deadLetters,
-    dead_letter_retention_ms: q.deadLetterRetentionMs,
-  };
-}
 
 function deadlineOf(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -96,6 +74,16 @@ export function intQuery(c: Context, name: string, dflt: number, min: number, ma
   return v;
 }
 
+/** The queue settings of a REST body (snake_case) as a {@link QueueChanges} (camelCase); absent fields left out. */
+function queueSettingsOf(b: z.infer<typeof QueueConfigBody>): QueueChanges {
+  const out: Record<string, unknown> = {};
+  for (const k of QUEUE_SETTINGS) {
+    const v = b[settingField(k)];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as QueueChanges;
+}
+
 /** Registers the `/v1` endpoints on `app`. */
 export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
   const { storage, limits } = d;
@@ -108,36 +96,20 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     const b = await jsonBody(c, QueueConfigBody, limits.bodyBytes);
     const existing = await storage.findQueue(name);
     if (existing) return c.json(queueView(existing), 200);
-    const q = await storage.prepareQueue({
-      name,
-      ...(b.max_age_ms !== undefined ? { maxAgeMs: b.max_age_ms } : {}),
-      ...(b.max_entries !== undefined ? { maxEntries: b.max_entries } : {}),
-      ...(b.discard_old !== undefined ? { discardOld: b.discard_old } : {}),
-      ...(b.max_tries !== undefined ? { maxTries: b.max_tries } : {}),
-      ...(b.max_run_time_ms !== undefined ? { maxRunTimeMs: b.max_run_time_ms } : {}),
-      ...(b.max_concurrent !== undefined ? { maxConcurrent: b.max_concurrent } : {}),
-      ...(b.dead_letters !== undefined ? { deadLetters: b.dead_letters } : {}),
-      ...(b.dead_letter_retention_ms !== undefined ? { deadLetterRetentionMs: b.dead_letter_retention_ms } : {}),
-    });
+    const q = await storage.prepareQueue({ name, ...queueSettingsOf(b) });
     d.dispatcher.poke(name);
     return c.json(queueView(q), 201);
   });
 
+  app.patch("/v1/queues/:queue", async (c) => {
+    const name = queueOf(c);
+    const b = await jsonBody(c, QueueConfigBody, limits.bodyBytes);
+    const r = await updateQueue(storage, name, queueSettingsOf(b), { allowDrop: c.req.query("allow_drop") === "true" });
+    return c.json(queueUpdateView(r), 200);
+  });
+
   app.get("/v1/queues/:queue", async (c) => {
-    const info = await storage.queueInfo(queueOf(c));
-    return c.json(
-      {
-        name: info.name,
-        config: queueView(info.config),
-        depth: info.depth,
-        in_flight: info.inFlight,
-        pending: info.pending,
-        pending_by_priority: info.pendingByPriority,
-        controls: controlsView(info.controls),
-        dead_letters: info.deadLetters,
-      },
-      200,
-    );
+    return c.json(queueInfoView(await storage.queueInfo(queueOf(c))), 200);
   });
 
   app.post("/v1/queues/:queue/purge", async (c) => c.json({ purged: await storage.purgeQueue(queueOf(c)) }, 200));
@@ -203,6 +175,22 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     params: queueParam,
     body: QueueConfigBody,
     ok: { status: 201, schema: QueueConfigView, description: "Created (200: it existed; its stored definition)" },
+  });
+  documentEndpoint(app, {
+    method: "patch",
+    path: "/v1/queues/{queue}",
+    tag: "queues",
+    summary: "Change a queue's settings",
+    description:
+      "Only the fields given change. JetStream applies the stream limits (max_age_ms, max_entries, discard_old), " +
+      "the consumers' ack wait (max_run_time_ms, redeliver_after_ms) and max_concurrent at once; running workers " +
+      "pick up max_tries and max_run_time_ms when they restart. 409 `queue_update_drops_tasks`: a lower max_age_ms " +
+      "or max_entries would remove items the queue holds (add `?allow_drop=true` to accept).",
+    params: queueParam,
+    query: z.object({ allow_drop: z.string().optional().openapi({ description: "`true`: accept removing items" }) }),
+    body: QueueConfigBody,
+    ok: { status: 200, schema: QueueUpdateReply, description: "The definition now, and what changed" },
+    errors: [404, 409],
   });
   documentEndpoint(app, {
     method: "get",

@@ -15,6 +15,13 @@ import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotenc
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import { QueueControlCommands, type QueueControls, type RateLimit } from "./queue-controls.js";
+import {
+  type QueueChanges,
+  type QueueUpdateOptions,
+  type QueueUpdateResult,
+  updateQueue,
+  warnQueueDifferences,
+} from "./queue-update.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { customPolicy, type RetryPolicy, retryDefault, retryPolicyByName } from "./retry-policy.js";
 import type { Router } from "./router.js";
@@ -275,6 +282,7 @@ export class Client {
         await storage.prepare();
         queue = await storage.prepareQueue(qc);
       }
+      if (typeof opts.queue === "object") warnQueueDifferences(log, opts.queue, queue);
       const client = new Client(nc, !opts.connection, storage, queue, opts, log);
       if (opts.metricsPort !== undefined) await client.startMetrics(opts.metricsPort);
       return client;
@@ -439,6 +447,16 @@ export class Client {
     await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
     this.storage.publishEvents(task);
     return task;
+  }
+
+  /**
+   * Changes an existing queue's settings: what JetStream can change in place is applied at once,
+   * then the stored definition is replaced (see {@link updateQueue} for what applies when).
+   * @throws ValidationError, StateError (`queue_setting_immutable`, `queue_update_drops_tasks`),
+   * NotFoundError (`queue_not_found`), StorageError
+   */
+  updateQueue(name: string, changes: QueueChanges, opts?: QueueUpdateOptions): Promise<QueueUpdateResult> {
+    return updateQueue(this.storage, name, changes, opts);
   }
 
   /** Deletes a task's record and its queued work item. @throws NotFoundError */
