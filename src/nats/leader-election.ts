@@ -76,7 +76,7 @@ export class LeaderElection {
       else {
         this.revision = await kv.create(this.p.component, this.p.name);
         this.leading = true;
-        this.p.log.info("elected leader", { component: this.p.component, name: this.p.name });
+        this.p.log.info("elected leader", { election: this.p.component, name: this.p.name });
         this.p.nc.publish(
           leaderEventSubject(this.p.component),
           JSON.stringify({
@@ -91,7 +91,7 @@ export class LeaderElection {
     } catch (err) {
       if (this.leading) {
         this.leading = false;
-        this.p.log.warn("lost leadership", { component: this.p.component, error: (err as Error).message });
+        this.p.log.warn("lost leadership", { election: this.p.component, error: (err as Error).message });
         this.p.onDemoted();
       }
     }
