@@ -8,13 +8,13 @@ import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
-import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
-  /** NATS to connect to; when `servers` is unset an embedded nats-server is started. */
+  /** NATS to connect to (`natsContext` included); when no server is named an embedded nats-server is started. */
   nats: NatsOptions;
   /** Directory for the embedded server's JetStream files. @defaultValue `"./.jetq"` */
   dataDir?: string;
@@ -75,7 +75,7 @@ export class JetqService {
   async start(): Promise<void> {
     const { log } = this.opts;
     try {
-      let nats = this.opts.nats;
+      let nats = withContext(this.opts.nats);
       if (!nats.servers || (Array.isArray(nats.servers) && nats.servers.length === 0)) {
         this.embedded = new NatsServerLauncher({
           storeDir: join(this.opts.dataDir ?? ".jetq", "nats"),
