@@ -1,14 +1,13 @@
 /**
  * The readable log format of a terminal: `12:04:05.123 WARN  [scheduler] lost leadership error="…"`.
  */
+import { ansiStyle } from "./ansi.js";
 
 /** Log levels, least severe first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** One of {@link LOG_LEVELS}. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const ESC = "\u001b[";
-const paint = (code: string, text: string) => `${ESC}${code}m${text}${ESC}0m`;
 const LEVEL_COLOR: Record<LogLevel, string> = { debug: "90", info: "32", warn: "33", error: "31;1" };
 
 /** A field value as text: bare when it is a simple token, else JSON. */
@@ -37,7 +36,7 @@ export function formatPrettyLine(
   fields: Record<string, unknown>,
   opts: { color: boolean; now?: Date },
 ): string {
-  const c = (code: string, text: string) => (opts.color ? paint(code, text) : text);
+  const c = ansiStyle(opts.color).paint;
   const { component, stack, ...rest } = fields;
   const parts = [c("90", clock(opts.now ?? new Date())), c(LEVEL_COLOR[level], level.toUpperCase().padEnd(5))];
   if (component !== undefined) parts.push(c("36", `[${String(component)}]`));

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
@@ -7,6 +6,7 @@ import type { QueueConfig } from "../jobs/queue.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
+import { jetqVersion } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
 import { Dispatcher } from "./dispatcher.js";
@@ -39,17 +39,6 @@ export interface HttpGatewayParams {
   queueDefaults?: Omit<QueueConfig, "name">;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malformed HTTP request" });
@@ -114,7 +103,7 @@ export class HttpGateway {
       log: this.p.log,
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
-      version: packageVersion(),
+      version: jetqVersion(),
     });
     const listener = getRequestListener(app.fetch);
     const server = createServer((req, res) => {

@@ -5,7 +5,6 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateQueueName } from "../jobs/names.js";
 import { QUEUE_SETTINGS, type QueueChanges, updateQueue } from "../jobs/queue-update.js";
-import { type NewTaskOptions, newTask } from "../jobs/task.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
@@ -30,7 +29,8 @@ import {
   TaskBody,
   TaskReply,
 } from "./schemas.js";
-import { enqueueWithControls, runAtOptions } from "./task-controls.js";
+import { dedupeOf, taskFromBody } from "./task-body.js";
+import { enqueueWithControls } from "./task-controls.js";
 import { logLinesView, queueInfoView, queueUpdateView, queueView, settingField, taskView } from "./views.js";
 
 /** Paths of the REST API (hono style, for 405 answers). */
@@ -43,22 +43,6 @@ export const REST_PATHS = [
   "/v1/schedules",
   "/v1/schedules/:id",
 ];
-
-function deadlineOf(v: string | number | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = typeof v === "number" ? v : Date.parse(v);
-  if (!Number.isFinite(ms))
-    throw badRequest("invalid_deadline", "deadline must be an RFC 3339 time or epoch milliseconds");
-  return ms;
-}
-
-function payloadOf(body: z.infer<typeof TaskBody>): unknown {
-  if (body.payload_b64 === undefined) return body.payload ?? null;
-  if (body.payload !== undefined) throw badRequest("invalid_request", "give payload or payload_b64, not both");
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.payload_b64))
-    throw badRequest("invalid_request", "payload_b64 is not base64");
-  return new Uint8Array(Buffer.from(body.payload_b64, "base64"));
-}
 
 function schedulesOf(d: RouteDeps): ScheduleCommands {
   if (!d.schedules) throw new HttpError(503, "scheduler_unavailable", "the scheduler is not running in this process");
@@ -117,15 +101,9 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
   app.post("/v1/queues/:queue/tasks", async (c) => {
     const queue = queueOf(c);
     const b = await jsonBody(c, TaskBody, limits.bodyBytes);
-    const opts: NewTaskOptions = {};
-    if (b.id !== undefined) opts.id = b.id;
-    const deadline = deadlineOf(b.deadline);
-    if (deadline !== undefined) opts.deadline = deadline;
-    if (b.max_tries !== undefined) opts.maxTries = b.max_tries;
-    if (b.priority !== undefined) opts.priority = b.priority;
-    const task = newTask(b.type, payloadOf(b), { ...opts, ...runAtOptions(b) });
+    const task = taskFromBody(b);
     await storage.getQueue(queue);
-    const r = await enqueueWithControls(storage, task, queue, b.dedupe, d.log);
+    const r = await enqueueWithControls(storage, task, queue, dedupeOf(b), d.log);
     const view = { task: taskView(r.task), ...(b.dedupe ? { duplicate: r.duplicate } : {}) };
     return r.duplicate ? c.json(view, 200) : c.json(view, 201);
   });

@@ -323,6 +323,11 @@ export const ScheduleBody = z
 export const ScheduleView = z
   .object({
     id: z.string(),
+    kind: z.enum(["message", "delayed_task"]).openapi({
+      description:
+        "`delayed_task`: a jetq task waiting for its run_at (its id in `task_id`); `message`: anything else.",
+    }),
+    task_id: z.string().optional(),
     subject: z.string(),
     due: z.string(),
     due_ms: z.number(),

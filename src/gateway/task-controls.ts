@@ -4,7 +4,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import { DelayedTasks, enqueueState } from "../jobs/delayed-tasks.js";
-import { type DedupeResult, Idempotency, type TaskWriter } from "../jobs/idempotency.js";
+import { type DedupeOptions, type DedupeResult, Idempotency, type TaskWriter } from "../jobs/idempotency.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { type NewTaskOptions, type Task, TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
@@ -64,14 +64,11 @@ export async function enqueueWithControls(
   storage: JetStreamStorage,
   task: Task,
   queue: string,
-  dedupe: Body["dedupe"],
+  dedupe: DedupeOptions | undefined,
   log: Logger,
 ): Promise<DedupeResult> {
   const writer = storageWriter(storage, queue, log);
-  if (dedupe) {
-    const options = { key: dedupe.key, windowMs: dedupe.window_ms, ...(dedupe.mode ? { mode: dedupe.mode } : {}) };
-    return Idempotency.for(storage, log).enqueue(task, queue, options, writer);
-  }
+  if (dedupe) return Idempotency.for(storage, log).enqueue(task, queue, dedupe, writer);
   await writer.write(task, writer.prepare(task));
   return { task, duplicate: false };
 }

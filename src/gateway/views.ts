@@ -1,16 +1,18 @@
 /**
  * How jetq's objects look to the outside in snake_case JSON: the REST API answers with these views
- * and `jetq … --json` prints them, so the two cannot drift. Type-only imports: loading this module
- * loads no HTTP framework.
+ * and `jetq … --json` prints them, so the two cannot drift. The schemas are imported for their types
+ * only: loading this module loads no HTTP framework.
  */
 import type { z } from "@hono/zod-openapi";
 import type { DeadLetter } from "../jobs/dead-letters.js";
+import { type JetqEvent, TASK_LOG_EVENT, TASK_PROGRESS_EVENT, TASK_STATE_EVENT } from "../jobs/events.js";
 import type { ResolvedQueue } from "../jobs/queue.js";
 import type { QueueControls } from "../jobs/queue-controls.js";
 import { QUEUE_SETTINGS, type QueueSetting, type QueueUpdateResult } from "../jobs/queue-update.js";
 import type { ScheduledTask } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
+import type { SystemInfo } from "../jobs/system-info.js";
 import type { Task } from "../jobs/task.js";
 import type { TaskLogLine } from "../jobs/task-logs.js";
 import type {
@@ -101,5 +103,59 @@ export function scheduledTaskView(st: ScheduledTask, nextRuns: number[]): z.infe
     paused: st.paused === true,
     ...(st.createdAt !== undefined ? { created: iso(st.createdAt) } : {}),
     next_runs: nextRuns.map(iso),
+  };
+}
+
+/** An event in its wire form (snake_case, RFC 3339 timestamp), as jetq publishes it. */
+export function eventView(e: JetqEvent): Record<string, unknown> {
+  const head = { event_id: e.eventId, type: e.type, timestamp: iso(e.timestamp) };
+  switch (e.type) {
+    case TASK_STATE_EVENT:
+      return {
+        ...head,
+        task_id: e.taskId,
+        state: e.state,
+        final: e.final,
+        tries: e.tries,
+        queue: e.queue,
+        task_type: e.taskType,
+        priority: e.priority,
+        ...(e.lastError === undefined ? {} : { last_error: e.lastError }),
+        task_age: e.ageMs,
+      };
+    case TASK_PROGRESS_EVENT:
+      return { ...head, task_id: e.taskId, queue: e.queue, task_type: e.taskType, progress: e.progress };
+    case TASK_LOG_EVENT:
+      return { ...head, task_id: e.taskId, queue: e.queue, task_type: e.taskType, line: e.line };
+    default:
+      return {
+        ...head,
+        queue: e.queue,
+        action: e.action,
+        ...(e.taskId === undefined ? {} : { task_id: e.taskId }),
+        ...(e.detail === undefined ? {} : { detail: e.detail }),
+      };
+  }
+}
+
+/** The server, account, jetq's streams and the elected leaders (`jetq info`). */
+export function systemInfoView(i: SystemInfo): Record<string, unknown> {
+  return {
+    server: {
+      name: i.server.name,
+      version: i.server.version,
+      ...(i.server.cluster ? { cluster: i.server.cluster } : {}),
+      max_payload: i.server.maxPayload,
+    },
+    account: {
+      storage_bytes: i.account.storageBytes,
+      memory_bytes: i.account.memoryBytes,
+      streams: i.account.streams,
+      consumers: i.account.consumers,
+      ...(i.account.apiLevel === undefined ? {} : { api_level: i.account.apiLevel }),
+    },
+    streams: i.streams,
+    jetq_bytes: i.jetqBytes,
+    leaders: i.leaders.map((l) => ({ component: l.component, leader: l.leader ?? null })),
   };
 }

@@ -1,7 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { KV } from "@nats-io/kv";
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { Channel } from "../channel.js";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
@@ -10,7 +9,8 @@ import { Cancellations, cancelTask } from "./cancellations.js";
 import { DeadLetters } from "./dead-letters.js";
 import { DelayedTasks, enqueueState } from "./delayed-tasks.js";
 import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
-import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
+import { allEvents, type EventStream, taskEvents } from "./event-stream.js";
+import type { JetqEvent } from "./events.js";
 import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
@@ -35,7 +35,7 @@ import {
   type VerificationKey,
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { Worker, type WorkerQueue } from "./worker.js";
@@ -134,11 +134,6 @@ export type Admin = Pick<
   | "tasksInfo"
   | "deleteTask"
 >;
-
-/** An event stream from {@link Client.events} or {@link Client.allEvents}; iterate it once, call `close()` to end it. */
-export interface EventStream<E extends JetqEvent = TaskStateEvent> extends AsyncIterableIterator<E> {
-  close(): void;
-}
 
 const ENQUEUE_WINDOW = 4096;
 
@@ -559,10 +554,7 @@ export class Client {
    * `final: true` only each task's final outcome. Invalid messages are logged and skipped.
    */
   events(opts: { queue?: string; final?: boolean } = {}): EventStream {
-    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    return this.subscribeEvents([taskEventWildcard(queue, opts.final ?? false)], (e): e is TaskStateEvent => {
-      return e.type === TASK_STATE_EVENT;
-    });
+    return taskEvents(this.nc, this.log, opts);
   }
 
   /**
@@ -570,36 +562,7 @@ export class Client {
    * holds, rate limiting, dead letters, redrives, de-duplication) of one queue or all.
    */
   allEvents(opts: { queue?: string } = {}): EventStream<JetqEvent> {
-    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    return this.subscribeEvents(allEventWildcards(queue), (e): e is JetqEvent => true);
-  }
-
-  private subscribeEvents<E extends JetqEvent>(subjects: string[], keep: (e: JetqEvent) => e is E): EventStream<E> {
-    const subs: Subscription[] = subjects.map((s) => this.nc.subscribe(s));
-    const log = this.log;
-    const merged = new Channel<{ subject: string; data: Uint8Array }>();
-    for (const sub of subs) {
-      void (async () => {
-        for await (const m of sub) merged.push({ subject: m.subject, data: m.data });
-      })().finally(() => {
-        if (subs.every((s) => s.isClosed())) merged.end();
-      });
-    }
-    async function* parse(): AsyncGenerator<E> {
-      for await (const m of merged) {
-        try {
-          const e = parseEvent(m.data);
-          if (keep(e)) yield e;
-        } catch (err) {
-          log.warn("skipping an invalid event", { subject: m.subject, error: (err as Error).message });
-        }
-      }
-    }
-    return Object.assign(parse(), {
-      close: () => {
-        for (const s of subs) s.unsubscribe();
-      },
-    });
+    return allEvents(this.nc, this.log, opts);
   }
 
   /** Stops every `run()` of this client (gracefully) and closes the connection if the client opened it. */

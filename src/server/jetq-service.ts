@@ -68,7 +68,7 @@ export class JetqService {
 
   /** The NATS URL clients should use. */
   get natsUrl(): string {
-    return this.embedded?.url ?? String(this.opts.nats.servers);
+    return this.embedded?.url ?? String(withContext(this.opts.nats).servers);
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */
