@@ -11,6 +11,7 @@ import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
+import type { ReadinessChecks } from "./health-routes.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
 
 /** Parameters of {@link HttpGateway}. */
@@ -39,6 +40,8 @@ export interface HttpGatewayParams {
   queueDefaults?: Omit<QueueConfig, "name">;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
+  /** More readiness checks for `/readyz` (e.g. the scheduler's election). @defaultValue none */
+  readiness?: ReadinessChecks;
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malformed HTTP request" });
@@ -104,6 +107,7 @@ export class HttpGateway {
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
       version: jetqVersion(),
+      ...(this.p.readiness ? { readiness: this.p.readiness } : {}),
     });
     const listener = getRequestListener(app.fetch);
     const server = createServer((req, res) => {

@@ -2,9 +2,8 @@
  * What an operator asks first: which NATS server, how much JetStream jetq uses, its streams and
  * buckets, and which instance leads each elected component.
  */
-import { Kvm } from "@nats-io/kv";
-import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
-import { isNotFound, wrapStorage } from "../nats/streams.js";
+import { currentLeader } from "../nats/leader-election.js";
+import { wrapStorage } from "../nats/streams.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 
 /** Components that run once per NATS, on an elected instance. */
@@ -82,18 +81,10 @@ export async function systemInfo(storage: JetStreamStorage): Promise<SystemInfo>
 }
 
 async function leaders(storage: JetStreamStorage): Promise<SystemInfo["leaders"]> {
-  let kv: Awaited<ReturnType<Kvm["open"]>>;
-  try {
-    kv = await new Kvm(storage.nc).open(ELECTIONS_BUCKET);
-    await kv.status();
-  } catch (err) {
-    if (isNotFound(err)) return ELECTED_COMPONENTS.map((component) => ({ component }));
-    throw err;
-  }
   const out: SystemInfo["leaders"] = [];
   for (const component of ELECTED_COMPONENTS) {
-    const e = await kv.get(component);
-    out.push(e?.operation === "PUT" ? { component, leader: e.string() } : { component });
+    const leader = await currentLeader(storage.nc, component);
+    out.push(leader === undefined ? { component } : { component, leader });
   }
   return out;
 }

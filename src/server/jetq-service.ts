@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, JetqError } from "../errors.js";
+import type { CheckResult } from "../gateway/health-routes.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
@@ -9,6 +10,7 @@ import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
 import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
+import { currentLeader } from "../nats/leader-election.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
 
@@ -95,7 +97,7 @@ export class JetqService {
       this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
       await this.storage.prepare();
       const metrics = this.opts.metrics
-        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
+        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() }, { allQueues: true })
         : undefined;
       // Counts what goes through the service's storage (queue events, REST delayed tasks).
       if (metrics) this.storage.observer = metrics;
@@ -138,6 +140,7 @@ export class JetqService {
       storage,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
+      readiness: async () => ({ scheduler: await this.schedulerReadiness() }),
       ...settings,
     });
     try {
@@ -149,6 +152,15 @@ export class JetqService {
         error: err.message,
       });
     }
+  }
+
+  /** Ready when this instance fires schedules, or follows another instance that does. */
+  private async schedulerReadiness(): Promise<CheckResult> {
+    if (this.scheduler?.isLeader) return { ok: true, detail: "leader" };
+    const leader = this.nc ? await currentLeader(this.nc, "scheduler") : undefined;
+    return leader === undefined
+      ? { ok: false, detail: "no scheduler is elected" }
+      : { ok: true, detail: `following ${leader}` };
   }
 
   /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
