@@ -101,35 +101,10 @@ describe("jetq task …", () => {
     const listed = JSON.parse(all.stdout) as { tasks: Wire[] };
     assert.deepEqual(listed.tasks.map((t) => t.id).sort(), tasks.map((t) => t.id).sort());
 
-    const first = await jetqJson<{ tasks: Wire[]; next_cursor: string }>([
-      "task",
-      "list",
-      "-q",
-      q,
-      "--type",
-      "a",
-      "--state",
-      "new",
-      "--limit",
-      "3",
-      ...a,
-    ]);
+    const page = ["task", "list", "-q", q, "--type", "a", "--state", "new", "--limit", "3", ...a];
+    const first = await jetqJson<{ tasks: Wire[]; next_cursor: string }>(page);
     assert.equal(first.tasks.length, 3);
-    const rest = await jetqJson<{ tasks: Wire[]; next_cursor?: string }>([
-      "task",
-      "list",
-      "-q",
-      q,
-      "--type",
-      "a",
-      "--state",
-      "new",
-      "--limit",
-      "3",
-      "--cursor",
-      first.next_cursor,
-      ...a,
-    ]);
+    const rest = await jetqJson<{ tasks: Wire[]; next_cursor?: string }>([...page, "--cursor", first.next_cursor]);
     assert.deepEqual(
       [...first.tasks, ...rest.tasks].map((t) => t.id),
       tasks.slice(0, 5).map((t) => t.id),
