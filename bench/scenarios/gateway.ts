@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { HttpGateway } from "../../src/gateway/index.js";
 import { connectNats, silentLogger } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
+import { TaskEngine } from "../../src/jobs/task-engine.js";
 import { freePort } from "../../src/nats/nats-server-launcher.js";
 import { load } from "../http-load.js";
 import { PeerProcess, waitForHttp } from "../peers/peer-process.js";
@@ -36,12 +37,14 @@ async function startJetqGateway(ctx: BenchContext, queue: string): Promise<HttpT
   const nc = await connectNats({ servers: ctx.servers.nats.url, name: "bench-gateway" });
   const storage = await JetStreamStorage.open(nc, {}, silentLogger);
   await storage.prepare();
-  const gw = new HttpGateway({ storage, log: silentLogger, port: 0 });
+  const engine = new TaskEngine({ storage, log: silentLogger, defaultQueue: queue });
+  const gw = new HttpGateway({ engine, log: silentLogger, port: 0 });
   await gw.start();
   return {
     url: gw.url,
     async stop() {
       await gw.stop();
+      await engine.stop();
       await nc.drain();
       const c = await connectJetq(ctx.servers.nats.url, queue);
       await cleanupJetq(c, queue);

@@ -2,10 +2,12 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { API_DOCS_PATH, registerApiDocs } from "./api-docs.js";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
 import { DEAD_LETTER_PATHS, registerDeadLetterRoutes } from "./dead-letter-routes.js";
 import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
+import { HEALTH_PATHS, type ReadinessChecks, registerHealthRoutes } from "./health-routes.js";
 import { httpErrorOf } from "./http-errors.js";
 import { REQUEST_ABORTED } from "./request-body.js";
 import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
@@ -18,6 +20,8 @@ export interface AppDeps extends RouteDeps {
   stopping: () => boolean;
   /** Version shown in the OpenAPI document. */
   version: string;
+  /** Readiness checks `/readyz` adds to its own (NATS, streams). @defaultValue none */
+  readiness?: ReadinessChecks;
 }
 
 /** Path of the OpenAPI document. */
@@ -62,6 +66,9 @@ export function buildApp(d: AppDeps): OpenAPIHono {
   });
   app.notFound((c) => c.json({ error: "not_found", message: `no endpoint ${c.req.method} ${c.req.path}` }, 404));
 
+  // Before authentication: probes and the API reference page carry no token (see the modules).
+  registerHealthRoutes(app, d);
+  registerApiDocs(app, OPENAPI_PATH);
   app.use("*", async (c, next) => {
     if (!d.stopping()) return next();
     c.header("Connection", "close");
@@ -94,7 +101,15 @@ export function buildApp(d: AppDeps): OpenAPIHono {
 
   const notAllowed = (c: Context) =>
     c.json({ error: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}` }, 405);
-  for (const path of [...EMQ_PATHS, ...REST_PATHS, ...CONTROL_PATHS, ...DEAD_LETTER_PATHS, OPENAPI_PATH])
+  for (const path of [
+    ...EMQ_PATHS,
+    ...REST_PATHS,
+    ...CONTROL_PATHS,
+    ...DEAD_LETTER_PATHS,
+    ...HEALTH_PATHS,
+    OPENAPI_PATH,
+    API_DOCS_PATH,
+  ])
     app.all(path, notAllowed);
   return app;
 }

@@ -7,9 +7,9 @@ import type { Context } from "hono";
 import { validateId, validateQueueName } from "../jobs/names.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { jsonBody } from "./request-body.js";
-import { controlsView, logLinesView, taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import { QueueControlsView, QueueName, RateLimitBody, TaskLogsReply, TaskReply } from "./schemas.js";
+import { controlsView, logLinesView, taskView } from "./views.js";
 
 /** Paths of these endpoints (hono style, for 405 answers). */
 export const CONTROL_PATHS = [

@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
@@ -7,10 +6,12 @@ import type { QueueConfig } from "../jobs/queue.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
+import { jetqVersion } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
+import type { ReadinessChecks } from "./health-routes.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
 import { QueueCreationGate } from "./queue-creation.js";
 
@@ -49,17 +50,8 @@ export interface HttpGatewayParams {
   createQueues?: boolean;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
+  /** More readiness checks for `/readyz` (e.g. the scheduler's election). @defaultValue none */
+  readiness?: ReadinessChecks;
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malformed HTTP request" });
@@ -129,7 +121,8 @@ export class HttpGateway {
       log: this.p.log,
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
-      version: packageVersion(),
+      version: jetqVersion(),
+      ...(this.p.readiness ? { readiness: this.p.readiness } : {}),
     });
     const listener = getRequestListener(app.fetch);
     const server = createServer((req, res) => {

@@ -4,7 +4,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import { MAX_DELAY_MS } from "../jobs/delayed-tasks.js";
-import type { DedupeResult } from "../jobs/idempotency.js";
+import type { DedupeOptions, DedupeResult } from "../jobs/idempotency.js";
 import type { NewTaskOptions, Task } from "../jobs/task.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
 import { RFC3339 } from "../scheduler/when.js";
@@ -50,10 +50,7 @@ export function enqueueWithControls(
   engine: TaskEngine,
   task: Task,
   queue: string,
-  dedupe: Body["dedupe"],
+  dedupe: DedupeOptions | undefined,
 ): Promise<DedupeResult> {
-  const options = dedupe
-    ? { key: dedupe.key, windowMs: dedupe.window_ms, ...(dedupe.mode ? { mode: dedupe.mode } : {}) }
-    : undefined;
-  return engine.enqueuer.enqueue(task, { queue, ...(options ? { dedupe: options } : {}) });
+  return engine.enqueuer.enqueue(task, { queue, ...(dedupe ? { dedupe } : {}) });
 }

@@ -259,6 +259,12 @@ export class Attempt {
   async fail(err: unknown, delayMs?: number): Promise<void> {
     if (this.settled) return;
     const msg = errorMessage(err);
+    this.rules.log.warn("task try failed", {
+      task: this.task.id,
+      type: this.task.type,
+      try: this.task.tries,
+      error: msg,
+    });
     noteFailure(this.task, msg);
     if (err instanceof TerminateTask) return this.settle(TaskState.Terminated, msg);
     if (this.task.tries >= maxTries(this.task, this.rules.queue)) return this.settle(TaskState.Expired, msg);

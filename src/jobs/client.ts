@@ -1,19 +1,25 @@
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
-import { Channel } from "../channel.js";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import type { DeadLetters } from "./dead-letters.js";
 import type { DurablePublisher, EnqueueOptions } from "./enqueuer.js";
-import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
+import { allEvents, type EventStream, taskEvents } from "./event-stream.js";
+import type { JetqEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import type { QueueControls, RateLimit } from "./queue-controls.js";
+import {
+  type QueueChanges,
+  type QueueUpdateOptions,
+  type QueueUpdateResult,
+  updateQueue,
+  warnQueueDifferences,
+} from "./queue-update.js";
 import type { Router } from "./router.js";
 import { ScheduledTasks } from "./scheduled-tasks.js";
 import type { SigningOptions } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
-import { allEventWildcards, taskEventWildcard } from "./storage/layout.js";
 import type { Task } from "./task.js";
 import { type RunRuleOptions, TaskEngine } from "./task-engine.js";
 import { combineObservers, type TaskObserver } from "./task-observer.js";
@@ -84,11 +90,6 @@ export type Admin = Pick<
   | "tasksInfo"
   | "deleteTask"
 >;
-
-/** An event stream from {@link Client.events} or {@link Client.allEvents}; iterate it once, call `close()` to end it. */
-export interface EventStream<E extends JetqEvent = TaskStateEvent> extends AsyncIterableIterator<E> {
-  close(): void;
-}
 
 /** The queues and weights of a `run()`. @throws ValidationError (`invalid_weight`) */
 function runWeights(queues: RunOptions["queues"], own: string): [string, number][] {
@@ -181,6 +182,7 @@ export class Client {
         await storage.prepare();
         queue = await storage.prepareQueue(qc);
       }
+      if (typeof opts.queue === "object") warnQueueDifferences(log, opts.queue, queue);
       const client = new Client(nc, !opts.connection, storage, queue, opts, log);
       if (opts.metricsPort !== undefined) await client.startMetrics(opts.metricsPort);
       return client;
@@ -230,6 +232,16 @@ export class Client {
    */
   retryTask(id: string): Promise<Task> {
     return this.engine.retryTask(id);
+  }
+
+  /**
+   * Changes an existing queue's settings: what JetStream can change in place is applied at once,
+   * then the stored definition is replaced (see {@link updateQueue} for what applies when).
+   * @throws ValidationError, StateError (`queue_setting_immutable`, `queue_update_drops_tasks`),
+   * NotFoundError (`queue_not_found`), StorageError
+   */
+  updateQueue(name: string, changes: QueueChanges, opts?: QueueUpdateOptions): Promise<QueueUpdateResult> {
+    return updateQueue(this.storage, name, changes, opts);
   }
 
   /** Deletes a task's record and its queued work item. @throws NotFoundError */
@@ -315,10 +327,7 @@ export class Client {
    * `final: true` only each task's final outcome. Invalid messages are logged and skipped.
    */
   events(opts: { queue?: string; final?: boolean } = {}): EventStream {
-    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    return this.subscribeEvents([taskEventWildcard(queue, opts.final ?? false)], (e): e is TaskStateEvent => {
-      return e.type === TASK_STATE_EVENT;
-    });
+    return taskEvents(this.nc, this.log, opts);
   }
 
   /**
@@ -326,36 +335,7 @@ export class Client {
    * holds, rate limiting, dead letters, redrives, de-duplication) of one queue or all.
    */
   allEvents(opts: { queue?: string } = {}): EventStream<JetqEvent> {
-    const queue = opts.queue === undefined ? "*" : validateQueueName(opts.queue);
-    return this.subscribeEvents(allEventWildcards(queue), (e): e is JetqEvent => true);
-  }
-
-  private subscribeEvents<E extends JetqEvent>(subjects: string[], keep: (e: JetqEvent) => e is E): EventStream<E> {
-    const subs: Subscription[] = subjects.map((s) => this.nc.subscribe(s));
-    const log = this.log;
-    const merged = new Channel<{ subject: string; data: Uint8Array }>();
-    for (const sub of subs) {
-      void (async () => {
-        for await (const m of sub) merged.push({ subject: m.subject, data: m.data });
-      })().finally(() => {
-        if (subs.every((s) => s.isClosed())) merged.end();
-      });
-    }
-    async function* parse(): AsyncGenerator<E> {
-      for await (const m of merged) {
-        try {
-          const e = parseEvent(m.data);
-          if (keep(e)) yield e;
-        } catch (err) {
-          log.warn("skipping an invalid event", { subject: m.subject, error: (err as Error).message });
-        }
-      }
-    }
-    return Object.assign(parse(), {
-      close: () => {
-        for (const s of subs) s.unsubscribe();
-      },
-    });
+    return allEvents(this.nc, this.log, opts);
   }
 
   /** Stops every `run()` of this client (gracefully) and closes the connection if the client opened it. */

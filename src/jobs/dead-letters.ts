@@ -141,11 +141,15 @@ export class DeadLetters {
    * Redrives every dead letter the queue held when the call started (oldest first; tasks that fail
    * for good again meanwhile wait for the next call). Entries that cannot be redriven are left in
    * place and counted as `skipped`.
+   * `onProgress` is told, after each entry, how many were handled of how many the queue held.
    * @throws NotFoundError (`queue_not_found`), StorageError (entries before the failure are redriven)
    */
-  async redriveAll(queue: string): Promise<RedriveAllResult> {
+  async redriveAll(
+    queue: string,
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<RedriveAllResult> {
     const q = await this.storage.getQueue(queue);
-    const { lastSeq } = await deadLetterState(this.storage, queue);
+    const { lastSeq, messages } = await deadLetterState(this.storage, queue);
     const result: RedriveAllResult = { redriven: 0, skipped: 0 };
     for (let seq = 1; seq <= lastSeq; ) {
       const m = await nextDeadLetter(this.storage, queue, seq);
@@ -158,6 +162,7 @@ export class DeadLetters {
         if (!(err instanceof ValidationError)) throw err;
         result.skipped++;
       }
+      opts.onProgress?.(result.redriven + result.skipped, messages);
     }
     return result;
   }

@@ -24,6 +24,11 @@ export interface ScheduledTask {
   maxTries?: number;
   /** Set when stored, epoch ms. */
   createdAt?: number;
+  /**
+   * While true the schedule creates no tasks; on resume only a tick missed within the task
+   * scheduler's grace period (10 s) is made up. @defaultValue false
+   */
+  paused?: boolean;
 }
 
 /** A change seen by {@link ScheduledTasks.watch}. */
@@ -80,6 +85,19 @@ export class ScheduledTasks {
       if (st) out.push(st);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Pauses (or with `paused: false` resumes) a schedule: the elected task scheduler stops (or
+   * starts again) creating its tasks at once. @throws NotFoundError (`schedule_not_found`)
+   */
+  async setPaused(name: string, paused: boolean): Promise<ScheduledTask> {
+    const e = await this.kv.get(KEY_PREFIX + name);
+    if (e?.operation !== "PUT") throw new NotFoundError("schedule_not_found", `no scheduled task named ${name}`);
+    const { paused: _, ...rest } = e.json<ScheduledTask>();
+    const next: ScheduledTask = paused ? { ...rest, paused: true } : rest;
+    await this.kv.update(KEY_PREFIX + name, JSON.stringify(next), e.revision);
+    return next;
   }
 
   /** Removes a schedule. @throws NotFoundError */

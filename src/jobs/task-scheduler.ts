@@ -74,6 +74,7 @@ export class TaskScheduler {
   }
 
   private arm(st: ScheduledTask, first: boolean, after = Date.now()): void {
+    if (st.paused) return;
     let rec: Recurrence;
     try {
       rec = scheduledTaskRecurrence(st);

@@ -27,6 +27,8 @@ export interface NatsServerOptions {
   cluster?: { name: string; port: number; routes: number[] };
   /** How long to wait for the server to accept connections. @defaultValue 15000 ms */
   startTimeoutMs?: number;
+  /** More configuration appended to the server's, e.g. `authorization { token: "s3cret" }`. @defaultValue none */
+  extraConfig?: string;
 }
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -158,6 +160,7 @@ export class NatsServerLauncher {
           .join(", ")}] }`,
       );
     }
+    if (this.opts.extraConfig) lines.push(this.opts.extraConfig);
     return `${lines.join("\n")}\n`;
   }
 

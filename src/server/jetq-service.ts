@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, JetqError } from "../errors.js";
+import type { CheckResult } from "../gateway/health-routes.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
 import { DEFAULT_QUEUE } from "../jobs/queue.js";
@@ -13,13 +14,14 @@ import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
-import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
+import { currentLeader } from "../nats/leader-election.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
-  /** NATS to connect to; when `servers` is unset an embedded nats-server is started. */
+  /** NATS to connect to (`natsContext` included); when no server is named an embedded nats-server is started. */
   nats: NatsOptions;
   /** Directory for the embedded server's JetStream files. @defaultValue `"./.jetq"` */
   dataDir?: string;
@@ -85,14 +87,14 @@ export class JetqService {
 
   /** The NATS URL clients should use. */
   get natsUrl(): string {
-    return this.embedded?.url ?? String(this.opts.nats.servers);
+    return this.embedded?.url ?? String(withContext(this.opts.nats).servers);
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */
   async start(): Promise<void> {
     const { log } = this.opts;
     try {
-      let nats = this.opts.nats;
+      let nats = withContext(this.opts.nats);
       if (!nats.servers || (Array.isArray(nats.servers) && nats.servers.length === 0)) {
         this.embedded = new NatsServerLauncher({
           storeDir: join(this.opts.dataDir ?? ".jetq", "nats"),
@@ -116,7 +118,7 @@ export class JetqService {
       this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
       await this.storage.prepare();
       const metrics = this.opts.metrics
-        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
+        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() }, { allQueues: true })
         : undefined;
       // Counts what goes through the service's storage (queue events, REST delayed tasks).
       if (metrics) this.storage.observer = metrics;
@@ -174,6 +176,7 @@ export class JetqService {
       engine,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
+      readiness: async () => ({ scheduler: await this.schedulerReadiness() }),
       ...settings,
     });
     try {
@@ -185,6 +188,15 @@ export class JetqService {
         error: err.message,
       });
     }
+  }
+
+  /** Ready when this instance fires schedules, or follows another instance that does. */
+  private async schedulerReadiness(): Promise<CheckResult> {
+    if (this.scheduler?.isLeader) return { ok: true, detail: "leader" };
+    const leader = this.nc ? await currentLeader(this.nc, "scheduler") : undefined;
+    return leader === undefined
+      ? { ok: false, detail: "no scheduler is elected" }
+      : { ok: true, detail: `following ${leader}` };
   }
 
   /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */

@@ -355,6 +355,13 @@ export class JetStreamStorage {
     return def;
   }
 
+  /** Stores a queue's definition (replacing the stored one) and remembers it in this storage. */
+  async saveQueueDefinition(def: ResolvedQueue): Promise<void> {
+    const kv = await this.configBucket();
+    await kv.put(queueConfigKey(def.name), JSON.stringify(def));
+    this.queues.set(def.name, def);
+  }
+
   /** Like {@link findQueue} but throws {@link NotFoundError} (`queue_not_found`). */
   async getQueue(name: string): Promise<ResolvedQueue> {
     const q = await this.findQueue(name);
