@@ -4,7 +4,7 @@
  * scanned instead (every record read: slow on large stores, fine for a few thousand).
  */
 import { DeliverPolicy } from "@nats-io/jetstream";
-import { JetqError, ValidationError } from "../errors.js";
+import { JetqError, NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isNoResponders } from "../nats/no-responders.js";
 import { isNotFound, wrapStorage } from "../nats/streams.js";
@@ -120,30 +120,59 @@ function parseReply(data: Uint8Array): TaskListPage {
 }
 
 /**
- * Scans the task records after the stream sequence in `cursor`, keeping those that match, until a
- * page is full or the records end. A record rewritten between pages (its task changed state) may
- * show on a later page again.
+ * Scans for tasks without `jetq serve`'s index: first the work items of tasks that have not
+ * started (they have no record yet: `new` tasks waiting in their queue, in queue order), then the
+ * task records after the stream sequence in the cursor, keeping those that match, until a page is
+ * full. A cursor is `w<queue index>:<seq>` while in the queues, `r<seq>` in the records. A record
+ * rewritten between pages (its task changed state) may show on a later page again.
  */
 export async function scanTasks(
   storage: JetStreamStorage,
   query: TaskListQuery & { limit: number },
 ): Promise<TaskListPage> {
   if (query.id !== undefined) {
-    const rec = await storage.loadRecord(query.id);
+    const rec = await storage.loadTask(query.id, query.queue).catch((err: unknown) => {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    });
     return { tasks: rec && matches(rec, query) ? [rec] : [], source: "scan" };
   }
-  const after = query.cursor === undefined ? 0 : Number(query.cursor);
-  if (!Number.isSafeInteger(after) || after < 0)
-    throw new ValidationError("invalid_cursor", "cursor must come from a previous page");
+  const cursor = query.cursor ?? "w0:0";
+  const m = /^(?:w(\d{1,9}):(\d{1,15})|r(\d{1,15}))$/.exec(cursor);
+  if (!m) throw new ValidationError("invalid_cursor", "cursor must come from a previous page");
   const tasks: Task[] = [];
+  if (m[1] !== undefined && (query.state === undefined || query.state === TaskState.New)) {
+    const queues = query.queue !== undefined ? [query.queue] : await storage.queueNames();
+    for (let qi = Number(m[1]), after = Number(m[2]); qi < queues.length; qi++, after = 0) {
+      for (;;) {
+        const items = await storage.waitingTasks(queues[qi]!, after, query.limit - tasks.length);
+        for (const { task } of items.tasks) if (matches(task, query)) tasks.push(task);
+        after = items.lastSeq;
+        if (tasks.length >= query.limit)
+          return { tasks, nextCursor: items.more ? `w${qi}:${after}` : `w${qi + 1}:0`, source: "scan" };
+        if (!items.more) break;
+      }
+    }
+  }
+  const records = await scanRecords(storage, query, tasks, m[3] === undefined ? 0 : Number(m[3]));
+  return { tasks, ...(records.next !== undefined ? { nextCursor: `r${records.next}` } : {}), source: "scan" };
+}
+
+/** Adds the matching records after stream sequence `after` to `tasks` until the page is full. */
+async function scanRecords(
+  storage: JetStreamStorage,
+  query: TaskListQuery & { limit: number },
+  tasks: Task[],
+  after: number,
+): Promise<{ next?: number }> {
   try {
     const info = await storage.jsm.streams.info(TASKS_STREAM).catch((err: unknown) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
-    if (!info) return { tasks, source: "scan" };
+    if (!info) return {};
     const { state } = info;
-    if (state.messages === 0 || after >= state.last_seq) return { tasks, source: "scan" };
+    if (state.messages === 0 || after >= state.last_seq || tasks.length >= query.limit) return {};
     const consumer = await storage.js.consumers.get(TASKS_STREAM, {
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: Math.max(after + 1, state.first_seq),
@@ -160,8 +189,7 @@ export async function scanTasks(
           }
         }
         const more = m.info.pending > 0 && m.seq < state.last_seq;
-        if (tasks.length === query.limit)
-          return { tasks, ...(more ? { nextCursor: String(m.seq) } : {}), source: "scan" };
+        if (tasks.length === query.limit) return more ? { next: m.seq } : {};
         if (!more) break;
       }
     } finally {
@@ -170,5 +198,5 @@ export async function scanTasks(
   } catch (err) {
     throw wrapStorage(err, "scanning task records");
   }
-  return { tasks, source: "scan" };
+  return {};
 }

@@ -32,7 +32,7 @@ describe("REST API /v1", () => {
       max_tries: 3,
       max_run_time_ms: 3_600_000,
       max_concurrent: 5,
-      redeliver_after_ms: 30_000,
+      redeliver_after_ms: 5_000,
       dead_letters: true,
       dead_letter_retention_ms: 604_800_000,
     });

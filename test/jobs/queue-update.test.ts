@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { Client, newTask, silentLogger } from "../../src/index.js";
 import { memoryLogger } from "../support/memory-logger.js";
-import { useNatsServer } from "../support/nats.js";
+import { useNatsServer, waitUntil } from "../support/nats.js";
 
 const nats = useNatsServer();
 const uniq = () => `q${randomUUID().slice(0, 8)}`;
@@ -49,7 +49,7 @@ describe("queue settings: warnings and updates", () => {
         maxAgeMs: 3_600_000,
         maxEntries: 500,
         discardOld: true,
-        maxRunTimeMs: 20_000,
+        maxRunTimeMs: 2_000,
         maxConcurrent: 7,
         maxTries: 4,
         deadLetterRetentionMs: 60_000,
@@ -75,7 +75,7 @@ describe("queue settings: warnings and updates", () => {
       assert.equal(stream.discard, "old");
       for (const level of [0, 5, 9]) {
         const consumer = (await jsm.consumers.info(`JETQ_Q_${q}`, `WORKERS_P${level}`)).config;
-        assert.equal(ms(consumer.ack_wait ?? 0), 20_000);
+        assert.equal(ms(consumer.ack_wait ?? 0), 2_000);
         assert.equal(consumer.max_ack_pending, 7);
       }
       assert.equal(ms((await jsm.streams.info(`JETQ_DLQ_${q}`)).config.max_age), 60_000);
@@ -96,9 +96,12 @@ describe("queue settings: warnings and updates", () => {
       await assert.rejects(c.updateQueue(q, { colour: "red" } as never), { code: "invalid_queue_config" });
       await assert.rejects(c.updateQueue(q, { maxTries: 0 }), { code: "invalid_queue_config" });
       await assert.rejects(c.updateQueue("missing-queue", { maxTries: 2 }), { code: "queue_not_found" });
+      const enqueuedAt = Date.now();
       await c.enqueueMany([1, 2, 3].map((n) => newTask("t", n)));
       await assert.rejects(c.updateQueue(q, { maxEntries: 2 }), { code: "queue_update_drops_tasks" });
-      await assert.rejects(c.updateQueue(q, { maxAgeMs: 1 }), { code: "queue_update_drops_tasks" });
+      // The smallest max age a queue takes is 100 ms: once the items are older, it would drop them.
+      await waitUntil(() => Date.now() - enqueuedAt > 250, 5000, "items older than 250 ms");
+      await assert.rejects(c.updateQueue(q, { maxAgeMs: 100 }), { code: "queue_update_drops_tasks" });
       assert.equal((await c.admin.queueInfo(q)).depth, 3);
       assert.equal(
         (await c.updateQueue(q, { maxEntries: 10 })).queue.maxEntries,

@@ -109,9 +109,12 @@ describe("scheduler semantics", () => {
     gozo({ "Gozo-When": "+250ms" }, "reply.precise", "unit");
     await out.waitFor(3);
     const at = Object.fromEntries(out.got.map((g) => [g.msg.string(), g.at - t0]));
-    assert.ok(at.past! < 200, `past fired after ${at.past} ms`);
-    assert.ok(at.unit! >= 250 && at.unit! < 300, `+250ms fired after ${at.unit} ms`);
-    assert.ok(at.ms! >= 400 && at.ms! < 450, `+400ms fired after ${at.ms} ms`);
+    // Never early, and soon after: how soon is measured by bench/scheduler.ts (lateness p50/p99), not
+    // here, where a loaded CI machine adds its own scheduling delays.
+    assert.ok(at.past! < 1000, `past fired after ${at.past} ms`);
+    assert.ok(at.unit! >= 250 && at.unit! < 1250, `+250ms fired after ${at.unit} ms`);
+    assert.ok(at.ms! >= 400 && at.ms! < 1400, `+400ms fired after ${at.ms} ms`);
+    assert.ok(at.unit! < at.ms!, "in due order");
     out.sub.unsubscribe();
   });
 

@@ -10,6 +10,7 @@ export const QUEUE_SCENARIOS = "enqueue,process,drain,latency,raw,delayed,delaye
 export function runQuickBench(
   out: string,
   args = ["--only", QUEUE_SCENARIOS, "--sides", "jetq,bullmq,bullmq-aof,raw"],
+  timeoutMs = 110_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", "--quick", "--out", out, ...args], {
@@ -24,7 +25,7 @@ export function runQuickBench(
     child.stderr.on("data", (c: Buffer) => {
       stderr += c.toString();
     });
-    const timer = setTimeout(() => child.kill("SIGTERM"), 110_000);
+    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);

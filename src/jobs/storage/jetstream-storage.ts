@@ -640,6 +640,44 @@ export class JetStreamStorage {
     return out;
   }
 
+  /**
+   * Up to `n` tasks waiting in a queue that have not started (no record yet), after stream sequence
+   * `after`, in queue order: how waiting tasks are listed without an index. `more` says whether the
+   * queue holds items past `lastSeq`.
+   */
+  async waitingTasks(
+    queue: string,
+    after: number,
+    n: number,
+  ): Promise<{ tasks: { task: Task; seq: number }[]; lastSeq: number; more: boolean }> {
+    const stream = queueStream(queue);
+    const found: { task: Task; seq: number }[] = [];
+    let lastSeq = after;
+    let last = 0;
+    try {
+      last = (await this.jsm.streams.info(stream)).state.last_seq;
+      while (found.length < n && lastSeq < last) {
+        const m = await this.reader.get(stream, { seq: lastSeq + 1, next_by_subj: queueSubjects(queue) });
+        if (!m) {
+          lastSeq = last;
+          break;
+        }
+        lastSeq = m.seq;
+        try {
+          found.push({ task: decodeTask(m.data), seq: m.seq });
+        } catch {
+          // corrupt: a worker drops it
+        }
+      }
+    } catch (err) {
+      if (isNotFound(err)) return { tasks: [], lastSeq: after, more: false };
+      throw wrapStorage(err, `listing the waiting tasks of queue ${queue}`);
+    }
+    const records = await this.recordsFor(found.map((f) => f.task.id));
+    const waiting = found.filter((f) => records.get(f.task.id)?.kind === "none");
+    return { tasks: waiting, lastSeq, more: lastSeq < last };
+  }
+
   /** Names of all queues. */
   async queueNames(): Promise<string[]> {
     const names: string[] = [];
