@@ -1,14 +1,16 @@
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
+import type { DashboardService } from "../dashboard/dashboard-service.js";
 import { ConfigError } from "../errors.js";
 import type { QueueConfig } from "../jobs/queue.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
+import { JETQ_VERSION } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
+import type { DashboardUiOptions } from "./dashboard-routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
@@ -39,17 +41,13 @@ export interface HttpGatewayParams {
   queueDefaults?: Omit<QueueConfig, "name">;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
-}
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
-  }
+  /**
+   * The task index and dashboard data of `jetq serve`: serves `GET /v1/tasks` and the dashboard at
+   * `/ui` (docs/dashboard.md). @defaultValue none (`/v1/tasks` answers 503, no `/ui`)
+   */
+  dashboard?: DashboardService;
+  /** Dashboard settings. @defaultValue on, actions allowed */
+  ui?: DashboardUiOptions;
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malformed HTTP request" });
@@ -72,6 +70,7 @@ export class HttpGateway {
   private inFlight = 0;
   private idle?: () => void;
   private readonly limits: GatewayLimits;
+  private readonly closing = new AbortController();
 
   constructor(private readonly p: HttpGatewayParams) {
     this.limits = resolveLimits(p.limits);
@@ -114,7 +113,10 @@ export class HttpGateway {
       log: this.p.log,
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
-      version: packageVersion(),
+      version: JETQ_VERSION,
+      ...(this.p.dashboard ? { dashboard: this.p.dashboard } : {}),
+      ...(this.p.ui ? { ui: this.p.ui } : {}),
+      closing: this.closing.signal,
     });
     const listener = getRequestListener(app.fetch);
     const server = createServer((req, res) => {
@@ -165,6 +167,7 @@ export class HttpGateway {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.closing.abort();
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();

@@ -31,6 +31,7 @@ import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-stora
 import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
+import { retryTask } from "./task-retry.js";
 import { Worker, type WorkerQueue } from "./worker.js";
 
 /**
@@ -430,15 +431,8 @@ export class Client {
    * Runs a task again from scratch (tries reset to 0), removing any work item it still has.
    * @throws NotFoundError (`task_not_found`)
    */
-  async retryTask(id: string): Promise<Task> {
-    const task = await this.storage.loadTask(id);
-    await this.storage.removeWorkItem(task.queue, id);
-    task.tries = 0;
-    delete task.result;
-    const data = this.prepare(task, task.queue, this.signer());
-    await this.storage.enqueue(task, data, `${id}:retry:${Date.now()}`);
-    this.storage.publishEvents(task);
-    return task;
+  retryTask(id: string): Promise<Task> {
+    return retryTask(this.storage, id, this.signer());
   }
 
   /** Deletes a task's record and its queued work item. @throws NotFoundError */

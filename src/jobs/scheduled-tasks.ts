@@ -24,6 +24,8 @@ export interface ScheduledTask {
   maxTries?: number;
   /** Set when stored, epoch ms. */
   createdAt?: number;
+  /** While true the schedule fires nothing ({@link ScheduledTasks.setPaused}). @defaultValue false */
+  paused?: boolean;
 }
 
 /** A change seen by {@link ScheduledTasks.watch}. */
@@ -80,6 +82,17 @@ export class ScheduledTasks {
       if (st) out.push(st);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Pauses (or resumes) a schedule: while paused its ticks create no task; on resume only a tick
+   * missed within the scheduler's grace period (10 s) still fires. @throws NotFoundError (`schedule_not_found`)
+   */
+  async setPaused(name: string, paused: boolean): Promise<ScheduledTask> {
+    const { paused: _was, ...rest } = await this.load(name);
+    const next: ScheduledTask = paused ? { ...rest, paused: true } : rest;
+    await this.kv.put(KEY_PREFIX + name, JSON.stringify(next));
+    return next;
   }
 
   /** Removes a schedule. @throws NotFoundError */

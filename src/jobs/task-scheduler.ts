@@ -40,6 +40,11 @@ export class TaskScheduler {
     return this.timers.size;
   }
 
+  /** True while this instance is the elected one that fires. */
+  get isLeader(): boolean {
+    return this.election?.isLeader ?? false;
+  }
+
   /** Joins the election; fires while leader. */
   async start(): Promise<void> {
     const schedules = new ScheduledTasks(await this.p.storage.configBucket());
@@ -62,7 +67,7 @@ export class TaskScheduler {
     this.watcher = changes;
     for await (const c of changes) {
       this.clear(c.name);
-      if ("task" in c) this.arm(c.task, true);
+      if ("task" in c && !c.task.paused) this.arm(c.task, true);
     }
   }
 

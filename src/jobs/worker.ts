@@ -8,6 +8,7 @@ import type { QueueControlCommands } from "./queue-controls.js";
 import { QueueSource } from "./queue-source.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { HandlerContext, Router } from "./router.js";
+import { WorkerHeartbeat } from "./worker-heartbeat.js";
 
 /** One queue a {@link Worker} serves, with its share of the worker's slots. */
 export interface WorkerQueue {
@@ -60,6 +61,7 @@ export class Worker {
   private readonly inProgress = new Set<Promise<void>>();
   private free: number;
   private unlisten?: () => void;
+  private heartbeat?: WorkerHeartbeat;
   private markStopped!: () => void;
   /** Resolves once {@link stop} has finished. */
   readonly stopped = new Promise<void>((resolve) => {
@@ -88,6 +90,7 @@ export class Worker {
       this.unlisten = await this.p.cancels.listen((id) => this.running.get(id)?.abort(new TaskCancelledError(id)));
     }
     await Promise.all(this.served.map((s) => s.source.start()));
+    this.heartbeat = new WorkerHeartbeat(this.p, () => this.running.size);
   }
 
   /**
@@ -98,6 +101,7 @@ export class Worker {
     if (this.stopping) return this.stopped;
     this.stopping = true;
     this.unlisten?.();
+    this.heartbeat?.stop();
     const timer = setTimeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
     }, this.p.shutdownTimeoutMs);

@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { DashboardService } from "../dashboard/dashboard-service.js";
+import { JetStreamDashboardStore } from "../dashboard/dashboard-store.js";
 import { ConfigError, JetqError } from "../errors.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
@@ -11,6 +13,7 @@ import { MetricsServer } from "../metrics/metrics-server.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
+import { ServeHeartbeat } from "./serve-heartbeat.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
@@ -36,7 +39,7 @@ export interface JetqServiceOptions {
 /** HTTP gateway settings of {@link JetqService}. */
 export type JetqHttpOptions = Pick<
   HttpGatewayParams,
-  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs"
+  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "ui"
 > & {
   /**
    * When the address is already in use, log an error and run without the gateway instead of failing
@@ -63,6 +66,9 @@ export class JetqService {
   resolver?: DependencyResolver;
   /** The metrics endpoint, when enabled. */
   metricsServer?: MetricsServer;
+  /** The task index, time series and instances behind the dashboard and `jetq.api.tasks.list`. */
+  dashboard?: DashboardService;
+  private heartbeat?: ServeHeartbeat;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -115,11 +121,28 @@ export class JetqService {
       await this.taskScheduler.start();
       this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
       await this.resolver.start();
+      this.dashboard = new DashboardService({
+        store: new JetStreamDashboardStore({
+          storage: this.storage,
+          ...(this.scheduler.commands ? { schedules: this.scheduler.commands } : {}),
+          log: log.child({ component: "dashboard" }),
+        }),
+        log: log.child({ component: "dashboard" }),
+      });
+      await this.dashboard.start();
       if (metrics && this.opts.metrics) {
         this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, log });
         await this.metricsServer.start();
       }
-      if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.opts.http);
+      if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.dashboard, this.opts.http);
+      const { scheduler, taskScheduler } = this;
+      this.heartbeat = new ServeHeartbeat(this.nc, () => ({
+        scheduler: scheduler.isLeader ? "leader" : "follower",
+        task_scheduler: taskScheduler.isLeader ? "leader" : "follower",
+        ...(this.gateway ? { gateway: this.gateway.url } : {}),
+        dashboard: this.gateway !== undefined && this.opts.http !== false && this.opts.http?.ui?.enabled !== false,
+      }));
+      await this.heartbeat.start();
       log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
       await this.stop();
@@ -130,12 +153,14 @@ export class JetqService {
   private async startGateway(
     storage: JetStreamStorage,
     scheduler: SchedulerService,
+    dashboard: DashboardService,
     http: JetqHttpOptions,
   ): Promise<void> {
     const { optional, ...settings } = http;
     const log = this.opts.log.child({ component: "http" });
     const gateway = new HttpGateway({
       storage,
+      dashboard,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
       ...settings,
@@ -153,10 +178,11 @@ export class JetqService {
 
   /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
   async stop(): Promise<void> {
+    await this.heartbeat?.stop();
     await this.gateway
       ?.stop()
       .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    for (const part of [this.metricsServer, this.resolver, this.taskScheduler, this.scheduler]) {
+    for (const part of [this.metricsServer, this.dashboard, this.resolver, this.taskScheduler, this.scheduler]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
     this.storage?.close();

@@ -135,3 +135,12 @@ export const FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
 export const RESOLVER_CONSUMER = "DEPENDENCY_RESOLVER";
 /** KV bucket of blocked tasks by dependency: key `<dependency id>.<blocked task id>`, value the blocked task's queue. */
 export const DEPENDENCIES_BUCKET = "JETQ_DEPENDENCIES";
+
+/** Prefix of heartbeat subjects: `jetq.hb.worker.<instance>` and `jetq.hb.serve.<instance>` (core NATS). */
+export const HEARTBEAT_PREFIX = `${SUBJECT_PREFIX}.hb`;
+/** Subject a running worker process announces itself on every few seconds. */
+export const workerHeartbeatSubject = (instance: string): string => `${HEARTBEAT_PREFIX}.worker.${instance}`;
+/** Subject a `jetq serve` instance announces itself (version, roles) on every few seconds. */
+export const serveHeartbeatSubject = (instance: string): string => `${HEARTBEAT_PREFIX}.serve.${instance}`;
+/** Wildcard of every heartbeat. */
+export const HEARTBEAT_WILDCARD = `${HEARTBEAT_PREFIX}.>`;
