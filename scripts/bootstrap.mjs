@@ -1,17 +1,31 @@
 #!/usr/bin/env node
 // Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine:
-// npm dependencies, and nats-server and redis-server (BullMQ's server, used by the benchmark and
-// its smoke test in `npm test`) from Debian's packages when they are missing and we run as root.
-// Otherwise it says exactly what to install.
+// npm dependencies, and nats-server, redis-server (BullMQ's server, used by the benchmark and
+// its smoke test in `npm test`) and chromium (the dashboard's tests drive it) from Debian's
+// packages when they are missing and we run as root. Otherwise it says exactly what to install.
+// For tests it also bundles the dashboard (dist/ui) when its sources changed since the last build.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 
 // redis-server is needed by the benchmarks, whose quick mode runs in the test suite (test/bench/).
-const wantRedis = process.argv.includes("--bench") || process.argv.includes("--test");
+const testsOrBench = process.argv.includes("--bench") || process.argv.includes("--test");
 const say = (msg) => process.stderr.write(`[jetq setup] ${msg}\n`);
 
 function has(cmd) {
+  if (cmd.startsWith("/")) return existsSync(cmd);
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/** Newest modification time of the files under `dir` (0 when it does not exist). */
+function newest(dir) {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
 }
 
 function npmDepsCurrent() {
@@ -28,7 +42,9 @@ if (!npmDepsCurrent()) {
 }
 
 const debs = [["nats-server", "nats-server"]];
-if (wantRedis) debs.push(["redis-server", "redis-server"]);
+if (testsOrBench) debs.push(["redis-server", "redis-server"]);
+// The dashboard's tests and benchmark drive Debian's Chromium (never a downloaded browser).
+if (testsOrBench) debs.push(["/usr/bin/chromium", "chromium"]);
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
@@ -40,4 +56,13 @@ if (missing.length > 0) {
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
   execFileSync("apt-get", ["update", "-qq"], { stdio: ["ignore", 2, 2], env });
   execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: ["ignore", 2, 2], env });
+}
+
+// `npm start` builds everything itself; tests run from source but serve the bundled dashboard.
+if (testsOrBench) {
+  const built = existsSync("dist/ui/index.html") ? statSync("dist/ui/index.html").mtimeMs : 0;
+  if (built < Math.max(newest("ui"), statSync("scripts/build-ui.mjs").mtimeMs)) {
+    say("bundling the dashboard (dist/ui)");
+    execFileSync(process.execPath, ["scripts/build-ui.mjs"], { stdio: ["ignore", 2, 2] });
+  }
 }

@@ -179,6 +179,11 @@ export class TaskCatalog implements TaskListing {
     else this.index.remove(r.id);
   };
 
+  /** Checks the whole index against the stream now (what the periodic check does). */
+  reconcile(): Promise<void> {
+    return this.rebuild();
+  }
+
   /** Re-reads every record, then drops tasks the stream no longer has. */
   private async rebuild(): Promise<void> {
     if (this.stopped) return;
