@@ -23,6 +23,11 @@ export class JetqServeProcess {
     private readonly startTimeoutMs = 30_000,
   ) {}
 
+  /** The process id, once started. */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** The last output of the process (stderr and stdout), for diagnostics. */
   get output(): string {
     return this.log;

@@ -9,7 +9,7 @@ import type { AttemptRules } from "./attempt.js";
 import { Cancellations, cancelTask } from "./cancellations.js";
 import { DeadLetters } from "./dead-letters.js";
 import { DelayedTasks, enqueueState } from "./delayed-tasks.js";
-import { evaluateDependencies, prepareDependencies, settleDependencies } from "./dependencies.js";
+import { evaluateDependencies, openDependants, settleDependencies } from "./dependencies.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "./events.js";
 import { type DedupeOptions, type DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
@@ -29,6 +29,7 @@ import {
 } from "./signing.js";
 import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
 import { allEventWildcards, recordMsgId, taskEventWildcard, taskSubject, workSubject } from "./storage/layout.js";
+import { recordHeaderValues } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 import { retryTask } from "./task-retry.js";
@@ -361,7 +362,7 @@ export class Client {
   private async enqueueBlocked(task: Task): Promise<void> {
     if (this.opts.outbox)
       throw new ValidationError("unsupported", "tasks with dependencies cannot be enqueued through an outbox");
-    this.dependencies ??= prepareDependencies(this.storage);
+    this.dependencies ??= openDependants(this.storage);
     const kv = await this.dependencies;
     let verdict = await evaluateDependencies(this.storage, task);
     await settleDependencies(this.storage, kv, task, verdict);
@@ -375,7 +376,7 @@ export class Client {
   /** Writes a task's record and work item to the outbox, in that order, in one local commit. */
   private async viaOutbox(outbox: DurablePublisher, task: Task, data: Uint8Array): Promise<void> {
     await Promise.all([
-      outbox.publish(taskSubject(task.id), data, { msgId: recordMsgId(task.id) }),
+      outbox.publish(taskSubject(task.id), data, { msgId: recordMsgId(task.id), headers: recordHeaderValues(task) }),
       outbox.publish(workSubject(task.queue, task.id, task.priority), data, { msgId: task.id }),
     ]);
   }

@@ -5,7 +5,7 @@
  * precision and crash safety of delayed messages. See docs/scheduler.md.
  */
 import { Kvm } from "@nats-io/kv";
-import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
@@ -16,7 +16,7 @@ import type { DurablePublisher } from "./client.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { delayedTaskScheduleId, MSG_ID_HEADER, recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
 import { onePerStorage } from "./storage/per-storage.js";
-import { decodeTask, encodeTask } from "./storage/task-codec.js";
+import { decodeTask, encodeTask, recordHeaders, recordHeaderValues } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 
 /** Longest a task may be delayed: 10 years, the scheduler's own limit for delayed messages. */
@@ -109,18 +109,21 @@ export class DelayedTasks {
     msg.headers.set(MSG_ID_HEADER, scheduleMsgId(task));
     if (outbox) {
       await Promise.all([
-        outbox.publish(taskSubject(task.id), record, { msgId: recordMsgId(task.id) }),
+        outbox.publish(taskSubject(task.id), record, {
+          msgId: recordMsgId(task.id),
+          headers: recordHeaderValues(task),
+        }),
         outbox.publish(msg.subject, msg.data, { msgId: scheduleMsgId(task), headers: headerRecord(msg.headers) }),
       ]);
       return { duplicate: false };
     }
     this.checkScheduler();
     await this.schedules();
-    const rh = natsHeaders();
-    rh.set(MSG_ID_HEADER, recordMsgId(task.id));
     let duplicate: boolean;
     try {
-      duplicate = (await this.storage.acks.publish(taskSubject(task.id), record, rh)).duplicate;
+      duplicate = (
+        await this.storage.acks.publish(taskSubject(task.id), record, recordHeaders(task, recordMsgId(task.id)))
+      ).duplicate;
       // Even when the record was a duplicate: an earlier try may have stopped before the schedule.
       await this.storage.acks.publish(msg.subject, msg.data, msg.headers);
     } catch (err) {
@@ -142,7 +145,7 @@ export class DelayedTasks {
   async reschedule(task: Task, record: Uint8Array): Promise<void> {
     const store = await this.schedules();
     try {
-      await this.storage.acks.publish(taskSubject(task.id), record);
+      await this.storage.acks.publish(taskSubject(task.id), record, recordHeaders(task));
       await store.save(this.scheduleOf(task));
     } catch (err) {
       throw wrapStorage(err, `rescheduling delayed task ${task.id}`);

@@ -1,27 +1,40 @@
-import { AckPolicy, type ConsumerMessages, DeliverPolicy, RetentionPolicy } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
+import type { KV, KvWatchEntry } from "@nats-io/kv";
+import type { Subscription } from "@nats-io/nats-core";
 import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { openBucket } from "../nats/buckets.js";
-import { ensureStream } from "../nats/streams.js";
+import { openBucket, updateKey } from "../nats/buckets.js";
+import { isNotFound } from "../nats/streams.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { parseTaskStateEvent } from "./events.js";
 import { validateId } from "./names.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { DEPENDENCIES_BUCKET, FINAL_EVENTS_STREAM, RESOLVER_CONSUMER, taskEventWildcard } from "./storage/layout.js";
+import { DEPENDENCIES_BUCKET, LEGACY_FINAL_EVENTS_STREAM, taskEventWildcard } from "./storage/layout.js";
 import { isFinalState, type Task, type TaskResult, TaskState } from "./task.js";
 
-/** How long final events are kept for resolvers that were down. */
-const FINAL_EVENTS_MAX_AGE_NS = 7 * 24 * 3_600 * 1e9;
+/** A task waiting for another one, as kept in the dependants index. */
+export interface Dependant {
+  /** The blocked task. */
+  id: string;
+  /** Its queue. */
+  queue: string;
+}
 
-/** Creates the final-events stream and the dependencies bucket when missing; returns the bucket. */
-export async function prepareDependencies(storage: JetStreamStorage): Promise<KV> {
-  await ensureStream(storage.jsm, {
-    name: FINAL_EVENTS_STREAM,
-    subjects: [taskEventWildcard("*", true)],
-    retention: RetentionPolicy.Limits,
-    max_age: FINAL_EVENTS_MAX_AGE_NS,
-  });
-  return openBucket(storage.nc, DEPENDENCIES_BUCKET, { history: 1 });
+/** The value stored under a dependency's key in {@link DEPENDENCIES_BUCKET}. */
+interface DependantsValue {
+  dependants: Dependant[];
+}
+
+/**
+ * The key of a task's dependants in {@link DEPENDENCIES_BUCKET}: its id with `:` (not allowed in
+ * KV keys) written as `/` (which task ids never contain). Keys of the first layout were
+ * `<dependency id>.<dependant id>`; new keys never contain a dot.
+ */
+export const dependantsKey = (dependencyId: string): string => dependencyId.replaceAll(":", "/");
+const dependencyOfKey = (key: string): string => key.replaceAll("/", ":");
+
+/** Opens (creating when missing) the index of blocked tasks by dependency. */
+export function openDependants(storage: JetStreamStorage): Promise<KV> {
+  return openBucket(storage.nc, DEPENDENCIES_BUCKET, { history: 1, ...storage.bucketPlacement });
 }
 
 /** Where a task with dependencies stands. */
@@ -54,6 +67,27 @@ export async function evaluateDependencies(storage: JetStreamStorage, task: Task
   return pending.length > 0 ? { kind: "waiting", pending } : { kind: "ready", results };
 }
 
+function dependantsOf(value: DependantsValue | undefined): Dependant[] {
+  return Array.isArray(value?.dependants) ? value.dependants : [];
+}
+
+/** Adds `dependant` under `dependencyId` (a revision-checked update; adding twice keeps one). */
+async function addDependant(kv: KV, dependencyId: string, dependant: Dependant): Promise<void> {
+  await updateKey<DependantsValue>(kv, dependantsKey(dependencyId), (v) => {
+    const list = dependantsOf(v).filter((d) => d.id !== dependant.id);
+    return { dependants: [...list, dependant] };
+  });
+}
+
+/** Removes the dependants `ids` from under `dependencyId`; the key goes when none is left. */
+async function removeDependants(kv: KV, dependencyId: string, ids: ReadonlySet<string>): Promise<void> {
+  const key = dependantsKey(dependencyId);
+  const left = await updateKey<DependantsValue>(kv, key, (v) => ({
+    dependants: dependantsOf(v).filter((d) => !ids.has(d.id)),
+  }));
+  if (left.dependants.length === 0) await kv.delete(key);
+}
+
 /**
  * Applies a verdict: a ready task is enqueued (with its dependencies' results when it asked for
  * them), a failed one becomes `unreachable`, a waiting one is recorded as `blocked` and indexed
@@ -76,83 +110,240 @@ export async function settleDependencies(
   } else {
     task.state = TaskState.Blocked;
     await storage.saveRecord(task);
-    for (const dep of verdict.pending) await kv.put(`${dep}.${task.id}`, task.queue);
+    for (const dep of verdict.pending) await addDependant(kv, dep, { id: task.id, queue: task.queue });
     storage.publishEvents(task);
     return;
   }
-  for (const dep of task.dependencies ?? []) await kv.delete(`${dep}.${task.id}`).catch(() => undefined);
+  const self = new Set([task.id]);
+  for (const dep of task.dependencies ?? []) await removeDependants(kv, dep, self).catch(() => undefined);
 }
 
 /** Parameters of {@link DependencyResolver}. */
 export interface DependencyResolverParams {
   storage: JetStreamStorage;
   log: Logger;
+  /**
+   * How often every dependency with waiting dependants is checked again, in case a final event was
+   * missed (core NATS events are not stored). Also done at start and after every reconnect.
+   * @defaultValue 300_000 ms
+   */
+  sweepIntervalMs?: number;
 }
 
+/** Queue group of resolvers: each final event is handled by one of them. */
+export const RESOLVER_QUEUE_GROUP = "jetq-dependency-resolver";
+
+/** Checks of dependencies in flight at once during a sweep. */
+const SWEEP_CONCURRENCY = 16;
+
 /**
- * Releases blocked tasks when their dependencies finish. Driven by the stored final-outcome events
- * through one durable consumer shared by every resolver (so several can run; each event is
- * handled once), and so it survives restarts of every process. Runs in `jetq serve`.
+ * Releases blocked tasks when their dependencies finish. It knows which tasks have dependants by
+ * watching the dependants index (one long-lived KV watch), and learns that one finished from the
+ * final-outcome events the workers publish (core NATS, one queue group shared by every resolver):
+ * an event for a task without dependants costs no storage access at all. A dependency is also
+ * checked when its first dependant is indexed (it may have finished just before), at start, after
+ * a reconnect and every `sweepIntervalMs`, so no event that was missed leaves a task blocked.
+ * Runs in `jetq serve`; several can run.
  */
 export class DependencyResolver {
-  private messages?: ConsumerMessages;
-  private loop?: Promise<void>;
+  /** Dependencies that have dependants (keys of the index). */
+  private readonly watched = new Set<string>();
+  /** Releases in progress, by dependency: one at a time per dependency. */
+  private readonly releasing = new Map<string, Promise<void>>();
+  private kv?: KV;
+  private watch?: { stop(): void };
+  private sub?: Subscription;
+  private sweeper?: NodeJS.Timeout;
+  private status?: AsyncIterable<unknown> & { stop?(): void };
   private stopped = false;
+  /** True once the index's existing entries were read (checks run one by one until then: see sweep). */
+  private loaded = false;
+  private readonly warn: RateLimitedLog;
 
-  constructor(private readonly p: DependencyResolverParams) {}
+  constructor(private readonly p: DependencyResolverParams) {
+    this.warn = new RateLimitedLog(p.log);
+  }
 
-  /** Creates what it needs and starts following final events. */
+  /** Opens the index, follows it and the final events; resolves once the index is loaded. */
   async start(): Promise<void> {
     const { storage } = this.p;
-    const kv = await prepareDependencies(storage);
-    await storage.jsm.consumers.add(FINAL_EVENTS_STREAM, {
-      durable_name: RESOLVER_CONSUMER,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: 30_000_000_000,
+    const kv = await openDependants(storage);
+    this.kv = kv;
+    await this.dropLegacyEvents();
+    this.sub = storage.nc.subscribe(taskEventWildcard("*", true), {
+      queue: RESOLVER_QUEUE_GROUP,
+      callback: (err, m) => {
+        if (err) {
+          this.warn.warn("events", "final events subscription failed; sweeping", { error: err.message });
+          this.sweep();
+          return;
+        }
+        let id: string;
+        try {
+          id = parseTaskStateEvent(m.data).taskId;
+        } catch {
+          return; // not ours to judge: clients log invalid events
+        }
+        if (this.watched.has(id)) this.release(id);
+      },
     });
-    const consumer = await storage.js.consumers.get(FINAL_EVENTS_STREAM, RESOLVER_CONSUMER);
-    this.messages = await consumer.consume({ max_messages: 256 });
-    this.loop = this.run(this.messages, kv);
+    const loaded = new Promise<void>((resolve) => {
+      void this.follow(kv, resolve);
+    });
+    await loaded;
+    void this.followStatus();
+    this.sweeper = setInterval(() => this.sweep(), this.p.sweepIntervalMs ?? 300_000);
+    this.sweeper.unref();
   }
 
-  private async run(messages: ConsumerMessages, kv: KV): Promise<void> {
-    for await (const m of messages) {
-      try {
-        await this.release(kv, parseTaskStateEvent(m.data).taskId);
-        m.ack();
-      } catch (err) {
-        if (this.stopped) return;
-        this.p.log.error("could not release dependants; retrying", {
-          subject: m.subject,
+  /**
+   * Earlier versions kept every final event in a stream (`JETQ_FINAL_EVENTS`): a JetStream write
+   * per finished task. Its events are covered by checking every indexed dependency, so it goes.
+   */
+  private async dropLegacyEvents(): Promise<void> {
+    try {
+      await this.p.storage.jsm.streams.delete(LEGACY_FINAL_EVENTS_STREAM);
+      this.p.log.info("removed the final-events stream of an earlier version", { stream: LEGACY_FINAL_EVENTS_STREAM });
+    } catch (err) {
+      if (!isNotFound(err))
+        this.p.log.warn("could not remove the final-events stream of an earlier version", {
+          stream: LEGACY_FINAL_EVENTS_STREAM,
           error: (err as Error).message,
         });
-        m.nak(1000);
-      }
     }
   }
 
-  private async release(kv: KV, finishedId: string): Promise<void> {
+  /** Follows the index: what it holds first (calling `loaded` after), then every change. */
+  private async follow(kv: KV, loaded: () => void): Promise<void> {
+    const markLoaded = () => {
+      if (this.loaded) return;
+      this.loaded = true;
+      this.sweep();
+      loaded();
+    };
+    try {
+      const w = await kv.watch();
+      this.watch = w;
+      // An empty bucket delivers nothing before updates: there is nothing to load then.
+      if ((await kv.status()).values === 0) markLoaded();
+      for await (const e of w) {
+        this.indexed(kv, e);
+        if (e.delta === 0) markLoaded();
+      }
+    } catch (err) {
+      if (!this.stopped) this.p.log.error("watching the dependants index failed", { error: (err as Error).message });
+    } finally {
+      markLoaded();
+    }
+  }
+
+  private indexed(kv: KV, e: KvWatchEntry): void {
+    if (e.key.includes(".")) {
+      this.migrate(kv, e);
+      return;
+    }
+    const dep = dependencyOfKey(e.key);
+    if (e.operation !== "PUT") {
+      this.watched.delete(dep);
+      return;
+    }
+    this.watched.add(dep);
+    // Its first dependants may have been indexed after it finished: look at it now (the entries
+    // found at start are looked at by the sweep that follows the load, a few at a time).
+    if (this.loaded) void this.check(dep);
+  }
+
+  /** Moves a key of the first layout (`<dependency>.<dependant>`, value: its queue) to the current one. */
+  private migrate(kv: KV, e: KvWatchEntry): void {
+    if (e.operation !== "PUT") return;
+    const [dep, id] = e.key.split(".", 2) as [string, string];
+    void (async () => {
+      await addDependant(kv, dep, { id, queue: e.string() });
+      await kv.delete(e.key);
+    })().catch((err: Error) =>
+      this.warn.warn("migrate", "could not move a dependants key of an earlier version", {
+        key: e.key,
+        error: err.message,
+      }),
+    );
+  }
+
+  /** Releases the dependants of `dep` if it has finished. */
+  private check(dep: string): Promise<void> {
+    return this.p.storage
+      .loadRecord(dep)
+      .then((rec) => {
+        if (rec === null || (rec && isFinalState(rec.state))) this.release(dep);
+      })
+      .catch((err: Error) =>
+        this.warn.warn("check", "could not check a dependency; it is checked again later", {
+          task: dep,
+          error: err.message,
+        }),
+      );
+  }
+
+  /** Checks every dependency that has dependants, a few at a time. */
+  private sweep(): void {
+    const deps = [...this.watched];
+    const next = async (): Promise<void> => {
+      for (let dep = deps.pop(); dep !== undefined && !this.stopped; dep = deps.pop()) await this.check(dep);
+    };
+    for (let i = 0; i < SWEEP_CONCURRENCY; i++) void next();
+  }
+
+  /** After a reconnect, or when this client fell behind, events may be lost: sweep. */
+  private async followStatus(): Promise<void> {
+    const status = this.p.storage.nc.status();
+    this.status = status;
+    for await (const s of status) {
+      if (this.stopped) return;
+      if (s.type === "reconnect" || s.type === "slowConsumer") this.sweep();
+    }
+  }
+
+  /** Settles the dependants of a finished task (serialised per dependency). */
+  private release(dep: string): void {
+    const before = this.releasing.get(dep) ?? Promise.resolve();
+    const run = before
+      .then(() => this.releaseNow(dep))
+      .catch((err: Error) => {
+        this.warn.warn("release", "could not release dependants; retrying at the next sweep", {
+          task: dep,
+          error: err.message,
+        });
+      })
+      .finally(() => {
+        if (this.releasing.get(dep) === run) this.releasing.delete(dep);
+      });
+    this.releasing.set(dep, run);
+  }
+
+  private async releaseNow(dep: string): Promise<void> {
     const { storage } = this.p;
-    const keys: string[] = [];
-    for await (const k of await kv.keys(`${finishedId}.*`)) keys.push(k);
-    for (const key of keys) {
-      const blockedId = key.slice(finishedId.length + 1);
-      const task = await storage.loadRecord(blockedId);
-      if (!task || task.state !== TaskState.Blocked) {
-        await kv.delete(key);
-        continue;
+    const kv = this.kv!;
+    const entry = await kv.get(dependantsKey(dep));
+    if (entry?.operation !== "PUT") return;
+    const handled = new Set<string>();
+    for (const d of dependantsOf(entry.json<DependantsValue>())) {
+      const task = await storage.loadRecord(d.id);
+      if (task && task.state === TaskState.Blocked) {
+        const verdict = await evaluateDependencies(storage, task);
+        // Still waiting for another dependency: it stays indexed under that one.
+        if (verdict.kind !== "waiting") await settleDependencies(storage, kv, task, verdict);
       }
-      const verdict = await evaluateDependencies(storage, task);
-      if (verdict.kind === "waiting") await kv.delete(key);
-      else await settleDependencies(storage, kv, task, verdict);
+      handled.add(d.id);
     }
+    if (handled.size > 0) await removeDependants(kv, dep, handled);
   }
 
-  /** Stops following events. */
+  /** Stops following events and the index; releases in progress finish. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.messages?.close().catch(() => undefined);
-    await this.loop;
+    clearInterval(this.sweeper);
+    this.sub?.unsubscribe();
+    this.watch?.stop();
+    this.status?.stop?.();
+    await Promise.allSettled([...this.releasing.values()]);
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
 import {
   Client,
@@ -152,6 +153,22 @@ describe("Client worker", () => {
       events.close();
       final.close();
     });
+  });
+
+  it("task records carry queue, state and type headers (for headers-only readers)", async () => {
+    await work(
+      { name: uniq() },
+      new Router().handle("hdr:t", () => 1),
+      async (c, outcome) => {
+        const t = await c.enqueue(newTask("hdr:t", null));
+        await outcome(t.id);
+        const jsm = await jetstreamManager(c.nc);
+        const m = await jsm.direct.getMessage("JETQ_TASKS", { last_by_subj: `jetq.task.${t.id}` });
+        assert.equal(m?.header.get("Jetq-Queue"), c.queue.name);
+        assert.equal(m?.header.get("Jetq-State"), TaskState.Complete);
+        assert.equal(m?.header.get("Jetq-Type"), "hdr:t");
+      },
+    );
   });
 
   it("events: 'final' publishes only outcomes", async () => {

@@ -50,7 +50,7 @@ import {
   workSubject,
   workSubjectAnyPriority,
 } from "./layout.js";
-import { decodeTask, encodeTask } from "./task-codec.js";
+import { decodeTask, encodeTask, recordHeaders } from "./task-codec.js";
 
 /** How streams are created; used only when a stream does not exist yet. */
 export interface StorageOptions {
@@ -168,6 +168,11 @@ export class JetStreamStorage {
   /** Storage type and replicas that every jetq stream is created with (stream config fields). */
   get streamPlacement(): { storage: StorageType; num_replicas: number } {
     return { storage: this.storage, num_replicas: this.opts.replicas };
+  }
+
+  /** Storage type and replicas that every jetq KV bucket is created with (bucket options). */
+  get bucketPlacement(): { storage: StorageType; replicas: number } {
+    return { storage: this.storage, replicas: this.opts.replicas };
   }
 
   /** JetStream refuses a de-duplication window longer than the stream's max age. */
@@ -329,9 +334,7 @@ export class JetStreamStorage {
    * @returns whether JetStream recognised the work item as a duplicate.
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
-    const rh = headers();
-    rh.set(MSG_ID_HEADER, recordMsgId(msgId));
-    this.nc.publish(taskSubject(task.id), data, { headers: rh });
+    this.nc.publish(taskSubject(task.id), data, { headers: recordHeaders(task, recordMsgId(msgId)) });
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);
     try {
@@ -359,7 +362,7 @@ export class JetStreamStorage {
   /** Writes a task record (`data`: the task already encoded) and waits for JetStream to store it. */
   async saveRecord(task: Task, data?: Uint8Array): Promise<void> {
     try {
-      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task));
+      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), recordHeaders(task));
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
     }
@@ -370,7 +373,7 @@ export class JetStreamStorage {
    * which a later acknowledged record always follows on the same connection.
    */
   saveRecordQuietly(task: Task): void {
-    this.nc.publish(taskSubject(task.id), encodeTask(task));
+    this.nc.publish(taskSubject(task.id), encodeTask(task), { headers: recordHeaders(task) });
   }
 
   /** Publishes the event of a task's current state (core NATS, not awaited). */

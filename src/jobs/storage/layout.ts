@@ -129,11 +129,18 @@ export const recordMsgId = (msgId: string): string => `${msgId}:record`;
 /** Header carrying a message de-duplication id (JetStream's own). */
 export const MSG_ID_HEADER = "Nats-Msg-Id";
 
-/** Stream that keeps final-outcome events (created once dependencies are used), so blocked tasks are released after restarts. */
-export const FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
-/** Durable consumer of {@link FINAL_EVENTS_STREAM} shared by dependency resolvers. */
-export const RESOLVER_CONSUMER = "DEPENDENCY_RESOLVER";
-/** KV bucket of blocked tasks by dependency: key `<dependency id>.<blocked task id>`, value the blocked task's queue. */
+/**
+ * Headers of every task record (not of tombstones): queue, state and type, so that tools and
+ * indexes can follow `JETQ_TASKS` headers-only, without reading task bodies.
+ */
+export const RECORD_HEADERS = { queue: "Jetq-Queue", state: "Jetq-State", type: "Jetq-Type" } as const;
+
+/**
+ * Stream in which earlier versions kept every final-outcome event for the dependency resolver (a
+ * JetStream write per finished task); removed by the current resolver.
+ */
+export const LEGACY_FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
+/** KV bucket of blocked tasks by dependency: key = the dependency's id (`:` as `/`), value `{"dependants": [{id, queue}]}`. */
 export const DEPENDENCIES_BUCKET = "JETQ_DEPENDENCIES";
 
 /** Prefix of heartbeat subjects: `jetq.hb.worker.<instance>` and `jetq.hb.serve.<instance>` (core NATS). */

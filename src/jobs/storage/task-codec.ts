@@ -1,6 +1,8 @@
+import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { ValidationError } from "../../errors.js";
 import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
 import { MAX_FAILURES_KEPT, type Task, type TaskFailure, TaskState } from "../task.js";
+import { MSG_ID_HEADER, RECORD_HEADERS } from "./layout.js";
 
 /**
  * The wire form of a task, as stored in queue work items and task records (JSON, snake_case).
@@ -137,4 +139,22 @@ export function decodeTask(data: Uint8Array): Task {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }
   return task;
+}
+
+/** The {@link RECORD_HEADERS} of a task's record, plus a de-duplication id when given. */
+export function recordHeaderValues(task: Task, msgId?: string): Record<string, string> {
+  const h: Record<string, string> = {
+    [RECORD_HEADERS.queue]: task.queue,
+    [RECORD_HEADERS.state]: task.state,
+    [RECORD_HEADERS.type]: task.type,
+  };
+  if (msgId !== undefined) h[MSG_ID_HEADER] = msgId;
+  return h;
+}
+
+/** {@link recordHeaderValues} as NATS headers. */
+export function recordHeaders(task: Task, msgId?: string): MsgHdrs {
+  const h = headers();
+  for (const [k, v] of Object.entries(recordHeaderValues(task, msgId))) h.set(k, v);
+  return h;
 }
