@@ -20,6 +20,7 @@ import {
   parseWorkSubject,
   queueStream,
   queueSubjects,
+  RECORD_HEADERS,
   TASKS_STREAM,
   taskSubject,
   workSubjectAnyPriority,
@@ -34,13 +35,6 @@ import { isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { type ApiReply, answerRequest } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands, ScheduleView } from "../scheduler/schedule-commands.js";
-
-/** Header of a task record naming its queue (written with every record). */
-export const RECORD_QUEUE_HEADER = "Jetq-Queue";
-/** Header of a task record naming its state. */
-export const RECORD_STATE_HEADER = "Jetq-State";
-/** Header of a task record naming its task type. */
-export const RECORD_TYPE_HEADER = "Jetq-Type";
 
 /** One task record met while replaying `JETQ_TASKS`. */
 export interface ReplayedRecord {
@@ -191,9 +185,9 @@ export class JetStreamDashboardStore implements DashboardStore {
 
   /** The queue, state and type in a record's headers, if it has valid ones. */
   private headOf(h: JsMsg["headers"] | StoredMsg["header"]): ReplayedRecord["head"] | undefined {
-    const queue = h?.get(RECORD_QUEUE_HEADER) ?? "";
-    const state = h?.get(RECORD_STATE_HEADER) ?? "";
-    const type = h?.get(RECORD_TYPE_HEADER) ?? "";
+    const queue = h?.get(RECORD_HEADERS.queue) ?? "";
+    const state = h?.get(RECORD_HEADERS.state) ?? "";
+    const type = h?.get(RECORD_HEADERS.type) ?? "";
     if (!STATES.has(state) || !isValidQueueName(queue) || !isValidTaskType(type)) return undefined;
     return { queue, state: state as TaskState, type };
   }

@@ -4,7 +4,7 @@ import { headers } from "@nats-io/nats-core";
 import { TASKS_LIST_SUBJECT } from "../../src/dashboard/task-list-api.js";
 import { Client, connectNats, newTask, Router, silentLogger, TaskState, TerminateTask } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
-import { encodeTask } from "../../src/jobs/storage/task-codec.js";
+import { encodeTask, recordHeaders } from "../../src/jobs/storage/task-codec.js";
 import { JetqService } from "../../src/server/jetq-service.js";
 import { finalOutcomes, useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -39,14 +39,9 @@ describe("the task index of jetq serve", () => {
       const t = newTask(i % 3 === 0 ? "report" : "mail", { i }, { id: `old-${String(i).padStart(2, "0")}` });
       t.queue = "old";
       t.state = i < 20 ? TaskState.Complete : TaskState.Expired;
-      const h = headers();
-      // Half of the records carry the index headers, the others are read from their bodies.
-      if (i % 2 === 0) {
-        h.set("Jetq-Queue", t.queue);
-        h.set("Jetq-State", t.state);
-        h.set("Jetq-Type", t.type);
-      }
-      await storage.acks.publish(`jetq.task.${t.id}`, encodeTask(t), h);
+      // Half of the records carry the index headers (as written since they exist), the others
+      // (as older versions wrote them) are read from their bodies.
+      await storage.acks.publish(`jetq.task.${t.id}`, encodeTask(t), i % 2 === 0 ? recordHeaders(t) : headers());
     }
     // One tombstone: a discarded task is not listed.
     await storage.saveTombstone("old-05");
