@@ -14,6 +14,8 @@ mkdirSync(join(out, "assets"), { recursive: true });
 const result = await build({
   entryPoints: [join(root, "ui", "src", "main.tsx")],
   bundle: true,
+  // The chart library is a chunk of its own, loaded after the first render.
+  splitting: true,
   format: "esm",
   target: "es2022",
   minify: true,
@@ -21,16 +23,17 @@ const result = await build({
   jsx: "automatic",
   jsxImportSource: "preact",
   entryNames: "[name]-[hash]",
+  chunkNames: "[name]-[hash]",
   outdir: join(out, "assets"),
   metafile: true,
   legalComments: "linked",
   logLevel: "warning",
 });
 
-const files = Object.keys(result.metafile.outputs).map((f) => basename(f));
-const js = files.find((f) => f.endsWith(".js"));
-const css = files.find((f) => f.endsWith(".css"));
-if (!js || !css) throw new Error(`dashboard build produced ${files.join(", ")}`);
+const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith("main.tsx"));
+const js = entry && basename(entry[0]);
+const css = entry?.[1].cssBundle && basename(entry[1].cssBundle);
+if (!js || !css) throw new Error(`dashboard build produced ${Object.keys(result.metafile.outputs).join(", ")}`);
 const page = readFileSync(join(root, "ui", "index.html"), "utf8")
   .replace("%JS%", js)
   .replace("%CSS%", css);

@@ -6,7 +6,7 @@
  * {@link DashboardStore}.
  */
 import { NotFoundError, ValidationError } from "../errors.js";
-import { type JetqEvent, parseEvent, TASK_STATE_EVENT, type TaskStateEvent } from "../jobs/events.js";
+import { type JetqEvent, parseEvent, TASK_STATE_EVENT } from "../jobs/events.js";
 import { scheduledTaskRecurrence } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { delayedTaskScheduleId, HEARTBEAT_WILDCARD } from "../jobs/storage/layout.js";
@@ -18,6 +18,7 @@ import type { DashboardAction, DashboardStore } from "./dashboard-store.js";
 import { Instances, type ServeInstance, type WorkerInstance } from "./instances.js";
 import { ALL_QUEUES, QueueSeries, type SeriesRates, type SeriesView } from "./queue-series.js";
 import { type IndexStatus, TaskCatalog } from "./task-catalog.js";
+import { readTaskEvent, type TaskEventFacts } from "./task-event-reader.js";
 import { serveTaskListApi, taskWire } from "./task-list-api.js";
 
 /** Subjects of every jetq event (task states, progress, logs, queue events, leader changes). */
@@ -174,32 +175,42 @@ export class DashboardService {
   }
 
   private onEvent(subject: string, data: Uint8Array): void {
+    let task: TaskEventFacts | undefined;
+    try {
+      task = readTaskEvent(subject, data);
+    } catch (err) {
+      this.bad.warn("bad_event", "ignoring an invalid task event", { subject, error: (err as Error).message });
+      return;
+    }
+    if (task) this.taskEvent(task);
+    if (this.viewers.size === 0) return;
+    // Viewers of this queue or task (rare) get the event in full; the ticks carry the rest.
+    const wanted = [...this.viewers].filter((v) => this.wants(v.filter, subject, task));
+    if (wanted.length === 0) return;
     let e: JetqEvent;
     try {
       e = parseEvent(data);
     } catch (err) {
-      // Leader announcements share the prefix and are not task events.
+      // Leader announcements share the prefix and are not jetq events.
       if (!subject.startsWith("jetq.ev.leader."))
         this.bad.warn("bad_event", "ignoring an invalid event", { subject, error: (err as Error).message });
       return;
     }
-    if (e.type === TASK_STATE_EVENT) this.taskEvent(e);
-    else if (e.type === "jetq.v1.queue") this.infos.delete(e.queue);
-    for (const v of this.viewers) {
-      const f = v.filter;
-      const task = "taskId" in e ? e.taskId : undefined;
-      if (
-        (f.task !== undefined && task === f.task) ||
-        (f.queue !== undefined && f.task === undefined && e.queue === f.queue)
-      )
-        v.send({ kind: "event", data: eventView(e) });
-      else if (e.type === "jetq.v1.queue" && f.task === undefined && f.queue === undefined)
-        v.send({ kind: "event", data: eventView(e) });
-    }
+    if (e.type === "jetq.v1.queue") this.infos.delete(e.queue);
+    const taskId = "taskId" in e ? e.taskId : undefined;
+    for (const v of wanted)
+      if (v.filter.task === undefined || v.filter.task === taskId) v.send({ kind: "event", data: eventView(e) });
   }
 
-  private taskEvent(e: TaskStateEvent): void {
-    const before = this.catalog.index.get(e.taskId);
+  /** Whether a viewer follows an event: its task's, its queue's (queue events for everyone else). */
+  private wants(f: LiveFilter, subject: string, task: TaskEventFacts | undefined): boolean {
+    if (f.task !== undefined) return task === undefined || task.taskId === f.task;
+    const queue = task?.queue ?? subject.split(".")[3];
+    if (f.queue !== undefined) return queue === f.queue;
+    return subject.startsWith("jetq.ev.queue.");
+  }
+
+  private taskEvent(e: TaskEventFacts): void {
     const kind =
       e.state === TaskState.New || e.state === TaskState.Delayed
         ? "enqueued"
@@ -212,8 +223,11 @@ export class DashboardService {
               : undefined;
     if (kind) {
       // Enqueue→start latency: first tries only, and not for tasks that waited for a time or for others.
-      const waitedOnPurpose = before?.state === TaskState.Delayed || before?.state === TaskState.Blocked;
-      const latency = kind === "started" && e.tries === 1 && !waitedOnPurpose ? e.ageMs : undefined;
+      let latency: number | undefined;
+      if (kind === "started" && e.tries === 1) {
+        const before = this.catalog.index.get(e.taskId)?.state;
+        if (before !== TaskState.Delayed && before !== TaskState.Blocked) latency = e.ageMs;
+      }
       this.series.record(e.queue, kind, e.timestamp, latency);
     }
     this.catalog.taskEvent(e);
@@ -229,42 +243,42 @@ export class DashboardService {
     return info;
   }
 
+  /** One queue's row: counts from the index and from its consumers, controls, rates. */
+  private async row(name: string, counts: Partial<Record<TaskState, number>>): Promise<QueueRow> {
+    const row: QueueRow = {
+      name,
+      paused: false,
+      counts: {
+        waiting: 0,
+        waiting_by_priority: [],
+        in_flight: 0,
+        ...Object.fromEntries(INDEXED_COUNTS.map((s) => [s, counts[s] ?? 0])),
+        dead_letters: 0,
+      } as unknown as QueueCounts,
+      rates: this.series.rates(name),
+    };
+    try {
+      const info = await this.queueInfo(name);
+      row.counts.waiting = info.pending;
+      row.counts.waiting_by_priority = info.pendingByPriority;
+      row.counts.in_flight = info.inFlight;
+      row.counts.dead_letters = info.deadLetters;
+      row.paused = info.controls.paused !== undefined;
+      if (info.controls.rateLimit)
+        row.rate_limit = { limit: info.controls.rateLimit.limit, interval_ms: info.controls.rateLimit.intervalMs };
+      if (info.controls.holdUntil !== undefined && info.controls.holdUntil > Date.now())
+        row.hold_until = info.controls.holdUntil;
+    } catch (err) {
+      row.error = (err as Error).message;
+    }
+    return row;
+  }
+
   /** Every queue with its counts, controls and rates. */
   async overview(): Promise<OverviewView> {
     const names = await this.store.queueNames();
     const counts = this.catalog.index.counts();
-    const queues = await Promise.all(
-      names.map(async (name): Promise<QueueRow> => {
-        const c = counts.get(name) ?? {};
-        const row: QueueRow = {
-          name,
-          paused: false,
-          counts: {
-            waiting: 0,
-            waiting_by_priority: [],
-            in_flight: 0,
-            ...Object.fromEntries(INDEXED_COUNTS.map((s) => [s, c[s] ?? 0])),
-            dead_letters: 0,
-          } as unknown as QueueCounts,
-          rates: this.series.rates(name),
-        };
-        try {
-          const info = await this.queueInfo(name);
-          row.counts.waiting = info.pending;
-          row.counts.waiting_by_priority = info.pendingByPriority;
-          row.counts.in_flight = info.inFlight;
-          row.counts.dead_letters = info.deadLetters;
-          row.paused = info.controls.paused !== undefined;
-          if (info.controls.rateLimit)
-            row.rate_limit = { limit: info.controls.rateLimit.limit, interval_ms: info.controls.rateLimit.intervalMs };
-          if (info.controls.holdUntil !== undefined && info.controls.holdUntil > Date.now())
-            row.hold_until = info.controls.holdUntil;
-        } catch (err) {
-          row.error = (err as Error).message;
-        }
-        return row;
-      }),
-    );
+    const queues = await Promise.all(names.map((name) => this.row(name, counts.get(name) ?? {})));
     return { at: Date.now(), index: this.catalog.status(), queues, rates: this.series.rates(ALL_QUEUES) };
   }
 
@@ -272,7 +286,7 @@ export class DashboardService {
   async queue(name: string): Promise<Record<string, unknown>> {
     const info = await this.store.queueInfo(name);
     this.infos.set(name, { at: Date.now(), info: Promise.resolve(info) });
-    const row = (await this.overview()).queues.find((q) => q.name === name);
+    const row = await this.row(name, this.catalog.index.counts().get(name) ?? {});
     const q = info.config;
     return {
       ...row,

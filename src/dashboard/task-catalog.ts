@@ -5,11 +5,11 @@
  * stream. See docs/dashboard.md.
  */
 import { StorageError, ValidationError } from "../errors.js";
-import type { TaskStateEvent } from "../jobs/events.js";
 import { isValidId, validateQueueName, validateTaskType } from "../jobs/names.js";
 import { type Task, TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import type { DashboardStore, ReplayedRecord, WaitingPage } from "./dashboard-store.js";
+import type { TaskEventFacts } from "./task-event-reader.js";
 import { TaskIndex } from "./task-index.js";
 
 /** A query of {@link TaskListing.list} (the REST `GET /v1/tasks` and `jetq.api.tasks.list`). */
@@ -207,7 +207,7 @@ export class TaskCatalog implements TaskListing {
   }
 
   /** Applies a task state event (cost: a map lookup and an array append). */
-  taskEvent(e: TaskStateEvent): void {
+  taskEvent(e: TaskEventFacts): void {
     this.index.set(e.taskId, e.queue, e.state, e.taskType, e.timestamp);
   }
 

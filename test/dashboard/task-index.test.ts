@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Instances } from "../../src/dashboard/instances.js";
 import { QueueSeries } from "../../src/dashboard/queue-series.js";
+import { readTaskEvent } from "../../src/dashboard/task-event-reader.js";
 import { TaskIndex } from "../../src/dashboard/task-index.js";
-import { TaskState } from "../../src/jobs/task.js";
+import { encodeTaskEvent } from "../../src/jobs/events.js";
+import { newTask, TaskState } from "../../src/jobs/task.js";
 
 const all = (ix: TaskIndex, q: Parameters<TaskIndex["page"]>[0]) => {
   const out: string[] = [];
@@ -132,5 +134,58 @@ describe("the instances heartbeats describe", () => {
     assert.equal(ix.list().workers.length, 0);
     now += 16_000;
     assert.equal(ix.list().serves.length, 0);
+  });
+});
+
+describe("reading task events", () => {
+  it("takes the facts from the subject and the body as jetq writes it, and checks them", () => {
+    const t = newTask("mail:send", { to: "x" }, { id: "abc" });
+    t.queue = "emails";
+    t.state = TaskState.Active;
+    t.tries = 1;
+    const facts = readTaskEvent("jetq.ev.task.emails.step.active", encodeTaskEvent(t, t.createdAt + 25));
+    assert.deepEqual(
+      { ...facts, timestamp: undefined },
+      {
+        taskId: "abc",
+        queue: "emails",
+        state: "active",
+        taskType: "mail:send",
+        tries: 1,
+        ageMs: 25,
+        timestamp: undefined,
+      },
+    );
+    // Another writer's field order and spacing: the full parser reads it.
+    const other = Buffer.from(
+      JSON.stringify(
+        {
+          type: "jetq.v1.task_state",
+          timestamp: new Date().toISOString(),
+          task_age: 7,
+          tries: 2,
+          task_type: "t",
+          task_id: "x1",
+          state: "retry",
+        },
+        null,
+        1,
+      ),
+    );
+    assert.equal(readTaskEvent("jetq.ev.task.emails.step.retry", other)?.taskId, "x1");
+    assert.equal(readTaskEvent("jetq.ev.queue.emails.paused", other), undefined, "not a task event");
+    assert.equal(
+      readTaskEvent("jetq.ev.task.emails.final.active", other),
+      undefined,
+      "a final subject with a non-final state",
+    );
+    assert.equal(readTaskEvent("jetq.ev.task.emails.step.bogus", other), undefined);
+    assert.throws(() => readTaskEvent("jetq.ev.task.emails.step.retry", Buffer.from("{")));
+    const badId = Buffer.from(encodeTaskEvent({ ...t, id: "a.b" } as typeof t));
+    assert.equal(
+      readTaskEvent("jetq.ev.task.emails.step.active", badId),
+      undefined,
+      "an id that could reach a subject is refused",
+    );
   });
 });

@@ -1,7 +1,6 @@
 /** Live charts of a queue's last hour (uPlot): throughput, and enqueue→start latency. */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import uPlot from "uplot";
-import "uplot/dist/uPlot.min.css";
+import type uPlot from "uplot";
 import { duration, rate } from "./format.js";
 import { useTickEffect } from "./live.js";
 import type { Series, Tick } from "./types.js";
@@ -20,6 +19,9 @@ const LINES: Record<Kind, { key: keyof Series; label: string; color: string }[]>
     { key: "p99", label: "p99", color: "--c-warn" },
   ],
 };
+
+/** uPlot, loaded after the first render (the page shows its numbers before the charts). */
+let uplot: Promise<typeof uPlot> | undefined;
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
@@ -80,13 +82,22 @@ export function SeriesChart(props: { series: Series; queue: string; kind: Kind; 
         })),
       ],
     };
-    const u = new uPlot(opts, data.current as uPlot.AlignedData, el);
-    plot.current = u;
-    const ro = new ResizeObserver(() => u.setSize({ width: el.clientWidth, height: 180 }));
-    ro.observe(el);
+    let u: uPlot | undefined;
+    let ro: ResizeObserver | undefined;
+    let gone = false;
+    uplot ??= import("uplot").then((m) => (m as unknown as { default: typeof uPlot }).default);
+    void uplot.then((UPlot) => {
+      if (gone) return;
+      const made = new UPlot(opts, data.current as uPlot.AlignedData, el);
+      u = made;
+      plot.current = made;
+      ro = new ResizeObserver(() => made.setSize({ width: el.clientWidth, height: 180 }));
+      ro.observe(el);
+    });
     return () => {
-      ro.disconnect();
-      u.destroy();
+      gone = true;
+      ro?.disconnect();
+      u?.destroy();
       plot.current = undefined;
     };
   }, [props.kind, props.theme]);

@@ -5,6 +5,7 @@ import { type ApiError, api, onUnauthorized, storedToken, storeToken } from "./a
 import { ErrorBox } from "./components.js";
 import { startLive, useConnected } from "./live.js";
 import { Link, match, useLocation } from "./router.js";
+import "uplot/dist/uPlot.min.css";
 import "./styles.css";
 import type { Config } from "./types.js";
 import { DeadLettersView } from "./views/dead-letters.js";
@@ -86,10 +87,11 @@ const NAV = [
   { to: "/workers", label: "Workers", active: (p: string) => p.startsWith("/workers") },
 ];
 
-function Shell(props: { config: Config; theme: string; setTheme: (t: string) => void; signOut?: () => void }) {
+function Shell(props: { config?: Config; theme: string; setTheme: (t: string) => void; signOut?: () => void }) {
   const loc = useLocation();
   const connected = useConnected();
-  const ro = props.config.read_only;
+  // Until the settings arrive (asked for at the same time as the view's data), show no action.
+  const ro = props.config?.read_only ?? true;
   const queue = match("/queues/:name", loc.path)?.name;
   const task = match("/tasks/:id", loc.path)?.id;
   useEffect(() => startLive({ ...(queue ? { queue } : {}), ...(task ? { task } : {}) }), [queue, task]);
@@ -108,7 +110,7 @@ function Shell(props: { config: Config; theme: string; setTheme: (t: string) => 
           ))}
         </nav>
         <div class="top-right">
-          {ro ? <span class="badge muted">read-only</span> : null}
+          {props.config?.read_only ? <span class="badge muted">read-only</span> : null}
           <span
             class={`live ${connected ? "on" : ""}`}
             title={connected ? "receiving live updates" : "reconnecting…"}
@@ -130,7 +132,7 @@ function Shell(props: { config: Config; theme: string; setTheme: (t: string) => 
               Sign out
             </button>
           ) : null}
-          <span class="muted small">v{props.config.version}</span>
+          {props.config ? <span class="muted small">v{props.config.version}</span> : null}
         </div>
       </header>
       <main class="main">{view}</main>
@@ -192,13 +194,12 @@ function App() {
         </button>
       </div>
     );
-  if (!config) return <div class="loading">Loading…</div>;
   return (
     <Shell
-      config={config}
+      {...(config ? { config } : {})}
       theme={theme}
       setTheme={setTheme}
-      {...(config.auth
+      {...(config?.auth
         ? {
             signOut: () => {
               storeToken(undefined);

@@ -309,10 +309,10 @@ export function QueueView(props: { name: string; query: URLSearchParams; readOnl
     ),
   );
   if (detail.error) return <ErrorBox error={detail.error} title={`Queue ${name}`} />;
+  // The task list does not wait for the queue's details: each shows as soon as it arrives.
   const d = detail.data;
-  if (!d) return <div class="loading">Loading…</div>;
   const live = tick?.overview.queues.find((q) => q.name === name);
-  const q: QueueDetail = live ? { ...d, ...live } : d;
+  const q: QueueDetail | undefined = d && live ? { ...d, ...live } : d;
   const tab = TABS.find((t) => t.state === state) ?? TABS[0]!;
   return (
     <div class="view">
@@ -320,16 +320,14 @@ export function QueueView(props: { name: string; query: URLSearchParams; readOnl
         <h1>
           <span class="muted">Queue</span> {name}
         </h1>
-        <QueueBadges q={q} />
-        <Controls q={q} readOnly={props.readOnly} reload={detail.reload} />
+        {q ? <QueueBadges q={q} /> : null}
+        {q ? <Controls q={q} readOnly={props.readOnly} reload={detail.reload} /> : null}
       </div>
       <div class="two-cols">
-        <Card title="Definition">
-          <Definition q={q} />
-        </Card>
+        <Card title="Definition">{q ? <Definition q={q} /> : <div class="loading">Loading…</div>}</Card>
         <Card title="Dead letters">
           <p>
-            <Num n={q.counts.dead_letters} zero /> tasks failed for good and kept.{" "}
+            <Num n={q?.counts.dead_letters} zero /> tasks failed for good and kept.{" "}
             <Link to={`/dead-letters/${encodeURIComponent(name)}`}>Open dead letters →</Link>
           </p>
         </Card>
@@ -347,7 +345,7 @@ export function QueueView(props: { name: string; query: URLSearchParams; readOnl
               data-state={t.state}
               onClick={() => go({ state: t.state, cursor: "" })}
             >
-              {t.label} <span class="tab-count">{count(t.count(q.counts))}</span>
+              {t.label} <span class="tab-count">{q ? count(t.count(q.counts)) : "–"}</span>
             </button>
           ))}
         </div>
@@ -360,7 +358,7 @@ export function QueueView(props: { name: string; query: URLSearchParams; readOnl
               aria-label="task type"
             >
               <option value="">all</option>
-              {[...new Set([...q.types, ...(type ? [type] : [])])].map((t) => (
+              {[...new Set([...(q?.types ?? []), ...(type ? [type] : [])])].map((t) => (
                 <option key={t} value={t}>
                   {t}
                 </option>
@@ -385,7 +383,7 @@ export function QueueView(props: { name: string; query: URLSearchParams; readOnl
           <Bulk
             queue={name}
             state={state}
-            total={tab.count(q.counts)}
+            total={q ? tab.count(q.counts) : 0}
             readOnly={props.readOnly}
             done={() => {
               list.reload();
