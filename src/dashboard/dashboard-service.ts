@@ -15,73 +15,24 @@ import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence, previousOccurrence } from "../recurrence.js";
 import type { DashboardAction, DashboardStore } from "./dashboard-store.js";
-import { Instances, type ServeInstance, type WorkerInstance } from "./instances.js";
-import { ALL_QUEUES, QueueSeries, type SeriesRates, type SeriesView } from "./queue-series.js";
-import { type IndexStatus, TaskCatalog } from "./task-catalog.js";
+import type {
+  LiveUpdate,
+  OverviewView,
+  QueueCounts,
+  QueueRow,
+  QueueView,
+  SeriesPoint,
+  SeriesView,
+  WorkersView,
+} from "./dashboard-views.js";
+import { Instances } from "./instances.js";
+import { ALL_QUEUES, QueueSeries } from "./queue-series.js";
+import { TaskCatalog } from "./task-catalog.js";
 import { readTaskEvent, type TaskEventFacts } from "./task-event-reader.js";
 import { serveTaskListApi, taskWire } from "./task-list-api.js";
 
 /** Subjects of every jetq event (task states, progress, logs, queue events, leader changes). */
 const EVENTS_WILDCARD = "jetq.ev.>";
-
-/** The counts of one queue on the overview. */
-export interface QueueCounts {
-  /** Not yet handed to a worker (consumer info), by priority level (index 0 most urgent). */
-  waiting: number;
-  waiting_by_priority: number[];
-  /** Handed to a worker and not yet acknowledged: running, or waiting for a retry (consumer info). */
-  in_flight: number;
-  /** The other states, from the index. */
-  active: number;
-  retry: number;
-  delayed: number;
-  blocked: number;
-  complete: number;
-  expired: number;
-  terminated: number;
-  unreachable: number;
-  cancelled: number;
-  /** Entries in the queue's dead-letter store. */
-  dead_letters: number;
-}
-
-/** One queue on the overview. */
-export interface QueueRow {
-  name: string;
-  paused: boolean;
-  rate_limit?: { limit: number; interval_ms: number };
-  /** Epoch ms until which a handler holds the queue back. */
-  hold_until?: number;
-  counts: QueueCounts;
-  /** Per second over the last 10 s. */
-  rates: SeriesRates;
-  /** When the queue's numbers could not be read. */
-  error?: string;
-}
-
-/** The overview: every queue, the index status, rates of everything together. */
-export interface OverviewView {
-  at: number;
-  index: IndexStatus;
-  queues: QueueRow[];
-  rates: SeriesRates;
-}
-
-/** One live update for a viewer. */
-export type LiveUpdate =
-  | { kind: "tick"; data: { overview: OverviewView; points: Record<string, SeriesPoint> } }
-  | { kind: "event"; data: Record<string, unknown> };
-
-/** One second of a series. */
-export interface SeriesPoint {
-  t: number;
-  enqueued: number;
-  started: number;
-  completed: number;
-  failed: number;
-  p50: number | null;
-  p99: number | null;
-}
 
 /** What a viewer follows beyond the ticks: the events of a queue or of a task. */
 export interface LiveFilter {
@@ -283,7 +234,7 @@ export class DashboardService {
   }
 
   /** A queue: definition, numbers, controls, the task types seen, its consumers. @throws NotFoundError */
-  async queue(name: string): Promise<Record<string, unknown>> {
+  async queue(name: string): Promise<QueueView> {
     const info = await this.store.queueInfo(name);
     this.infos.set(name, { at: Date.now(), info: Promise.resolve(info) });
     const row = await this.row(name, this.catalog.index.counts().get(name) ?? {});
@@ -400,7 +351,7 @@ export class DashboardService {
   }
 
   /** Workers and `jetq serve` instances heard from, and each queue's consumers. */
-  async workers(): Promise<{ workers: WorkerInstance[]; serves: ServeInstance[]; leaders: Record<string, string> }> {
+  async workers(): Promise<WorkersView> {
     return { ...this.instances.list(), leaders: await this.store.leaders() };
   }
 

@@ -6,47 +6,12 @@
 import { isValidQueueName } from "../jobs/names.js";
 import { HEARTBEAT_PREFIX } from "../jobs/storage/layout.js";
 import { HEARTBEAT_INTERVAL_MS, WORKER_HEARTBEAT } from "../jobs/worker-heartbeat.js";
+import type { ServeInstance, ServeRoles, WorkerInstance } from "./dashboard-views.js";
+
+export type { ServeInstance, ServeRoles, WorkerInstance };
 
 /** Type of a `jetq serve` heartbeat. */
 export const SERVE_HEARTBEAT = "jetq.v1.serve_heartbeat";
-
-/** Roles a `jetq serve` instance announces. */
-export interface ServeRoles {
-  /** Whether it fires the delayed messages (the elected scheduler) or stands by. */
-  scheduler: "leader" | "follower";
-  /** Whether it fires the cron task schedules. */
-  task_scheduler: "leader" | "follower";
-  /** URL of its HTTP gateway, when it runs one. */
-  gateway?: string;
-  /** Whether it serves the dashboard. */
-  dashboard: boolean;
-}
-
-/** A worker process as its heartbeat describes it. */
-export interface WorkerInstance {
-  instance: string;
-  host: string;
-  pid: number;
-  version: string;
-  queues: string[];
-  concurrency: number;
-  running: number;
-  /** Epoch ms. */
-  started: number;
-  /** When its last heartbeat arrived, epoch ms. */
-  lastSeen: number;
-}
-
-/** A `jetq serve` instance as its heartbeat describes it. */
-export interface ServeInstance {
-  instance: string;
-  host: string;
-  pid: number;
-  version: string;
-  started: number;
-  roles: ServeRoles;
-  lastSeen: number;
-}
 
 const str = (v: unknown, max = 256): string | undefined =>
   typeof v === "string" && v.length > 0 && v.length <= max ? v : undefined;

@@ -5,6 +5,10 @@
  * restart the charts start empty.
  */
 
+import type { SeriesRates, SeriesView } from "./dashboard-views.js";
+
+export type { SeriesRates, SeriesView };
+
 /** What a point counts. */
 export type SeriesKind = "enqueued" | "started" | "completed" | "failed";
 
@@ -13,30 +17,6 @@ const KIND_NO: Record<SeriesKind, number> = { enqueued: 0, started: 1, completed
 
 /** The name under which every queue's events are counted together. */
 export const ALL_QUEUES = "*";
-
-/** A series as the dashboard charts it. */
-export interface SeriesView {
-  /** Epoch ms of the first point; points are one second apart. */
-  start: number;
-  /** Seconds covered. */
-  seconds: number;
-  enqueued: number[];
-  started: number[];
-  completed: number[];
-  failed: number[];
-  /** Median enqueue→start latency of the tasks started in that second, ms (null: none started). */
-  p50: (number | null)[];
-  /** 99th percentile of the same, ms. */
-  p99: (number | null)[];
-}
-
-/** Rates over the last seconds, per second. */
-export interface SeriesRates {
-  enqueued: number;
-  started: number;
-  completed: number;
-  failed: number;
-}
 
 /** Latency samples kept per second at most (a uniform sample of them beyond that). */
 const SAMPLES_PER_SECOND = 2048;

@@ -9,6 +9,7 @@ import { isValidId, validateQueueName, validateTaskType } from "../jobs/names.js
 import { type Task, TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import type { DashboardStore, ReplayedRecord, WaitingPage } from "./dashboard-store.js";
+import type { IndexStatus } from "./dashboard-views.js";
 import type { TaskEventFacts } from "./task-event-reader.js";
 import { TaskIndex } from "./task-index.js";
 
@@ -60,20 +61,6 @@ export interface TaskCatalogParams {
   expireIntervalMs?: number;
   /** How long a list call waits for the first build before answering `index_building`. @defaultValue 10_000 ms */
   readyTimeoutMs?: number;
-}
-
-/** Where the index build stands. */
-export interface IndexStatus {
-  /** True once the first build from the stream finished. */
-  ready: boolean;
-  /** Tasks indexed now. */
-  tasks: number;
-  /** Records replayed by the build in progress (or the last one). */
-  replayed: number;
-  /** Records in the stream when that build started. */
-  records: number;
-  /** How long the first build took, ms. */
-  buildMs?: number;
 }
 
 const WAITING = /^w\.([A-Za-z0-9_-]{1,64})\.(\d{1,16})$/;

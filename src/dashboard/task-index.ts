@@ -1,10 +1,12 @@
 /**
  * The in-memory index of task records that `jetq serve` keeps for listing tasks by queue, state and
  * type, newest first, at millions of records. It holds no task bodies: per task its id, queue,
- * state, type, when it last changed and a change number, in typed arrays. Pure data structure: the
+ * state, type, when it last changed and a change number, all in typed arrays (no object per task). Pure data structure: the
  * {@link TaskCatalog} fills it from the `JETQ_TASKS` stream and the task state events.
  */
+import { isValidId } from "../jobs/names.js";
 import { TaskState } from "../jobs/task.js";
+import { IdTable } from "./id-table.js";
 
 /** What the index knows of one task. */
 export interface IndexedTask {
@@ -118,8 +120,8 @@ function grown<A extends Float64Array | Uint32Array | Int32Array>(a: A, size: nu
  * Tasks in state `new` are not kept: waiting tasks are listed from their queue's stream.
  */
 export class TaskIndex {
-  private readonly slotOf = new Map<string, number>();
-  private ids: (string | undefined)[] = [];
+  private readonly ids = new IdTable();
+  private slots = 0;
   private slotGen = new Float64Array(1024);
   private slotUpdated = new Float64Array(1024);
   private slotBucket = new Int32Array(1024);
@@ -134,7 +136,7 @@ export class TaskIndex {
 
   /** Tasks indexed. */
   get size(): number {
-    return this.slotOf.size;
+    return this.ids.size;
   }
 
   /** The latest change number (grows with every change). */
@@ -156,16 +158,15 @@ export class TaskIndex {
   private allocate(id: string): number {
     let slot = this.free.pop();
     if (slot === undefined) {
-      slot = this.ids.length;
-      this.ids.push(id);
+      slot = this.slots++;
       const size = slot + 1;
       this.slotGen = grown(this.slotGen, size, (n) => new Float64Array(n));
       this.slotUpdated = grown(this.slotUpdated, size, (n) => new Float64Array(n));
       this.slotBucket = grown(this.slotBucket, size, (n) => new Int32Array(n));
       this.slotMark = grown(this.slotMark, size, (n) => new Uint32Array(n));
-    } else this.ids[slot] = id;
+    }
     this.slotBucket[slot] = -1;
-    this.slotOf.set(id, slot);
+    this.ids.add(id, slot);
     return slot;
   }
 
@@ -177,7 +178,7 @@ export class TaskIndex {
   set(id: string, queue: string, state: TaskState, type: string, at: number, onlyIfNewer = false): void {
     const stateNo = STATE_NO.get(state);
     if (stateNo === undefined) return;
-    let slot = this.slotOf.get(id);
+    let slot = this.ids.find(id);
     if (slot !== undefined) {
       if (onlyIfNewer && this.slotUpdated[slot]! > at) {
         this.slotMark[slot] = this.mark;
@@ -189,7 +190,7 @@ export class TaskIndex {
       }
       this.leave(slot);
     } else {
-      if (state === TaskState.New) return;
+      if (state === TaskState.New || !isValidId(id)) return;
       slot = this.allocate(id);
     }
     const b = this.bucket(this.queues.of(queue), stateNo, this.types.of(type));
@@ -226,17 +227,27 @@ export class TaskIndex {
 
   /** Forgets a task (deleted, discarded, or found missing). */
   remove(id: string): void {
-    const slot = this.slotOf.get(id);
+    const slot = this.ids.find(id);
     if (slot === undefined) return;
     this.leave(slot);
-    this.slotOf.delete(id);
-    this.ids[slot] = undefined;
+    this.ids.delete(id);
     this.free.push(slot);
+  }
+
+  /** Removes the tasks whose slot `drop` says to; returns how many. */
+  private removeWhere(drop: (slot: number) => boolean): number {
+    let removed = 0;
+    for (let slot = 0; slot < this.slots; slot++) {
+      if (!this.ids.holds(slot) || !drop(slot)) continue;
+      this.remove(this.ids.idOf(slot));
+      removed++;
+    }
+    return removed;
   }
 
   /** What the index knows of a task, or undefined. */
   get(id: string): IndexedTask | undefined {
-    const slot = this.slotOf.get(id);
+    const slot = this.ids.find(id);
     if (slot === undefined) return undefined;
     const b = this.buckets[this.slotBucket[slot]!];
     if (!b) return undefined;
@@ -307,7 +318,7 @@ export class TaskIndex {
       if (best < 0) return { ids };
       if (ids.length === query.limit) return { ids, next: last! };
       const b = chosen[best]!;
-      ids.push(this.ids[b.slots[pos[best]!]!]!);
+      ids.push(this.ids.idOf(b.slots[pos[best]!]!));
       last = bestGen;
       pos[best]!--;
     }
@@ -323,41 +334,24 @@ export class TaskIndex {
    * older than `before` (records deleted or aged out of the stream). Returns how many.
    */
   endSweep(before: number): number {
-    let removed = 0;
-    for (const [id, slot] of this.slotOf) {
-      if (this.slotMark[slot] !== this.mark && this.slotUpdated[slot]! < before) {
-        this.remove(id);
-        removed++;
-      }
-    }
-    return removed;
+    return this.removeWhere((slot) => this.slotMark[slot] !== this.mark && this.slotUpdated[slot]! < before);
   }
 
   /** Removes tasks whose last change is older than `before` (aged out of a stream with a max age). */
   expire(before: number): number {
-    let removed = 0;
-    for (const [id, slot] of this.slotOf) {
-      if (this.slotUpdated[slot]! < before) {
-        this.remove(id);
-        removed++;
-      }
-    }
-    return removed;
+    return this.removeWhere((slot) => this.slotUpdated[slot]! < before);
   }
 
-  /**
-   * Approximate bytes held: typed arrays exactly, ids and the id map estimated (V8 keeps a short
-   * one-byte string in about 16 + its length bytes, a map entry in about 24).
-   */
-  approximateBytes(): number {
+  /** Bytes held (every part is a typed array). */
+  byteLength(): number {
     let bytes =
       this.slotGen.byteLength +
       this.slotUpdated.byteLength +
       this.slotBucket.byteLength +
       this.slotMark.byteLength +
-      this.ids.length * 8;
+      this.ids.byteLength +
+      this.free.length * 8;
     for (const b of this.buckets) bytes += b.gens.byteLength + b.slots.byteLength;
-    for (const id of this.slotOf.keys()) bytes += 16 + id.length + 24;
     return bytes;
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { IdTable } from "../../src/dashboard/id-table.js";
 import { Instances } from "../../src/dashboard/instances.js";
 import { QueueSeries } from "../../src/dashboard/queue-series.js";
 import { readTaskEvent } from "../../src/dashboard/task-event-reader.js";
@@ -187,5 +188,38 @@ describe("reading task events", () => {
       undefined,
       "an id that could reach a subject is refused",
     );
+  });
+});
+
+describe("the id table", () => {
+  it("finds, removes and reuses like a map through growth, rehashes and compactions", () => {
+    const t = new IdTable();
+    const model = new Map<string, number>();
+    const free: number[] = [];
+    let next = 0;
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let step = 0; step < 60_000; step++) {
+      const id = `task-${rnd(20_000)}`;
+      if (model.has(id)) {
+        assert.equal(t.delete(id), model.get(id));
+        free.push(model.get(id)!);
+        model.delete(id);
+      } else {
+        const slot = free.pop() ?? next++;
+        t.add(id, slot);
+        model.set(id, slot);
+      }
+    }
+    assert.equal(t.size, model.size);
+    for (const [id, slot] of model) {
+      assert.equal(t.find(id), slot);
+      assert.equal(t.idOf(slot), id);
+    }
+    assert.equal(t.find("task-none"), undefined);
+    assert.equal(t.delete("task-none"), undefined);
   });
 });

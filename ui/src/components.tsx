@@ -225,3 +225,30 @@ export function Json(props: { value: unknown; testId?: string }) {
     </div>
   );
 }
+
+/** A column heading: its label, or the label with a hint and right alignment (numbers). */
+export type Column = string | { label: string; right?: boolean; title?: string };
+
+/** A table with headings; `children` are its rows. */
+export function Table(props: { testId?: string; columns: Column[]; children: ComponentChildren }) {
+  return (
+    <div class="table-wrap">
+      <table class="table" data-testid={props.testId}>
+        <thead>
+          <tr>
+            {props.columns.map((c, i) =>
+              typeof c === "string" ? (
+                <th key={i}>{c}</th>
+              ) : (
+                <th key={i} class={c.right ? "r" : undefined} title={c.title}>
+                  {c.label}
+                </th>
+              ),
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

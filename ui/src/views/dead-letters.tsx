@@ -1,7 +1,7 @@
 /** Dead letters of a queue: reason and last error; redrive one or all; purge. */
 import { useCallback } from "preact/hooks";
 import { act } from "../api.js";
-import { ActionButton, Card, Empty, ErrorBox, useApi, useThrottled } from "../components.js";
+import { ActionButton, Card, Empty, ErrorBox, Table, useApi, useThrottled } from "../components.js";
 import { count, relative, when } from "../format.js";
 import { useLiveEvent, useTick } from "../live.js";
 import { Link, navigate } from "../router.js";
@@ -75,56 +75,44 @@ export function DeadLettersView(props: { queue?: string; query: URLSearchParams;
             </Empty>
           ) : null}
           {page.data && page.data.dead_letters.length > 0 ? (
-            <div class="table-wrap">
-              <table class="table" data-testid="dead-letters">
-                <thead>
-                  <tr>
-                    <th>Task</th>
-                    <th>Type</th>
-                    <th>Reason</th>
-                    <th class="r">Tries</th>
-                    <th>Dead since</th>
-                    <th>Last error</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {page.data.dead_letters.map((d) => (
-                    <tr key={d.task.id} data-task={d.task.id}>
-                      <td class="mono">
-                        <Link to={`/tasks/${encodeURIComponent(d.task.id)}`}>{d.task.id}</Link>
-                      </td>
-                      <td>{d.task.type}</td>
-                      <td>{d.reason}</td>
-                      <td class="r">{d.task.tries}</td>
-                      <td title={when(d.dead_at)}>{relative(d.dead_at)}</td>
-                      <td class="err-text" title={d.task.last_err}>
-                        {d.task.last_err ?? ""}
-                      </td>
-                      <td class="r">
-                        {props.readOnly ? null : (
-                          <>
-                            <ActionButton
-                              label="Redrive"
-                              testId="redrive"
-                              run={() => act({ action: "redrive", queue, id: d.task.id })}
-                              done={page.reload}
-                            />
-                            <ActionButton
-                              label="Purge"
-                              kind="danger"
-                              confirm={`Remove the dead letter of ${d.task.id}?`}
-                              run={() => act({ action: "purge_dead_letter", queue, id: d.task.id })}
-                              done={page.reload}
-                            />
-                          </>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table
+              testId="dead-letters"
+              columns={["Task", "Type", "Reason", { label: "Tries", right: true }, "Dead since", "Last error", ""]}
+            >
+              {page.data.dead_letters.map((d) => (
+                <tr key={d.task.id} data-task={d.task.id}>
+                  <td class="mono">
+                    <Link to={`/tasks/${encodeURIComponent(d.task.id)}`}>{d.task.id}</Link>
+                  </td>
+                  <td>{d.task.type}</td>
+                  <td>{d.reason}</td>
+                  <td class="r">{d.task.tries}</td>
+                  <td title={when(d.dead_at)}>{relative(d.dead_at)}</td>
+                  <td class="err-text" title={d.task.last_err}>
+                    {d.task.last_err ?? ""}
+                  </td>
+                  <td class="r">
+                    {props.readOnly ? null : (
+                      <>
+                        <ActionButton
+                          label="Redrive"
+                          testId="redrive"
+                          run={() => act({ action: "redrive", queue, id: d.task.id })}
+                          done={page.reload}
+                        />
+                        <ActionButton
+                          label="Purge"
+                          kind="danger"
+                          confirm={`Remove the dead letter of ${d.task.id}?`}
+                          run={() => act({ action: "purge_dead_letter", queue, id: d.task.id })}
+                          done={page.reload}
+                        />
+                      </>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           ) : null}
           <div class="pager">
             {after !== "0" ? (

@@ -1,6 +1,6 @@
 /** Overview: every queue with its counts, badges and rates, and the last hour of everything. */
 import { SeriesChart } from "../chart.js";
-import { Badge, Card, Empty, ErrorBox, Num, useApi } from "../components.js";
+import { Badge, Card, Empty, ErrorBox, Num, Table, useApi } from "../components.js";
 import { count, duration, rate, relative } from "../format.js";
 import { useTick } from "../live.js";
 import { Link } from "../router.js";
@@ -92,82 +92,66 @@ export function OverviewView(props: { theme: string }) {
             <code>PUT /v1/queues/emails</code>.
           </Empty>
         ) : (
-          <div class="table-wrap">
-            <table class="table" data-testid="queues">
-              <thead>
-                <tr>
-                  <th>Queue</th>
-                  <th class="r" title="not yet handed to a worker">
-                    Waiting
-                  </th>
-                  <th class="r">Active</th>
-                  <th class="r">Retry</th>
-                  <th class="r">Delayed</th>
-                  <th class="r">Blocked</th>
-                  <th class="r">Completed</th>
-                  <th class="r" title="expired, terminated or unreachable">
-                    Failed
-                  </th>
-                  <th class="r">Cancelled</th>
-                  <th class="r">Dead letters</th>
-                  <th class="r" title="completed per second, last 10 s">
-                    Done/s
-                  </th>
-                  <th class="r" title="failed tries per second, last 10 s">
-                    Failed/s
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {o.queues.map((q) => (
-                  <tr key={q.name} data-queue={q.name}>
-                    <td>
-                      <Link to={`/queues/${encodeURIComponent(q.name)}`} class="strong">
-                        {q.name}
-                      </Link>{" "}
-                      <QueueBadges q={q} />
-                      {q.error ? <span class="inline-error">{q.error}</span> : null}
-                    </td>
-                    <td
-                      class="r"
-                      data-col="waiting"
-                      title={`by priority 0–9: ${q.counts.waiting_by_priority.join(" · ")}`}
-                    >
-                      <Num n={q.counts.waiting} />
-                    </td>
-                    <td class="r" data-col="active">
-                      <Num n={q.counts.active} />
-                    </td>
-                    <td class="r" data-col="retry">
-                      <Num n={q.counts.retry} />
-                    </td>
-                    <td class="r">
-                      <Num n={q.counts.delayed} />
-                    </td>
-                    <td class="r">
-                      <Num n={q.counts.blocked} />
-                    </td>
-                    <td class="r" data-col="complete">
-                      <Num n={q.counts.complete} />
-                    </td>
-                    <td class="r" data-col="failed">
-                      <Num n={failed(q)} />
-                    </td>
-                    <td class="r">
-                      <Num n={q.counts.cancelled} />
-                    </td>
-                    <td class="r" data-col="dead">
-                      <Link to={`/dead-letters/${encodeURIComponent(q.name)}`}>
-                        <Num n={q.counts.dead_letters} />
-                      </Link>
-                    </td>
-                    <td class="r">{rate(q.rates.completed)}</td>
-                    <td class="r">{rate(q.rates.failed)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            testId="queues"
+            columns={[
+              "Queue",
+              { label: "Waiting", right: true, title: "not yet handed to a worker" },
+              { label: "Active", right: true },
+              { label: "Retry", right: true },
+              { label: "Delayed", right: true },
+              { label: "Blocked", right: true },
+              { label: "Completed", right: true },
+              { label: "Failed", right: true, title: "expired, terminated or unreachable" },
+              { label: "Cancelled", right: true },
+              { label: "Dead letters", right: true },
+              { label: "Done/s", right: true, title: "completed per second, last 10 s" },
+              { label: "Failed/s", right: true, title: "failed tries per second, last 10 s" },
+            ]}
+          >
+            {o.queues.map((q) => (
+              <tr key={q.name} data-queue={q.name}>
+                <td>
+                  <Link to={`/queues/${encodeURIComponent(q.name)}`} class="strong">
+                    {q.name}
+                  </Link>{" "}
+                  <QueueBadges q={q} />
+                  {q.error ? <span class="inline-error">{q.error}</span> : null}
+                </td>
+                <td class="r" data-col="waiting" title={`by priority 0–9: ${q.counts.waiting_by_priority.join(" · ")}`}>
+                  <Num n={q.counts.waiting} />
+                </td>
+                <td class="r" data-col="active">
+                  <Num n={q.counts.active} />
+                </td>
+                <td class="r" data-col="retry">
+                  <Num n={q.counts.retry} />
+                </td>
+                <td class="r">
+                  <Num n={q.counts.delayed} />
+                </td>
+                <td class="r">
+                  <Num n={q.counts.blocked} />
+                </td>
+                <td class="r" data-col="complete">
+                  <Num n={q.counts.complete} />
+                </td>
+                <td class="r" data-col="failed">
+                  <Num n={failed(q)} />
+                </td>
+                <td class="r">
+                  <Num n={q.counts.cancelled} />
+                </td>
+                <td class="r" data-col="dead">
+                  <Link to={`/dead-letters/${encodeURIComponent(q.name)}`}>
+                    <Num n={q.counts.dead_letters} />
+                  </Link>
+                </td>
+                <td class="r">{rate(q.rates.completed)}</td>
+                <td class="r">{rate(q.rates.failed)}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
     </div>

@@ -11,6 +11,7 @@ import {
   Num,
   Progress,
   StateBadge,
+  Table,
   useApi,
   useThrottled,
 } from "../components.js";
@@ -225,53 +226,49 @@ function Bulk(props: { queue: string; state: string; total: number; readOnly: bo
 
 function TaskTable(props: { tasks: TaskWire[]; state: string }) {
   return (
-    <div class="table-wrap">
-      <table class="table" data-testid="tasks">
-        <thead>
-          <tr>
-            <th>Task</th>
-            <th>Type</th>
-            <th>State</th>
-            <th class="r">Priority</th>
-            <th class="r">Tries</th>
-            <th>Created</th>
-            <th>{props.state === "new" ? "Size" : "Last try"}</th>
-            <th>Last error</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.tasks.map((t) => (
-            <tr key={t.id} data-task={t.id}>
-              <td class="mono">
-                <Link to={`/tasks/${encodeURIComponent(t.id)}`}>{t.id}</Link>
-              </td>
-              <td>{t.type}</td>
-              <td>
-                <StateBadge state={t.state} />
-              </td>
-              <td class="r">{t.priority}</td>
-              <td class="r">
-                {t.tries}
-                {t.max_tries ? ` / ${t.max_tries}` : ""}
-              </td>
-              <td title={when(t.created)}>{relative(t.created)}</td>
-              <td>
-                {props.state === "new" ? (
-                  bytes(JSON.stringify(t.payload ?? t.payload_b64 ?? null).length)
-                ) : t.tried ? (
-                  <span title={when(t.tried)}>{relative(t.tried)}</span>
-                ) : (
-                  "–"
-                )}
-              </td>
-              <td class="err-text" title={t.last_err}>
-                {t.last_err ?? ""}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table
+      testId="tasks"
+      columns={[
+        "Task",
+        "Type",
+        "State",
+        { label: "Priority", right: true },
+        { label: "Tries", right: true },
+        "Created",
+        props.state === "new" ? "Size" : "Last try",
+        "Last error",
+      ]}
+    >
+      {props.tasks.map((t) => (
+        <tr key={t.id} data-task={t.id}>
+          <td class="mono">
+            <Link to={`/tasks/${encodeURIComponent(t.id)}`}>{t.id}</Link>
+          </td>
+          <td>{t.type}</td>
+          <td>
+            <StateBadge state={t.state} />
+          </td>
+          <td class="r">{t.priority}</td>
+          <td class="r">
+            {t.tries}
+            {t.max_tries ? ` / ${t.max_tries}` : ""}
+          </td>
+          <td title={when(t.created)}>{relative(t.created)}</td>
+          <td>
+            {props.state === "new" ? (
+              bytes(JSON.stringify(t.payload ?? t.payload_b64 ?? null).length)
+            ) : t.tried ? (
+              <span title={when(t.tried)}>{relative(t.tried)}</span>
+            ) : (
+              "–"
+            )}
+          </td>
+          <td class="err-text" title={t.last_err}>
+            {t.last_err ?? ""}
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

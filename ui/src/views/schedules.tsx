@@ -1,6 +1,6 @@
 /** Schedules: delayed messages (Gozo), delayed tasks, cron task schedules, and who fires them. */
 import { act } from "../api.js";
-import { ActionButton, Badge, Card, Empty, ErrorBox, StateBadge, useApi } from "../components.js";
+import { ActionButton, Badge, Card, Empty, ErrorBox, StateBadge, Table, useApi } from "../components.js";
 import { duration, relative, when } from "../format.js";
 import { Link } from "../router.js";
 
@@ -57,81 +57,67 @@ export function SchedulesView(props: { readOnly: boolean }) {
             Create one with <code>(await client.scheduledTasks()).create({"{ name, schedule, queue, type }"})</code>.
           </Empty>
         ) : (
-          <div class="table-wrap">
-            <table class="table" data-testid="cron">
-              <thead>
-                <tr>
-                  <th>Name</th>
-                  <th>Schedule</th>
-                  <th>Queue · type</th>
-                  <th>Next runs</th>
-                  <th>Last fire</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {d.cron.map((c) => (
-                  <tr key={c.name}>
-                    <td>
-                      {c.name} {c.paused ? <Badge kind="warn">paused</Badge> : null}
-                    </td>
-                    <td class="mono">
-                      {c.schedule}
-                      {c.tz ? <span class="muted"> ({c.tz})</span> : null}
-                    </td>
-                    <td>
-                      <Link to={`/queues/${encodeURIComponent(c.queue)}`}>{c.queue}</Link> · {c.type}
-                    </td>
-                    <td>
-                      {c.paused
-                        ? "–"
-                        : c.next_runs.map((t) => (
-                            <div key={t} title={relative(t)}>
-                              {when(t, c.tz)}
-                            </div>
-                          ))}
-                    </td>
-                    <td>
-                      {c.last_tick ? <div title={when(c.last_tick, c.tz)}>{relative(c.last_tick)}</div> : "–"}
-                      {c.last_task ? (
-                        <Link to={`/tasks/${encodeURIComponent(c.last_task.id)}`}>
-                          <StateBadge state={c.last_task.state} />
-                        </Link>
-                      ) : c.last_tick ? (
-                        <Badge kind="muted">not fired</Badge>
-                      ) : null}
-                    </td>
-                    <td class="r">
-                      {props.readOnly ? null : (
-                        <>
-                          {c.paused ? (
-                            <ActionButton
-                              label="Resume"
-                              run={() => act({ action: "resume_cron", name: c.name })}
-                              done={s.reload}
-                            />
-                          ) : (
-                            <ActionButton
-                              label="Pause"
-                              run={() => act({ action: "pause_cron", name: c.name })}
-                              done={s.reload}
-                            />
-                          )}
-                          <ActionButton
-                            label="Remove"
-                            kind="danger"
-                            confirm={`Remove the schedule ${c.name}?`}
-                            run={() => act({ action: "remove_cron", name: c.name })}
-                            done={s.reload}
-                          />
-                        </>
+          <Table testId="cron" columns={["Name", "Schedule", "Queue · type", "Next runs", "Last fire", ""]}>
+            {d.cron.map((c) => (
+              <tr key={c.name}>
+                <td>
+                  {c.name} {c.paused ? <Badge kind="warn">paused</Badge> : null}
+                </td>
+                <td class="mono">
+                  {c.schedule}
+                  {c.tz ? <span class="muted"> ({c.tz})</span> : null}
+                </td>
+                <td>
+                  <Link to={`/queues/${encodeURIComponent(c.queue)}`}>{c.queue}</Link> · {c.type}
+                </td>
+                <td>
+                  {c.paused
+                    ? "–"
+                    : c.next_runs.map((t) => (
+                        <div key={t} title={relative(t)}>
+                          {when(t, c.tz)}
+                        </div>
+                      ))}
+                </td>
+                <td>
+                  {c.last_tick ? <div title={when(c.last_tick, c.tz)}>{relative(c.last_tick)}</div> : "–"}
+                  {c.last_task ? (
+                    <Link to={`/tasks/${encodeURIComponent(c.last_task.id)}`}>
+                      <StateBadge state={c.last_task.state} />
+                    </Link>
+                  ) : c.last_tick ? (
+                    <Badge kind="muted">not fired</Badge>
+                  ) : null}
+                </td>
+                <td class="r">
+                  {props.readOnly ? null : (
+                    <>
+                      {c.paused ? (
+                        <ActionButton
+                          label="Resume"
+                          run={() => act({ action: "resume_cron", name: c.name })}
+                          done={s.reload}
+                        />
+                      ) : (
+                        <ActionButton
+                          label="Pause"
+                          run={() => act({ action: "pause_cron", name: c.name })}
+                          done={s.reload}
+                        />
                       )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                      <ActionButton
+                        label="Remove"
+                        kind="danger"
+                        confirm={`Remove the schedule ${c.name}?`}
+                        run={() => act({ action: "remove_cron", name: c.name })}
+                        done={s.reload}
+                      />
+                    </>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
       <div class="two-cols">
@@ -143,46 +129,33 @@ export function SchedulesView(props: { readOnly: boolean }) {
             </Empty>
           ) : null}
           {d.messages.length > 0 ? (
-            <div class="table-wrap">
-              <table class="table" data-testid="messages">
-                <thead>
-                  <tr>
-                    <th>Id</th>
-                    <th>Subject</th>
-                    <th>Due</th>
-                    <th>Repeats</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.messages.map((m) => (
-                    <tr key={m.id}>
-                      <td class="mono">{m.id}</td>
-                      <td class="mono">{m.subject}</td>
-                      <td title={when(m.due_ms, m.tz)}>{relative(m.due_ms)}</td>
-                      <td class="mono">
-                        {m.cron
-                          ? `${m.cron}${m.tz ? ` (${m.tz})` : ""}`
-                          : m.every_ms
-                            ? `every ${duration(m.every_ms)}`
-                            : "once"}
-                      </td>
-                      <td class="r">
-                        {props.readOnly ? null : (
-                          <ActionButton
-                            label="Cancel"
-                            kind="danger"
-                            confirm={`Cancel the delayed message ${m.id}?`}
-                            run={() => act({ action: "cancel_schedule", id: m.id })}
-                            done={s.reload}
-                          />
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table testId="messages" columns={["Id", "Subject", "Due", "Repeats", ""]}>
+              {d.messages.map((m) => (
+                <tr key={m.id}>
+                  <td class="mono">{m.id}</td>
+                  <td class="mono">{m.subject}</td>
+                  <td title={when(m.due_ms, m.tz)}>{relative(m.due_ms)}</td>
+                  <td class="mono">
+                    {m.cron
+                      ? `${m.cron}${m.tz ? ` (${m.tz})` : ""}`
+                      : m.every_ms
+                        ? `every ${duration(m.every_ms)}`
+                        : "once"}
+                  </td>
+                  <td class="r">
+                    {props.readOnly ? null : (
+                      <ActionButton
+                        label="Cancel"
+                        kind="danger"
+                        confirm={`Cancel the delayed message ${m.id}?`}
+                        run={() => act({ action: "cancel_schedule", id: m.id })}
+                        done={s.reload}
+                      />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           ) : null}
         </Card>
         <Card title="Delayed tasks">
@@ -191,38 +164,27 @@ export function SchedulesView(props: { readOnly: boolean }) {
               Tasks enqueued with <code>runAt</code> or <code>delayMs</code> wait here.
             </Empty>
           ) : (
-            <div class="table-wrap">
-              <table class="table" data-testid="delayed">
-                <thead>
-                  <tr>
-                    <th>Task</th>
-                    <th>Due</th>
-                    <th />
-                  </tr>
-                </thead>
-                <tbody>
-                  {d.delayed_tasks.map((t) => (
-                    <tr key={t.task_id}>
-                      <td class="mono">
-                        <Link to={`/tasks/${encodeURIComponent(t.task_id)}`}>{t.task_id}</Link>
-                      </td>
-                      <td title={when(t.due_ms)}>{relative(t.due_ms)}</td>
-                      <td class="r">
-                        {props.readOnly ? null : (
-                          <ActionButton
-                            label="Cancel"
-                            kind="danger"
-                            confirm={`Cancel task ${t.task_id}?`}
-                            run={() => act({ action: "cancel_task", id: t.task_id })}
-                            done={s.reload}
-                          />
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <Table testId="delayed" columns={["Task", "Due", ""]}>
+              {d.delayed_tasks.map((t) => (
+                <tr key={t.task_id}>
+                  <td class="mono">
+                    <Link to={`/tasks/${encodeURIComponent(t.task_id)}`}>{t.task_id}</Link>
+                  </td>
+                  <td title={when(t.due_ms)}>{relative(t.due_ms)}</td>
+                  <td class="r">
+                    {props.readOnly ? null : (
+                      <ActionButton
+                        label="Cancel"
+                        kind="danger"
+                        confirm={`Cancel task ${t.task_id}?`}
+                        run={() => act({ action: "cancel_task", id: t.task_id })}
+                        done={s.reload}
+                      />
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
           )}
         </Card>
       </div>

@@ -1,32 +1,9 @@
 /** Workers and instances: the processes consuming each queue, and the jetq serve instances. */
-import { Badge, Card, Empty, ErrorBox, useApi } from "../components.js";
+import { Badge, Card, Empty, ErrorBox, Table, useApi } from "../components.js";
 import { count, duration, relative, when } from "../format.js";
 import { useTick } from "../live.js";
 import { Link } from "../router.js";
-
-interface Workers {
-  workers: {
-    instance: string;
-    host: string;
-    pid: number;
-    version: string;
-    queues: string[];
-    concurrency: number;
-    running: number;
-    started: number;
-    lastSeen: number;
-  }[];
-  serves: {
-    instance: string;
-    host: string;
-    pid: number;
-    version: string;
-    started: number;
-    lastSeen: number;
-    roles: { scheduler: string; task_scheduler: string; gateway?: string; dashboard: boolean };
-  }[];
-  leaders: Record<string, string>;
-}
+import type { WorkersView as Workers } from "../types.js";
 
 export function WorkersView() {
   const tick = useTick();
@@ -47,92 +24,63 @@ export function WorkersView() {
             Workers announce themselves every 5 s while <code>client.run(router)</code> runs.
           </Empty>
         ) : (
-          <div class="table-wrap">
-            <table class="table" data-testid="workers">
-              <thead>
-                <tr>
-                  <th>Host · pid</th>
-                  <th>Queues</th>
-                  <th>Busy</th>
-                  <th>Version</th>
-                  <th>Up</th>
-                  <th>Seen</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.workers.map((x) => (
-                  <tr key={x.instance} data-instance={x.instance}>
-                    <td>
-                      {x.host} · {x.pid}
-                      <div class="muted mono small">{x.instance}</div>
-                    </td>
-                    <td>
-                      {x.queues.map((q) => (
-                        <Link key={q} to={`/queues/${encodeURIComponent(q)}`} class="chip">
-                          {q}
-                        </Link>
-                      ))}
-                    </td>
-                    <td>
-                      <div class="meter" title={`${x.running} of ${x.concurrency} slots`}>
-                        <div
-                          class="meter-bar"
-                          style={{ width: `${x.concurrency ? (100 * x.running) / x.concurrency : 0}%` }}
-                        />
-                      </div>
-                      <span class="small" data-col="running">
-                        {x.running} / {x.concurrency}
-                      </span>
-                    </td>
-                    <td>{x.version}</td>
-                    <td title={when(x.started)}>{duration(now - x.started)}</td>
-                    <td>{relative(x.lastSeen)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testId="workers" columns={["Host · pid", "Queues", "Busy", "Version", "Up", "Seen"]}>
+            {d.workers.map((x) => (
+              <tr key={x.instance} data-instance={x.instance}>
+                <td>
+                  {x.host} · {x.pid}
+                  <div class="muted mono small">{x.instance}</div>
+                </td>
+                <td>
+                  {x.queues.map((q) => (
+                    <Link key={q} to={`/queues/${encodeURIComponent(q)}`} class="chip">
+                      {q}
+                    </Link>
+                  ))}
+                </td>
+                <td>
+                  <div class="meter" title={`${x.running} of ${x.concurrency} slots`}>
+                    <div
+                      class="meter-bar"
+                      style={{ width: `${x.concurrency ? (100 * x.running) / x.concurrency : 0}%` }}
+                    />
+                  </div>
+                  <span class="small" data-col="running">
+                    {x.running} / {x.concurrency}
+                  </span>
+                </td>
+                <td>{x.version}</td>
+                <td title={when(x.started)}>{duration(now - x.started)}</td>
+                <td>{relative(x.lastSeen)}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
       <Card title={`jetq serve instances (${count(d.serves.length)})`}>
         {d.serves.length === 0 ? (
           <Empty title="No instance announced itself yet" />
         ) : (
-          <div class="table-wrap">
-            <table class="table" data-testid="serves">
-              <thead>
-                <tr>
-                  <th>Host · pid</th>
-                  <th>Roles</th>
-                  <th>Gateway</th>
-                  <th>Version</th>
-                  <th>Up</th>
-                </tr>
-              </thead>
-              <tbody>
-                {d.serves.map((x) => (
-                  <tr key={x.instance}>
-                    <td>
-                      {x.host} · {x.pid}
-                      <div class="muted mono small">{x.instance}</div>
-                    </td>
-                    <td>
-                      <Badge kind={x.roles.scheduler === "leader" ? "ok" : "muted"}>
-                        scheduler {x.roles.scheduler}
-                      </Badge>{" "}
-                      <Badge kind={x.roles.task_scheduler === "leader" ? "ok" : "muted"}>
-                        cron {x.roles.task_scheduler}
-                      </Badge>{" "}
-                      {x.roles.dashboard ? <Badge kind="info">dashboard</Badge> : null}
-                    </td>
-                    <td class="mono">{x.roles.gateway ?? "–"}</td>
-                    <td>{x.version}</td>
-                    <td title={when(x.started)}>{duration(now - x.started)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testId="serves" columns={["Host · pid", "Roles", "Gateway", "Version", "Up"]}>
+            {d.serves.map((x) => (
+              <tr key={x.instance}>
+                <td>
+                  {x.host} · {x.pid}
+                  <div class="muted mono small">{x.instance}</div>
+                </td>
+                <td>
+                  <Badge kind={x.roles.scheduler === "leader" ? "ok" : "muted"}>scheduler {x.roles.scheduler}</Badge>{" "}
+                  <Badge kind={x.roles.task_scheduler === "leader" ? "ok" : "muted"}>
+                    cron {x.roles.task_scheduler}
+                  </Badge>{" "}
+                  {x.roles.dashboard ? <Badge kind="info">dashboard</Badge> : null}
+                </td>
+                <td class="mono">{x.roles.gateway ?? "–"}</td>
+                <td>{x.version}</td>
+                <td title={when(x.started)}>{duration(now - x.started)}</td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Card>
     </div>
