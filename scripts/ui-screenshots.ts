@@ -80,9 +80,23 @@ const runs = [
 
 // Schedules: cron task schedules, a delayed task, Gozo messages.
 const cron = await emails.scheduledTasks();
-await cron.create({ name: "nightly-digest", schedule: "0 0 6 * * *", tz: "Europe/Paris", queue: "emails", type: "email:send", payload: { to: "digest@example.net" } });
+await cron.create({
+  name: "nightly-digest",
+  schedule: "0 0 6 * * *",
+  tz: "Europe/Paris",
+  queue: "emails",
+  type: "email:send",
+  payload: { to: "digest@example.net" },
+});
 await cron.create({ name: "hourly-invoices", schedule: "@every 1h", queue: "billing", type: "invoice:charge" });
-await cron.create({ name: "weekly-report", schedule: "0 30 8 * * MON", tz: "America/New_York", queue: "reports", type: "report:build", payload: { month: "weekly" } });
+await cron.create({
+  name: "weekly-report",
+  schedule: "0 30 8 * * MON",
+  tz: "America/New_York",
+  queue: "reports",
+  type: "report:build",
+  payload: { month: "weekly" },
+});
 await cron.setPaused("weekly-report", true);
 await reports.enqueue(newTask("report:build", { month: "2026-12" }, { delayMs: 6 * 3_600_000 }));
 await emails.enqueue(newTask("email:send", { to: "welcome@example.net" }, { delayMs: 15 * 60_000 }));
@@ -110,20 +124,32 @@ while (Date.now() < end) {
   const burst = tick % 20 < 4 ? 60 : 15;
   await emails.enqueueMany(
     Array.from({ length: burst }, (_, i) =>
-      newTask("email:send", { to: i % 25 === 0 ? `user${i}@bounce.invalid` : `user${tick}-${i}@example.net`, subject: "Your order has shipped" }),
+      newTask("email:send", {
+        to: i % 25 === 0 ? `user${i}@bounce.invalid` : `user${tick}-${i}@example.net`,
+        subject: "Your order has shipped",
+      }),
     ),
   );
-  await billing.enqueueMany(Array.from({ length: 5 }, (_, i) => newTask("invoice:charge", { invoice: tick * 10 + i, amount_cents: 1999 })));
+  await billing.enqueueMany(
+    Array.from({ length: 5 }, (_, i) => newTask("invoice:charge", { invoice: tick * 10 + i, amount_cents: 1999 })),
+  );
   await search.enqueueMany(Array.from({ length: 30 }, (_, i) => newTask("doc:index", { doc: tick * 100 + i })));
-  if (tick % 10 === 0) await reports.enqueue(newTask("report:build", { month: `2026-${String((tick / 10) % 12 + 1).padStart(2, "0")}` }));
+  if (tick % 10 === 0)
+    await reports.enqueue(
+      newTask("report:build", { month: `2026-${String(((tick / 10) % 12) + 1).padStart(2, "0")}` }),
+    );
   await new Promise((r) => setTimeout(r, 1000));
 }
 // Some waiting work and a paused queue at the end.
 await search.pauseQueue("search-index");
-await search.enqueueMany(Array.from({ length: 240 }, (_, i) => newTask("doc:index", { doc: i }, { priority: i % 7 === 0 ? 2 : 5 })));
+await search.enqueueMany(
+  Array.from({ length: 240 }, (_, i) => newTask("doc:index", { doc: i }, { priority: i % 7 === 0 ? 2 : 5 })),
+);
 
 const deadOne = (await emails.deadLetters.list("emails", { limit: 1 })).deadLetters[0]?.task.id;
-const done = (await (await fetch(`${url}/v1/tasks?queue=emails&state=complete&limit=1`)).json()) as { tasks: { id: string }[] };
+const done = (await (await fetch(`${url}/v1/tasks?queue=emails&state=complete&limit=1`)).json()) as {
+  tasks: { id: string }[];
+};
 const views: [string, string][] = [
   ["overview", "/ui/"],
   ["queue", "/ui/queues/emails?state=complete"],
