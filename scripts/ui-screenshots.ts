@@ -161,15 +161,14 @@ const views: [string, string][] = [
   ["workers", "/ui/workers"],
 ];
 for (const theme of ["light", "dark"] as const) {
-  const browser = await launchChromium({ colorScheme: theme, width: 1440, height: 1000 });
+  const browser = await launchChromium({ colorScheme: theme, width: 1440, height: 1280 });
   try {
     const page = await browser.context.newPage();
     for (const [name, path] of views) {
       await page.goto(`${url}${path}`);
       await page.waitForSelector(".view-head h1");
-      await page.waitForLoadState("networkidle").catch(() => undefined);
       await page.waitForTimeout(2500); // let the charts draw and a few ticks arrive
-      await page.screenshot({ path: new URL(`${name}-${theme}.png`, out).pathname, fullPage: true });
+      await page.screenshot({ path: new URL(`${name}-${theme}.png`, out).pathname, fullPage: false });
       say(`${name}-${theme}.png`);
     }
   } finally {

@@ -228,6 +228,7 @@ export class DashboardService {
   /** Every queue with its counts, controls and rates. */
   async overview(): Promise<OverviewView> {
     const names = await this.store.queueNames();
+    for (const q of this.infos.keys()) if (!names.includes(q)) this.infos.delete(q); // deleted queues
     const counts = this.catalog.index.counts();
     const queues = await Promise.all(names.map((name) => this.row(name, counts.get(name) ?? {})));
     return { at: Date.now(), index: this.catalog.status(), queues, rates: this.series.rates(ALL_QUEUES) };

@@ -37,6 +37,7 @@ export class Instances {
   private readonly serves = new Map<string, ServeInstance>();
   private readonly staleAfterMs: number;
   private readonly now: () => number;
+  private pruned = 0;
 
   constructor(opts: InstancesOptions = {}) {
     this.staleAfterMs = opts.staleAfterMs ?? 3 * HEARTBEAT_INTERVAL_MS;
@@ -48,6 +49,8 @@ export class Instances {
    * rate-limited), true otherwise.
    */
   heartbeat(subject: string, data: Uint8Array): boolean {
+    // Instances that came and went are forgotten even when nobody looks (memory stays flat).
+    if (this.now() - this.pruned > this.staleAfterMs) this.prune();
     const kind = subject.slice(HEARTBEAT_PREFIX.length + 1).split(".")[0];
     let b: Record<string, unknown>;
     try {
@@ -95,10 +98,15 @@ export class Instances {
     return false;
   }
 
+  private prune(): void {
+    this.pruned = this.now();
+    const oldest = this.pruned - this.staleAfterMs;
+    for (const m of [this.workers, this.serves]) for (const [k, v] of m) if (v.lastSeen < oldest) m.delete(k);
+  }
+
   /** Instances heard from recently, each kind sorted by host then start. */
   list(): { workers: WorkerInstance[]; serves: ServeInstance[] } {
-    const oldest = this.now() - this.staleAfterMs;
-    for (const m of [this.workers, this.serves]) for (const [k, v] of m) if (v.lastSeen < oldest) m.delete(k);
+    this.prune();
     const order = (a: { host: string; started: number }, b: { host: string; started: number }) =>
       a.host.localeCompare(b.host) || a.started - b.started;
     return { workers: [...this.workers.values()].sort(order), serves: [...this.serves.values()].sort(order) };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { headers } from "@nats-io/nats-core";
 import { TASKS_LIST_SUBJECT } from "../../src/dashboard/task-list-api.js";
+import { HttpGateway } from "../../src/gateway/http-server.js";
 import { Client, connectNats, newTask, Router, silentLogger, TaskState, TerminateTask } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { encodeTask, recordHeaders } from "../../src/jobs/storage/task-codec.js";
@@ -196,6 +197,29 @@ describe("the task index of jetq serve", () => {
     assert.equal(notJson.json<{ error: { code: string } }>().error.code, "invalid_json");
     const doc = (await rest("/v1/openapi.json")).body as { paths: Record<string, unknown> };
     assert.ok(doc.paths["/v1/tasks"], "documented in the OpenAPI document");
+  });
+
+  it("with the dashboard off, keeps /v1/tasks and serves no /ui", async () => {
+    const gw = new HttpGateway({
+      storage: client.storage,
+      dashboard: service.dashboard!,
+      ui: { enabled: false },
+      log: silentLogger,
+      port: 0,
+    });
+    await gw.start();
+    try {
+      assert.equal((await fetch(`${gw.url}/ui/`)).status, 404);
+      assert.equal((await fetch(`${gw.url}/ui/api/overview`)).status, 404);
+      assert.equal((await fetch(`${gw.url}/v1/tasks?queue=old&state=expired`)).status, 200);
+    } finally {
+      await gw.stop();
+    }
+    // And on the service's own gateway the page is there.
+    const page = await fetch(`${url}/ui/queues/old`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<div id="app">/);
+    assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'self'/);
   });
 
   it("sweeps records deleted behind its back at the next rebuild", async () => {

@@ -27,21 +27,39 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
 
-/** Columns for uPlot: seconds, then one array per line. */
-function columns(s: Series, kind: Kind): (number | null)[][] {
-  const xs = Array.from({ length: s.seconds }, (_, i) => s.start / 1000 + i);
-  return [xs, ...LINES[kind].map((l) => s[l.key] as (number | null)[])];
+/** The shortest window shown, seconds (the chart widens up to the hour as activity goes back). */
+const MIN_WINDOW_S = 300;
+
+/**
+ * Columns for uPlot: seconds, then one array per line; quiet seconds before the first activity of
+ * the hour are left out (down to {@link MIN_WINDOW_S}), so a young server's minutes are readable.
+ */
+function columns(s: Series): (number | null)[][] {
+  const all = [...LINES.throughput, ...LINES.latency].map((l) => s[l.key] as (number | null)[]);
+  let first = s.seconds;
+  for (const col of all) {
+    const i = col.findIndex((v) => v !== null && v !== 0);
+    if (i >= 0 && i < first) first = i;
+  }
+  const from = Math.max(0, Math.min(first - 30, s.seconds - MIN_WINDOW_S));
+  const xs = Array.from({ length: s.seconds - from }, (_, i) => s.start / 1000 + from + i);
+  return [xs, ...all.map((col) => col.slice(from))];
+}
+
+/** The columns one chart draws: x, then its own lines. */
+function linesOf(cols: (number | null)[][], kind: Kind): (number | null)[][] {
+  return kind === "throughput" ? cols.slice(0, 5) : [cols[0]!, ...cols.slice(5)];
 }
 
 /** One chart; `series` is the hour loaded at first, ticks for `queue` ("*": all) append to it. */
 export function SeriesChart(props: { series: Series; queue: string; kind: Kind; theme: string }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
-  const data = useRef<(number | null)[][]>(columns(props.series, props.kind));
+  const data = useRef<(number | null)[][]>(linesOf(columns(props.series), props.kind));
   const [empty, setEmpty] = useState(true);
 
   useEffect(() => {
-    data.current = columns(props.series, props.kind);
+    data.current = linesOf(columns(props.series), props.kind);
     setEmpty(data.current.slice(1).every((col) => col.every((v) => !v)));
   }, [props.series, props.kind]);
 
