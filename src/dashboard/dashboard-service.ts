@@ -10,7 +10,7 @@ import { type JetqEvent, parseEvent, TASK_STATE_EVENT } from "../jobs/events.js"
 import { scheduledTaskRecurrence } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { delayedTaskScheduleId, HEARTBEAT_WILDCARD } from "../jobs/storage/layout.js";
-import { type Task, TaskState } from "../jobs/task.js";
+import { isFinalState, type Task, TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence, previousOccurrence } from "../recurrence.js";
@@ -377,15 +377,12 @@ export class DashboardService {
   ): Promise<{ done: number; failed: number; errors: string[]; more: boolean }> {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_BULK)
       throw new ValidationError("invalid_request", `limit must be an integer 1-${MAX_BULK}`);
-    const waiting = state === TaskState.New;
-    if (
-      op === "cancel"
-        ? !(waiting || state === TaskState.Delayed || state === TaskState.Blocked || state === TaskState.Retry)
-        : waiting
-    )
+    // Retry and delete apply to finished tasks only (a running one still has its worker); cancel to unfinished ones.
+    const allowed = op === "cancel" ? !isFinalState(state) : isFinalState(state);
+    if (!allowed)
       throw new ValidationError(
         "invalid_request",
-        `cannot ${op} the ${state} tasks of a queue${waiting ? " (purge the queue instead)" : ""}`,
+        `cannot ${op} the ${state} tasks of a queue${state === TaskState.New && op !== "cancel" ? " (purge the queue instead)" : ""}`,
       );
     const page = await this.catalog.list({ queue, state, limit });
     let done = 0;

@@ -199,6 +199,27 @@ describe("the task index of jetq serve", () => {
     assert.ok(doc.paths["/v1/tasks"], "documented in the OpenAPI document");
   });
 
+  it("runs bulk actions step by step and refuses those that do not fit the state", async () => {
+    const d = service.dashboard!;
+    await assert.rejects(d.bulk("old", "retry", TaskState.Active, 10), /cannot retry the active tasks/);
+    await assert.rejects(d.bulk("old", "cancel", TaskState.Complete, 10), /cannot cancel/);
+    await assert.rejects(d.bulk("old", "delete", TaskState.New, 10), /purge the queue instead/);
+    const first = await d.bulk("old", "delete", TaskState.Expired, 4);
+    assert.deepEqual([first.done, first.failed, first.more], [4, 0, true]);
+    let left = 10 - 4;
+    for (
+      let r = await d.bulk("old", "delete", TaskState.Expired, 4);
+      ;
+      r = await d.bulk("old", "delete", TaskState.Expired, 4)
+    ) {
+      left -= r.done;
+      if (!r.more) break;
+    }
+    assert.equal(left, 0);
+    assert.equal((await d.overview()).queues.find((q) => q.name === "old")!.counts.expired, 0);
+    assert.equal(((await rest("/v1/tasks?queue=old&state=expired")).body as unknown as Page).tasks.length, 0);
+  });
+
   it("with the dashboard off, keeps /v1/tasks and serves no /ui", async () => {
     const gw = new HttpGateway({
       storage: client.storage,

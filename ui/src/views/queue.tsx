@@ -36,7 +36,7 @@ const TABS: { state: string; label: string; count: (c: QueueCounts) => number }[
 ];
 
 const RETRYABLE = new Set(["expired", "terminated", "unreachable", "cancelled", "complete"]);
-const CANCELLABLE = new Set(["new", "retry", "delayed", "blocked"]);
+const CANCELLABLE = new Set(["new", "active", "retry", "delayed", "blocked"]);
 const DELETABLE = new Set(["complete", "expired", "terminated", "unreachable", "cancelled"]);
 
 interface Page {

@@ -103,14 +103,16 @@ export function TaskView(props: { id: string; readOnly: boolean }) {
                 done={detail.reload}
               />
             ) : null}
-            <ActionButton
-              label="Delete"
-              kind="danger"
-              testId="delete"
-              confirm={`Delete task ${t.id}, its work item and its log? This cannot be undone.`}
-              run={() => act({ action: "delete_task", id: t.id })}
-              done={() => navigate(`/queues/${encodeURIComponent(t.queue)}`)}
-            />
+            {running ? null : (
+              <ActionButton
+                label="Delete"
+                kind="danger"
+                testId="delete"
+                confirm={`Delete task ${t.id}, its work item and its log? This cannot be undone.`}
+                run={() => act({ action: "delete_task", id: t.id })}
+                done={() => navigate(`/queues/${encodeURIComponent(t.queue)}`)}
+              />
+            )}
           </div>
         ) : null}
       </div>
