@@ -82,6 +82,7 @@ const samples: {
   records: number;
 }[] = [];
 let enqueued = 0;
+let serveDied = false;
 const t0 = Date.now();
 const end = t0 + minutes * 60_000;
 const tickMs = 100;
@@ -97,6 +98,10 @@ for (let next = t0; Date.now() < end; next += tickMs) {
       Name,
       number | undefined
     >;
+    if (serve.pid !== undefined && rssMb(serve.pid) === undefined && !serveDied) {
+      serveDied = true;
+      console.log(`jetq serve exited; its last output:\n${serve.output.slice(-3000)}`);
+    }
     const records = (await client.admin.tasksInfo()).records;
     samples.push({ at_s: Math.round((Date.now() - t0) / 1000), rss_mb: rss, enqueued, handled, records });
     const shown = Object.entries(rss)
@@ -145,4 +150,4 @@ writeFileSync(
   join(values.out, "soak.json"),
   `${JSON.stringify({ at: new Date().toISOString(), minutes, rate, enqueued, handled, verdicts, samples }, null, 2)}\n`,
 );
-process.exit(Object.values(verdicts).every((v) => v.flat) ? 0 : 1);
+process.exit(!serveDied && Object.values(verdicts).every((v) => v.flat) ? 0 : 1);

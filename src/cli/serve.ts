@@ -23,6 +23,9 @@ interface ServeFlags extends NatsFlags {
   metrics?: string;
   ui?: string;
   uiReadOnly?: boolean;
+  allowTarget?: string[];
+  httpCreateQueues?: string;
+  httpMaxNewQueues?: string;
 }
 
 /** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
@@ -64,6 +67,11 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
   if (f.httpMaxWait !== undefined) limits.waitTimeoutMs = durationFlag("--http-max-wait", f.httpMaxWait);
   if (f.httpMaxPeek !== undefined) limits.peekN = positiveInt("--http-max-peek", f.httpMaxPeek);
   if (f.httpMaxAck !== undefined) limits.ackIds = positiveInt("--http-max-ack", f.httpMaxAck);
+  if (f.httpMaxNewQueues !== undefined)
+    limits.newQueuesPerMinute = positiveInt("--http-max-new-queues", f.httpMaxNewQueues);
+  const create = (f.httpCreateQueues ?? "on").trim().toLowerCase();
+  if (create !== "on" && create !== "off")
+    throw new ConfigError("invalid_flag", `--http-create-queues must be on or off, got ${f.httpCreateQueues}`);
   return {
     ...address,
     tokens: loadTokens({
@@ -72,6 +80,7 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
     }),
     limits,
     ui: { enabled: ui === "on", readOnly: f.uiReadOnly === true },
+    createQueues: create === "on",
     // The built-in default address may be taken (say, by a second instance): then run without HTTP.
     optional: f.http === undefined,
   };
@@ -100,6 +109,13 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--http-max-wait <duration>", "longest /wait timeout, ms or e.g. 60s (default 60s)"))
     .addOption(new Option("--http-max-peek <n>", "largest /peek n (default 1000)"))
     .addOption(new Option("--http-max-ack <n>", "most ids per /ack or /nak (default 1000)"))
+    .addOption(
+      new Option(
+        "--http-create-queues <on|off>",
+        "whether POST /enqueue/<queue> creates missing queues (default on)",
+      ).env("JETQ_HTTP_CREATE_QUEUES"),
+    )
+    .addOption(new Option("--http-max-new-queues <n>", "most queues created over HTTP per minute (default 60)"))
     .addOption(new Option("--nats-port <port>", "port of the embedded nats-server (0 = any free port)").default("4222"))
     .addOption(
       new Option("--replicas <n>", "replicas of the streams jetq creates (1, 3 or 5)")
@@ -116,6 +132,12 @@ export function registerServe(program: Command): void {
     .addOption(
       new Option("--ui-read-only", "dashboard without actions (they are hidden and refused)").env("JETQ_UI_READ_ONLY"),
     )
+    .addOption(
+      new Option(
+        "--allow-target <pattern>",
+        "let schedules publish to subjects matching this pattern although the policy refuses them (repeatable)",
+      ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
+    )
     .action(async (flags: ServeFlags) => {
       const log = createLogger();
       const service = new JetqService({
@@ -126,6 +148,7 @@ export function registerServe(program: Command): void {
         http: httpOptionsFromFlags(flags),
         replicas: positiveInt("--replicas", flags.replicas ?? "1"),
         maxFutureMs: durationFlag("--max-delay", flags.maxDelay ?? "3650d"),
+        ...(flags.allowTarget ? { allowTargets: flags.allowTarget } : {}),
         ...(flags.metrics ? { metrics: listenFlag("--metrics", flags.metrics) } : {}),
         log,
       });

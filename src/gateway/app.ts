@@ -9,6 +9,7 @@ import { type DashboardUiOptions, isDashboardShell, registerDashboardRoutes } fr
 import { DEAD_LETTER_PATHS, registerDeadLetterRoutes } from "./dead-letter-routes.js";
 import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
 import { httpErrorOf } from "./http-errors.js";
+import { REQUEST_ABORTED } from "./request-body.js";
 import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
 import type { RouteDeps } from "./route-deps.js";
 import { registerTaskListRoutes, TASK_LIST_PATHS } from "./task-list-routes.js";
@@ -54,6 +55,10 @@ export function buildApp(d: AppDeps): OpenAPIHono {
       return c.json({ error: HTTP_CODES[status] ?? "http_error", message: err.message || "request failed" }, status);
     }
     const { status, body } = httpErrorOf(err);
+    if (body.error === REQUEST_ABORTED) {
+      log.debug("client closed the connection mid-request", { method: c.req.method, path: c.req.path });
+      return c.json(body, 400);
+    }
     if (status >= 500)
       log.error("HTTP request failed", {
         method: c.req.method,

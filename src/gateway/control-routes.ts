@@ -6,11 +6,10 @@ import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { Cancellations, cancelTask } from "../jobs/cancellations.js";
 import { validateId, validateQueueName } from "../jobs/names.js";
-import { QueueControlCommands, type QueueControls } from "../jobs/queue-controls.js";
-import type { TaskLogLine } from "../jobs/task-logs.js";
+import { QueueControlCommands } from "../jobs/queue-controls.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { jsonBody } from "./request-body.js";
-import { taskView } from "./rest-routes.js";
+import { controlsView, logLinesView, taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import { QueueControlsView, QueueName, RateLimitBody, TaskLogsReply, TaskReply } from "./schemas.js";
 
@@ -22,23 +21,6 @@ export const CONTROL_PATHS = [
   "/v1/tasks/:id/cancel",
   "/v1/tasks/:id/logs",
 ];
-
-const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Queue controls in the REST API's snake_case. */
-export function controlsView(c: QueueControls): z.infer<typeof QueueControlsView> {
-  return {
-    paused: c.paused !== undefined,
-    ...(c.paused ? { paused_at: iso(c.paused.at) } : {}),
-    ...(c.rateLimit ? { rate_limit: { limit: c.rateLimit.limit, interval_ms: c.rateLimit.intervalMs } } : {}),
-    ...(c.holdUntil !== undefined && c.holdUntil > Date.now() ? { hold_until: iso(c.holdUntil) } : {}),
-  };
-}
-
-/** Log lines in the REST API's form. */
-export function logLinesView(lines: TaskLogLine[]): { at: string; line: string }[] {
-  return lines.map((l) => ({ at: iso(l.at), line: l.line }));
-}
 
 /** Registers the control endpoints on `app`. */
 export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
@@ -56,7 +38,7 @@ export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
   );
   app.put("/v1/queues/:queue/rate-limit", async (c) => {
     const queue = queueOf(c);
-    const b = await jsonBody(c, RateLimitBody, limits.bodyBytes);
+    const b = await jsonBody(c, RateLimitBody, limits);
     const set = await (await controls()).setRateLimit(queue, { limit: b.limit, intervalMs: b.interval_ms });
     return c.json(controlsView(set), 200);
   });

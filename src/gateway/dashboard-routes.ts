@@ -15,8 +15,9 @@ import type { DashboardAction } from "../dashboard/dashboard-store.js";
 import { validateId, validateQueueName } from "../jobs/names.js";
 import { TaskState } from "../jobs/task.js";
 import { HttpError } from "./http-errors.js";
+import type { GatewayLimits } from "./limits.js";
+import { intQuery } from "./query-params.js";
 import { jsonBody } from "./request-body.js";
-import { intQuery } from "./rest-routes.js";
 import { QueueName, TaskId } from "./schemas.js";
 
 /** Settings of the dashboard. */
@@ -34,7 +35,7 @@ export interface DashboardRouteDeps {
   /** Whether the gateway asks for bearer tokens (the page then prompts for one). */
   auth: boolean;
   version: string;
-  limits: { bodyBytes: number };
+  limits: Pick<GatewayLimits, "bodyBytes" | "jsonDepth">;
   /** Aborted when the gateway stops: live streams end. */
   closing: AbortSignal;
 }
@@ -161,13 +162,13 @@ export function registerDashboardRoutes(app: OpenAPIHono, d: DashboardRouteDeps)
 
   app.post("/ui/api/actions", async (c) => {
     writable();
-    const b = await jsonBody(c, ActionBody, d.limits.bodyBytes);
+    const b = await jsonBody(c, ActionBody, d.limits);
     return c.json({ result: await dashboard.act(toAction(b)) }, 200);
   });
   app.post("/ui/api/queues/:queue/bulk", async (c) => {
     writable();
     const queue = queueOf(c);
-    const b = await jsonBody(c, BulkBody, d.limits.bodyBytes);
+    const b = await jsonBody(c, BulkBody, d.limits);
     return c.json(await dashboard.bulk(queue, b.op, b.state, b.limit ?? 100), 200);
   });
 

@@ -7,7 +7,8 @@ import type { Context } from "hono";
 import { type DeadLetter, DeadLetters, MAX_DEAD_LETTER_PAGE } from "../jobs/dead-letters.js";
 import { HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { intQuery, taskView } from "./rest-routes.js";
+import { intQuery } from "./query-params.js";
+import { taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
   DeadLetterListReply,

@@ -9,6 +9,7 @@ import { emqRetryMs } from "./emq-tasks.js";
 import { QueueFeed } from "./feed.js";
 import { HttpError } from "./http-errors.js";
 import { Leases } from "./leases.js";
+import { QueueArrivals } from "./queue-arrivals.js";
 import { Waiter } from "./waiter.js";
 
 /** Parameters of {@link Dispatcher}. */
@@ -38,9 +39,19 @@ export class Dispatcher {
   private readonly leases: Leases;
   private stopping = false;
   private cancels?: Promise<Cancellations>;
+  private readonly arrivals: QueueArrivals;
 
   constructor(private readonly p: DispatcherParams) {
     this.leases = new Leases({ log: p.log, timeoutDelayMs: p.nakDelayMs });
+    this.arrivals = new QueueArrivals({
+      storage: p.storage,
+      log: p.log,
+      onArrival: (q) => this.poke(q),
+      // Feeds waiting for an arrival look again themselves (every second) from now on.
+      onLost: () => {
+        for (const q of this.feeds.keys()) this.poke(q);
+      },
+    });
   }
 
   /** Tasks taken from queues and not yet settled (held for a gathering `/wait`, or dispatched). */
@@ -59,6 +70,9 @@ export class Dispatcher {
     const waiter = new Waiter({
       queues,
       timeoutMs: timeoutMs > 0 ? timeoutMs : this.p.pollGraceMs,
+      // The grace of a poll starts once the queues' feeds are bound: binding a queue's consumers
+      // the first time takes longer than the grace itself.
+      afterSettled: timeoutMs <= 0,
       feed: (q) => this.feed(q),
       leases: this.leases,
       log: this.p.log,
@@ -107,7 +121,7 @@ export class Dispatcher {
   /**
    * Answers every pending `/wait` with what it holds, stops pulling and gives back undispatched
    * deliveries. Dispatched tasks are left unacknowledged: JetStream redelivers them after the
-   * queue's ack wait (min(maxRunTimeMs, 30 s)).
+   * queue's ack wait (min(maxRunTimeMs, redeliverAfterMs), default 5 s).
    */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -118,6 +132,7 @@ export class Dispatcher {
     await Promise.all(pending);
     for (const f of this.feeds.values()) f.stop();
     this.feeds.clear();
+    this.arrivals.stop();
     this.leases.stop();
     await (await this.cancels?.catch(() => undefined))?.stop();
   }
@@ -146,6 +161,7 @@ export class Dispatcher {
         log: this.p.log,
         cancels: () => this.cancellations(),
         limiter: () => RateLimiter.for(this.p.storage),
+        arrivals: this.arrivals,
         // Feeds of existing queues stay (they cache the consumer); others go when idle.
         onIdle: (idle) => {
           if (!idle.bound && this.feeds.get(queue) === idle) this.feeds.delete(queue);

@@ -8,7 +8,7 @@ import { newTask } from "../jobs/task.js";
 import { DEFAULT_EXPIRY_MS, EMQ_TASK_TYPE, emqTaskId, emqView } from "./emq-tasks.js";
 import { badRequest } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { enqueueTask, peekQueue } from "./queue-access.js";
+import { createQueue, enqueueTask, peekQueue } from "./queue-access.js";
 import { disconnectSignal, jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
@@ -60,20 +60,23 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.post("/enqueue/*", async (c) => {
     const queue = queueFromPath(c, "/enqueue/");
-    const body = await jsonBody(c, EmqEnqueueBody, limits.bodyBytes);
+    const body = await jsonBody(c, EmqEnqueueBody, limits);
     const retryMs = ms(body.retry);
     const task = newTask(EMQ_TASK_TYPE, body.content ?? null, {
       id: emqTaskId(retryMs),
       deadline: Date.now() + (ms(body.expiry) ?? DEFAULT_EXPIRY_MS),
     });
-    await storage.prepareQueue({ ...d.queueDefaults, name: queue });
+    if (!(await storage.findQueue(queue))) {
+      d.queueCreation.take(queue, true);
+      await createQueue(storage, { ...d.queueDefaults, name: queue });
+    }
     await enqueueTask(storage, task, queue);
     dispatcher.poke(queue);
     return c.json({ id: task.id }, 200);
   });
 
   const wait = async (c: Context) => {
-    const body = await jsonBody(c, EmqWaitBody, limits.bodyBytes);
+    const body = await jsonBody(c, EmqWaitBody, limits);
     const timeout = Math.ceil(body.timeout ?? 0);
     if (timeout > limits.waitTimeoutMs)
       throw badRequest("wait_timeout_too_large", `timeout must be at most ${limits.waitTimeoutMs} ms, got ${timeout}`);
@@ -92,7 +95,7 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
   app.post("/wait", wait);
 
   const settle = (how: "ack" | "nak") => async (c: Context) => {
-    const { ids } = await jsonBody(c, EmqIdsBody, limits.bodyBytes);
+    const { ids } = await jsonBody(c, EmqIdsBody, limits);
     if (ids.length > limits.ackIds)
       throw badRequest("too_many_ids", `ids may hold at most ${limits.ackIds} ids, got ${ids.length}`);
     const count = how === "ack" ? await dispatcher.ack(ids) : await dispatcher.nak(ids);
@@ -123,7 +126,7 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
     method: "post",
     path: "/enqueue/{queue}",
     tag,
-    summary: "Enqueue a task (creates the queue when missing)",
+    summary: "Enqueue a task (creates the queue when missing, unless the gateway is told not to)",
     description: `The task gets type \`${EMQ_TASK_TYPE}\`, payload = content, deadline = now + expiry.`,
     params: queueParam,
     body: EmqEnqueueBody,

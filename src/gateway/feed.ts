@@ -2,7 +2,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { type AttemptRules, beginAttempt, releaseDelivery } from "../jobs/attempt.js";
 import type { Cancellations } from "../jobs/cancellations.js";
 import { LevelActivity } from "../jobs/level-activity.js";
-import { ackWaitMs } from "../jobs/queue.js";
+import { ackWaitMs, type ResolvedQueue } from "../jobs/queue.js";
 import { isHeld, QueueControlCommands, type QueueControls } from "../jobs/queue-controls.js";
 import { RateBudget } from "../jobs/rate-budget.js";
 import type { RateLimiter } from "../jobs/rate-limiter.js";
@@ -11,8 +11,9 @@ import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { levelConsumer, PRIORITY_LEVELS, queueStream } from "../jobs/storage/layout.js";
 import type { TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
+import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
-import { ignoreClosed } from "./leases.js";
+import type { QueueArrivals } from "./queue-arrivals.js";
 import type { SlotSource, WaitSlot } from "./waiter.js";
 
 /**
@@ -21,7 +22,7 @@ import type { SlotSource, WaitSlot } from "./waiter.js";
  * back. Waking up does not depend on it: a pull request is answered as soon as an item arrives.
  */
 export const FETCH_EXPIRES_MS = 2000;
-/** How often a feed looks again for a queue that does not exist (yet). */
+/** How often a feed looks again for a queue that does not exist (yet) when queue arrivals are not watched. */
 export const QUEUE_RECHECK_MS = 1000;
 
 /** Parameters of {@link QueueFeed}. */
@@ -36,6 +37,8 @@ export interface QueueFeedParams {
   limiter: () => Promise<RateLimiter>;
   /** Cancellation requests (followed by the owner). */
   cancels: () => Promise<Cancellations>;
+  /** Tells (through {@link QueueFeed.poke}) when a queue that did not exist is defined. */
+  arrivals: QueueArrivals;
 }
 
 const NO_DISCARD: ReadonlySet<TaskState> = new Set();
@@ -51,7 +54,7 @@ class Spare {
     readonly level: number,
     ackWait: number,
   ) {
-    this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 2));
+    this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 3));
     this.beat.unref();
   }
 
@@ -90,6 +93,11 @@ export class QueueFeed implements SlotSource {
   private activity?: LevelActivity;
   private readonly budget: RateBudget;
   private binding = false;
+  private bindDone: Promise<void> = Promise.resolve();
+  /** The queue does not exist; the arrivals watch will poke the feed when it is defined. */
+  private awaitingArrival = false;
+  /** A poke came while a bind was running (it may have looked before the queue was defined). */
+  private pokedWhileBinding = false;
   private rebind?: NodeJS.Timeout;
   private failures = 0;
   private stopped = false;
@@ -122,9 +130,25 @@ export class QueueFeed implements SlotSource {
     this.checkIdle();
   }
 
+  /**
+   * Resolves once the feed knows whether its queue exists: at once when bound or known missing,
+   * else when the bind in progress (started now if none is) ends. A `/wait` with timeout 0 counts
+   * its grace from then, so the time a first bind takes is not taken from it.
+   */
+  settled(): Promise<void> {
+    if (this.consumers || this.rebind || this.awaitingArrival || this.stopped) return Promise.resolve();
+    if (!this.binding) void this.bind();
+    return this.bindDone;
+  }
+
   /** The queue may have just been created: look for it now rather than at the next recheck. */
   poke(): void {
-    if (this.consumers || this.binding || this.slots.length === 0) return;
+    if (this.consumers || this.slots.length === 0) return;
+    if (this.binding) {
+      this.pokedWhileBinding = true;
+      return;
+    }
+    this.awaitingArrival = false;
     clearTimeout(this.rebind);
     this.rebind = undefined;
     void this.bind();
@@ -172,7 +196,7 @@ export class QueueFeed implements SlotSource {
     }
     if (this.slots.length === 0) return;
     if (!this.consumers || !this.rules) {
-      if (!this.binding && !this.rebind) void this.bind();
+      if (!this.binding && !this.rebind && !this.awaitingArrival) void this.bind();
       return;
     }
     // Every level with work is asked for what the waiting slots need, not counting what it was already asked.
@@ -187,11 +211,16 @@ export class QueueFeed implements SlotSource {
   }
 
   private async bind(): Promise<void> {
-    const { storage, name, log } = this.p;
+    const { storage, name, log, arrivals } = this.p;
     this.binding = true;
+    this.pokedWhileBinding = false;
+    let done!: () => void;
+    this.bindDone = new Promise((resolve) => {
+      done = resolve;
+    });
     let retryInMs = 0;
     try {
-      const queue = await storage.findQueue(name);
+      const queue = await this.lookUp();
       if (queue) {
         const consumers: Consumer[] = [];
         for (let level = 0; level < PRIORITY_LEVELS; level++) {
@@ -215,7 +244,9 @@ export class QueueFeed implements SlotSource {
         this.consumers = consumers;
         const cancels = await this.p.cancels();
         this.rules = { storage, queue, retryPolicy: retryDefault, discard: NO_DISCARD, log, cancels };
-      } else retryInMs = QUEUE_RECHECK_MS;
+      } else if (this.pokedWhileBinding) retryInMs = 1;
+      else if (arrivals.isLive) this.awaitingArrival = true;
+      else retryInMs = QUEUE_RECHECK_MS;
     } catch (err) {
       this.failures++;
       retryInMs = this.backoffMs();
@@ -225,6 +256,7 @@ export class QueueFeed implements SlotSource {
       });
     } finally {
       this.binding = false;
+      done();
     }
     if (this.stopped) return;
     if (retryInMs > 0 && this.slots.length > 0) {
@@ -237,6 +269,21 @@ export class QueueFeed implements SlotSource {
     }
     this.pump();
     this.checkIdle();
+  }
+
+  /**
+   * The queue's definition, or undefined when it does not exist. A name already found missing
+   * while queue arrivals are watched costs no read; one found missing now is remembered, unless
+   * some queue was defined while it was being looked up.
+   */
+  private async lookUp(): Promise<ResolvedQueue | undefined> {
+    const { storage, name, arrivals } = this.p;
+    await arrivals.start();
+    if (arrivals.isKnownMissing(name)) return undefined;
+    const before = arrivals.arrivals;
+    const queue = await storage.findQueue(name);
+    if (!queue && arrivals.arrivals === before) arrivals.markMissing(name);
+    return queue;
   }
 
   private backoffMs(): number {

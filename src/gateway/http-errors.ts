@@ -20,7 +20,7 @@ export class HttpError extends JetqError {
 }
 
 /** Codes of {@link ValidationError}s that mean "too big" rather than "malformed". */
-const TOO_LARGE = new Set(["payload_too_large", "body_too_large"]);
+const TOO_LARGE = new Set(["payload_too_large", "body_too_large", "headers_too_large"]);
 
 /**
  * The status and body an error is answered with: an {@link HttpError} as it is, jetq's own errors by

@@ -14,6 +14,7 @@ import type { DashboardUiOptions } from "./dashboard-routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
+import { QueueCreationGate } from "./queue-creation.js";
 
 /** Parameters of {@link HttpGateway}. */
 export interface HttpGatewayParams {
@@ -39,6 +40,12 @@ export interface HttpGatewayParams {
   pollGraceMs?: number;
   /** Settings of queues created by `POST /enqueue/<queue>`. @defaultValue {@link EMQ_QUEUE_DEFAULTS} */
   queueDefaults?: Omit<QueueConfig, "name">;
+  /**
+   * Whether `POST /enqueue/<queue>` creates a queue that does not exist (as emq does); when false it
+   * answers 404 `queue_not_found`. Creation over HTTP is also capped by
+   * {@link GatewayLimits.newQueuesPerMinute}. @defaultValue true
+   */
+  createQueues?: boolean;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
   /**
@@ -110,6 +117,10 @@ export class HttpGateway {
       ...(this.p.schedules ? { schedules: this.p.schedules } : {}),
       limits: this.limits,
       queueDefaults: this.p.queueDefaults ?? EMQ_QUEUE_DEFAULTS,
+      queueCreation: new QueueCreationGate({
+        perMinute: this.limits.newQueuesPerMinute,
+        implicit: this.p.createQueues ?? true,
+      }),
       log: this.p.log,
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,

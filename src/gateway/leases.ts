@@ -2,6 +2,7 @@ import { NotFoundError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
 import { ackWaitMs, type ResolvedQueue } from "../jobs/queue.js";
 import type { Logger } from "../logger.js";
+import { ignoreClosed } from "../nats/ignore-closed.js";
 
 /** Parameters of {@link Leases}. */
 export interface LeasesParams {
@@ -19,19 +20,6 @@ interface Lease {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
-/**
- * Runs a publish about a work item (keep-alive, nak) that may come from a timer. It throws once the
- * connection is closed; the item is then redelivered after its ack wait anyway, so there is nothing
- * to do but not crash the process.
- */
-export function ignoreClosed(publish: () => void): void {
-  try {
-    publish();
-  } catch {
-    // connection closed: JetStream redelivers the item after its ack wait
-  }
-}
 
 /**
  * The tasks the HTTP gateway has taken from queues and not yet settled, by task id: each keeps its
@@ -53,7 +41,7 @@ export class Leases {
     const id = attempt.task.id;
     const old = this.byId.get(id);
     if (old) this.clear(old); // a redelivery superseded it: its item is no longer ours to settle
-    const beat = setInterval(() => ignoreClosed(() => attempt.keepAlive()), Math.max(50, ackWaitMs(queue) / 2));
+    const beat = setInterval(() => ignoreClosed(() => attempt.keepAlive()), Math.max(50, ackWaitMs(queue) / 3));
     beat.unref();
     this.byId.set(id, { attempt, dispatched: false, beat });
   }

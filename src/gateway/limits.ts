@@ -12,6 +12,13 @@ export interface GatewayLimits {
   peekN: number;
   /** Most ids in one `/ack` or `/nak`, else 400 `too_many_ids`. @defaultValue 1000 */
   ackIds: number;
+  /**
+   * Most queues created over HTTP (`POST /enqueue/<new queue>`, `PUT /v1/queues/<new queue>`) in any
+   * minute, else 429 `queue_creation_limited`. @defaultValue 60
+   */
+  newQueuesPerMinute: number;
+  /** Deepest nesting of arrays and objects in a JSON body, else 400 `json_too_deep`. @defaultValue 64 */
+  jsonDepth: number;
 }
 
 /** The default {@link GatewayLimits}. */
@@ -21,6 +28,8 @@ export const DEFAULT_LIMITS: Readonly<GatewayLimits> = {
   waitQueues: 100,
   peekN: 1000,
   ackIds: 1000,
+  newQueuesPerMinute: 60,
+  jsonDepth: 64,
 };
 
 /** The longest `waitTimeoutMs` that can be configured: 1 day. */

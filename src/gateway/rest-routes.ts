@@ -4,16 +4,18 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateQueueName } from "../jobs/names.js";
-import type { ResolvedQueue } from "../jobs/queue.js";
-import { encodeTask } from "../jobs/storage/task-codec.js";
-import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
+import { type NewTaskOptions, newTask } from "../jobs/task.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
-import { controlsView, logLinesView } from "./control-routes.js";
+import { RFC3339 } from "../scheduler/when.js";
+import { checkTime } from "../time-range.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
+import { intQuery } from "./query-params.js";
+import { createQueue } from "./queue-access.js";
 import { jsonBody } from "./request-body.js";
+import { controlsView, logLinesView, queueView, taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
   CancelReply,
@@ -44,34 +46,15 @@ export const REST_PATHS = [
   "/v1/schedules/:id",
 ];
 
-const utf8 = new TextDecoder();
-
-/** A task in its wire form (docs/storage.md), as the REST API shows it. */
-export function taskView(task: Task): z.infer<typeof TaskReply>["task"] {
-  return JSON.parse(utf8.decode(encodeTask(task)));
-}
-
-/** A queue definition in the REST API's snake_case. */
-export function queueView(q: ResolvedQueue): z.infer<typeof QueueConfigView> {
-  return {
-    name: q.name,
-    max_age_ms: q.maxAgeMs,
-    max_entries: q.maxEntries,
-    discard_old: q.discardOld,
-    max_tries: q.maxTries,
-    max_run_time_ms: q.maxRunTimeMs,
-    max_concurrent: q.maxConcurrent,
-    dead_letters: q.deadLetters,
-    dead_letter_retention_ms: q.deadLetterRetentionMs,
-  };
-}
-
 function deadlineOf(v: string | number | undefined): number | undefined {
   if (v === undefined) return undefined;
-  const ms = typeof v === "number" ? v : Date.parse(v);
+  const ms = typeof v === "number" ? v : RFC3339.test(v) ? Date.parse(v) : Number.NaN;
   if (!Number.isFinite(ms))
-    throw badRequest("invalid_deadline", "deadline must be an RFC 3339 time or epoch milliseconds");
-  return ms;
+    throw badRequest(
+      "invalid_deadline",
+      "deadline must be an RFC 3339 time (with seconds and zone) or epoch milliseconds",
+    );
+  return checkTime(ms, "deadline", "invalid_deadline");
 }
 
 function payloadOf(body: z.infer<typeof TaskBody>): unknown {
@@ -87,15 +70,6 @@ function schedulesOf(d: RouteDeps): ScheduleCommands {
   return d.schedules;
 }
 
-/** An integer query parameter in `min`-`max` (`dflt` when absent). @throws HttpError 400 `invalid_request` */
-export function intQuery(c: Context, name: string, dflt: number, min: number, max: number): number {
-  const text = c.req.query(name);
-  if (text === undefined) return dflt;
-  const v = /^\d{1,15}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(v >= min && v <= max)) throw badRequest("invalid_request", `${name} must be an integer ${min}-${max}`);
-  return v;
-}
-
 /** Registers the `/v1` endpoints on `app`. */
 export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
   const { storage, limits } = d;
@@ -105,10 +79,11 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.put("/v1/queues/:queue", async (c) => {
     const name = queueOf(c);
-    const b = await jsonBody(c, QueueConfigBody, limits.bodyBytes);
+    const b = await jsonBody(c, QueueConfigBody, limits);
     const existing = await storage.findQueue(name);
     if (existing) return c.json(queueView(existing), 200);
-    const q = await storage.prepareQueue({
+    d.queueCreation.take(name, false);
+    const q = await createQueue(storage, {
       name,
       ...(b.max_age_ms !== undefined ? { maxAgeMs: b.max_age_ms } : {}),
       ...(b.max_entries !== undefined ? { maxEntries: b.max_entries } : {}),
@@ -144,7 +119,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.post("/v1/queues/:queue/tasks", async (c) => {
     const queue = queueOf(c);
-    const b = await jsonBody(c, TaskBody, limits.bodyBytes);
+    const b = await jsonBody(c, TaskBody, limits);
     const opts: NewTaskOptions = {};
     if (b.id !== undefined) opts.id = b.id;
     const deadline = deadlineOf(b.deadline);
@@ -167,7 +142,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
 
   app.post("/v1/schedules", async (c) => {
     const commands = schedulesOf(d);
-    const body = await jsonBody(c, ScheduleBody, limits.bodyBytes);
+    const body = await jsonBody(c, ScheduleBody, limits);
     return c.json({ schedule: await commands.add(scheduleSpecFromJson(body)) }, 201);
   });
 

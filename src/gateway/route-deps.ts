@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import type { Dispatcher } from "./dispatcher.js";
 import type { GatewayLimits } from "./limits.js";
+import type { QueueCreationGate } from "./queue-creation.js";
 
 /** What the route handlers of the gateway work with. */
 export interface RouteDeps {
@@ -14,5 +15,7 @@ export interface RouteDeps {
   limits: GatewayLimits;
   /** Settings of queues that `POST /enqueue/<queue>` creates. */
   queueDefaults: Omit<QueueConfig, "name">;
+  /** Whether (and how often) requests may create queues. */
+  queueCreation: QueueCreationGate;
   log: Logger;
 }

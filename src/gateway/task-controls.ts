@@ -3,12 +3,13 @@
  * for `newTask`, and an enqueue that honours them through storage (as `Client.enqueue` does).
  */
 import type { z } from "@hono/zod-openapi";
-import { DelayedTasks, enqueueState } from "../jobs/delayed-tasks.js";
+import { DelayedTasks, enqueueState, MAX_DELAY_MS } from "../jobs/delayed-tasks.js";
 import { type DedupeResult, Idempotency, type TaskWriter } from "../jobs/idempotency.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { type NewTaskOptions, type Task, TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import { RFC3339 } from "../scheduler/when.js";
+import { checkTime } from "../time-range.js";
 import { badRequest } from "./http-errors.js";
 import type { TaskBody } from "./schemas.js";
 
@@ -16,6 +17,7 @@ type Body = z.infer<typeof TaskBody>;
 
 /**
  * The `runAt` / `delayMs` options of a task body (`run_at`: RFC 3339 or epoch ms; `delay_ms`).
+ * Times are bounded to 1970 through year 9999.
  * @throws HttpError 400 `invalid_run_at`
  */
 export function runAtOptions(b: Body): Pick<NewTaskOptions, "runAt" | "delayMs"> {
@@ -28,9 +30,13 @@ export function runAtOptions(b: Body): Pick<NewTaskOptions, "runAt" | "delayMs">
         "run_at must be an RFC 3339 time (with seconds and zone) or epoch milliseconds",
       );
     }
-    out.runAt = ms;
+    out.runAt = checkTime(ms, "run_at", "invalid_run_at");
   }
-  if (b.delay_ms !== undefined) out.delayMs = b.delay_ms;
+  if (b.delay_ms !== undefined) {
+    if (b.delay_ms > MAX_DELAY_MS)
+      throw badRequest("invalid_run_at", `delay_ms may be at most ${MAX_DELAY_MS} (${MAX_DELAY_MS / 86_400_000} days)`);
+    out.delayMs = b.delay_ms;
+  }
   return out;
 }
 

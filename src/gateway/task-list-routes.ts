@@ -7,7 +7,7 @@ import type { TaskListing, TaskListQuery } from "../dashboard/task-catalog.js";
 import type { TaskState } from "../jobs/task.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { taskView } from "./rest-routes.js";
+import { taskView } from "./rest-views.js";
 import { TaskListQueryParams, TaskListReply } from "./schemas.js";
 
 /** Paths of these endpoints (hono style, for 405 answers). */

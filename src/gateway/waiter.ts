@@ -11,6 +11,8 @@ export interface SlotSource {
   requeue(slot: WaitSlot): void;
   /** Withdraws a waiting slot. */
   remove(slot: WaitSlot): void;
+  /** Resolves once the source knows whether its queue exists (and, if it does, can pull from it). */
+  settled(): Promise<void>;
 }
 
 /** A task taken for a `/wait` answer, with the definition of the queue it came from. */
@@ -60,6 +62,11 @@ export interface WaiterParams {
   queues: readonly string[];
   /** How long to wait for every slot to fill. */
   timeoutMs: number;
+  /**
+   * Count the timeout from when every queue's source is {@link SlotSource.settled} rather than from
+   * the start (for the short grace of a `/wait` with timeout 0). @defaultValue false
+   */
+  afterSettled?: boolean;
   /** The feed of a queue. */
   feed: (queue: string) => SlotSource;
   leases: Leases;
@@ -100,7 +107,13 @@ export class Waiter {
     signal?.addEventListener("abort", () => this.cancel(), { once: true });
     for (const s of this.slots) if (this.state === "open") this.p.feed(s.queue).add(s);
     if (this.state === "open") {
-      this.timer = setTimeout(() => this.close(), this.p.timeoutMs);
+      const arm = () => {
+        if (this.state === "open") this.timer = setTimeout(() => this.close(), this.p.timeoutMs);
+      };
+      if (this.p.afterSettled) {
+        const queues = [...new Set(this.p.queues)];
+        void Promise.all(queues.map((q) => this.p.feed(q).settled())).then(arm, arm);
+      } else arm();
       this.check();
     }
     return this;

@@ -2,15 +2,17 @@ import type { KeyObject } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
 import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import { ignoreClosed } from "../nats/ignore-closed.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import type { Cancellations } from "./cancellations.js";
 import { TerminateTask } from "./handler-errors.js";
-import type { ResolvedQueue } from "./queue.js";
+import { ackWaitMs, type ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { verifyTask } from "./signing.js";
 import { deadLetterReason, writeDeadLetter } from "./storage/dead-letter-store.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
+import { deliveryIsStale, type JetStreamStorage } from "./storage/jetstream-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
-import { isFinalState, MAX_FAILURES_KEPT, type Task, TaskState } from "./task.js";
+import { MAX_FAILURES_KEPT, type Task, TaskState } from "./task.js";
 import type { TaskObserver } from "./task-observer.js";
 
 /** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
@@ -31,6 +33,24 @@ export interface AttemptRules {
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
+/** First and longest pause between tries of an outcome write that storage refused. */
+const OUTCOME_RETRY_MIN_MS = 100;
+const OUTCOME_RETRY_MAX_MS = 2_000;
+
+/** One rate-limited warning log per logger for outcome writes being retried. */
+const warnings = new WeakMap<Logger, RateLimitedLog>();
+function outcomeWarnings(log: Logger): RateLimitedLog {
+  let w = warnings.get(log);
+  if (!w) {
+    w = new RateLimitedLog(log);
+    warnings.set(log, w);
+  }
+  return w;
+}
+
+/** Tells JetStream an item is still being worked on (a closed connection is no error). */
+const touch = (m: JsMsg): void => ignoreClosed(() => m.working());
+
 /** Longest error text kept per entry of `task.failures` (`lastError` keeps it whole). */
 const FAILURE_TEXT_MAX = 1024;
 
@@ -49,6 +69,8 @@ function noteFailure(task: Task, error: string): void {
 export class Attempt {
   private settled = false;
   private activeRecorded = false;
+  private abandoned = false;
+  private wake?: () => void;
 
   constructor(
     /** The task, in state `active`, with this try counted. */
@@ -65,6 +87,51 @@ export class Attempt {
     if (this.settled || this.activeRecorded) return;
     this.activeRecorded = true;
     this.rules.storage.saveRecordQuietly(this.task);
+  }
+
+  /**
+   * Stops retrying an outcome write that storage keeps refusing (the holder is shutting down): the
+   * write in progress then fails, the item stays unacknowledged and is redelivered after its ack
+   * wait (the task runs again: the one case of at-least-once left).
+   */
+  abandon(): void {
+    this.abandoned = true;
+    this.wake?.();
+  }
+
+  /**
+   * Runs a storage write of this try's outcome until it succeeds — retrying with back-off while
+   * storage refuses it (e.g. a stream without a leader), keeping the item alive meanwhile — so a
+   * handler never runs again because its outcome could not be written, and no nak raises the
+   * delivery count. Gives up only when {@link abandon}ed.
+   */
+  private async persist(write: () => Promise<void>): Promise<void> {
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      for (let delay = OUTCOME_RETRY_MIN_MS; ; delay = Math.min(delay * 2, OUTCOME_RETRY_MAX_MS)) {
+        try {
+          await write();
+          return;
+        } catch (err) {
+          if (this.abandoned) throw err;
+          outcomeWarnings(this.rules.log).warn("outcome", "could not record a task outcome; retrying", {
+            task: this.task.id,
+            queue: this.task.queue,
+            error: errorMessage(err),
+          });
+          beat ??= setInterval(() => touch(this.msg), Math.max(50, ackWaitMs(this.rules.queue) / 3));
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, delay);
+            this.wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+        }
+      }
+    } finally {
+      clearInterval(beat);
+    }
   }
 
   /**
@@ -89,7 +156,7 @@ export class Attempt {
     this.task.tries = Math.max(0, this.task.tries - 1);
     this.task.releases = (this.task.releases ?? 0) + 1;
     describe(this.task);
-    await this.rules.storage.saveRecord(this.task);
+    await this.persist(() => this.rules.storage.saveRecord(this.task));
     return true;
   }
 
@@ -152,12 +219,7 @@ export class Attempt {
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
   keepAlive(): void {
-    if (this.settled) return;
-    try {
-      this.msg.working();
-    } catch {
-      // The connection closed; JetStream redelivers the item after its ack wait.
-    }
+    if (!this.settled) touch(this.msg);
   }
 
   /** Records the result and removes the work item. */
@@ -180,7 +242,7 @@ export class Attempt {
     const { storage } = this.rules;
     this.task.state = TaskState.Retry;
     this.task.lastError = msg;
-    await storage.saveRecord(this.task);
+    await this.persist(() => storage.saveRecord(this.task));
     storage.publishEvents(this.task);
     this.rules.observer?.taskState(this.task);
     this.msg.nak(delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries));
@@ -189,7 +251,7 @@ export class Attempt {
   private async settle(state: TaskState, error?: string): Promise<void> {
     if (this.settled) return;
     this.settled = true;
-    await finish(this.task, this.msg, this.rules, state, error);
+    await finish(this.task, this.msg, this.rules, state, error, (write) => this.persist(write));
   }
 }
 
@@ -203,14 +265,23 @@ export function maxTries(task: Task, queue: ResolvedQueue): number {
  * queue keeps dead letters), so a crash at any point leaves the entry in place: the redelivered
  * item only rewrites it. Then the final record, then the item's acknowledgement.
  */
-async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskState, error?: string): Promise<void> {
+async function finish(
+  task: Task,
+  m: JsMsg,
+  rules: AttemptRules,
+  state: TaskState,
+  error?: string,
+  persist: (write: () => Promise<void>) => Promise<void> = (write) => write(),
+): Promise<void> {
   const { storage } = rules;
   task.state = state;
   if (error !== undefined) task.lastError = error;
   const deadLetter = rules.queue.deadLetters ? deadLetterReason(state) : undefined;
-  if (deadLetter) await writeDeadLetter(storage, rules.queue, task, deadLetter);
-  if (rules.discard.has(state)) await storage.saveTombstone(task.id);
-  else await storage.saveRecord(task);
+  await persist(async () => {
+    if (deadLetter) await writeDeadLetter(storage, rules.queue, task, deadLetter);
+    if (rules.discard.has(state)) await storage.saveTombstone(task);
+    else await storage.saveRecord(task);
+  });
   m.ack();
   storage.publishEvents(task);
   rules.observer?.taskState(task);
@@ -226,9 +297,9 @@ async function finish(task: Task, m: JsMsg, rules: AttemptRules, state: TaskStat
 export async function releaseDelivery(m: JsMsg, rules: AttemptRules): Promise<void> {
   try {
     const sent = decodeTask(m.data);
-    const rec = await rules.storage.loadRecord(sent.id);
-    if (rec !== null && !(rec && isFinalState(rec.state))) {
-      const task = rec ?? sent;
+    const rec = await rules.storage.recordFor(sent.id);
+    if (!deliveryIsStale(rec, sent.run ?? 0)) {
+      const task = rec.kind === "task" && (rec.task.run ?? 0) === (sent.run ?? 0) ? rec.task : sent;
       task.releases = (task.releases ?? 0) + 1;
       await rules.storage.saveRecord(task);
     }
@@ -285,17 +356,21 @@ export async function beginAttempt(
     await finish(task, m, rules, TaskState.Cancelled, "cancelled");
     return undefined;
   }
-  if (m.info.deliveryCount > 1) {
-    // Redelivered: the record knows the tries made so far, and whether the task already finished.
-    const rec = await storage.loadRecord(task.id);
-    if (rec === null || (rec && isFinalState(rec.state))) {
-      m.ack();
-      return undefined;
-    }
-    // Deliveries bound the tries from below, so a task whose handler kills its worker before any
-    // record is written still runs out of tries instead of looping forever. Deliveries handed back
-    // unstarted are recorded as releases and do not count, and one unexplained delivery is
-    // forgiven (a worker stopped with items it had pulled but could not hand back).
+  // The record says whether this task already finished — a redelivery after a crash, or a work
+  // item replayed by anyone with access to the work subjects — whatever the delivery count: a
+  // finished task never runs again (only a later run of it, see `Task.run`).
+  const stored = await storage.recordFor(task.id);
+  if (deliveryIsStale(stored, task.run ?? 0)) {
+    m.ack();
+    return undefined;
+  }
+  const rec = stored.kind === "task" && (stored.task.run ?? 0) === (task.run ?? 0) ? stored.task : undefined;
+  if (rec || m.info.deliveryCount > 1) {
+    // The record knows the tries made so far. Deliveries bound them from below, so a task whose
+    // handler kills its worker before any record is written still runs out of tries instead of
+    // looping forever. Deliveries handed back unstarted are recorded as releases and do not count,
+    // and one unexplained delivery is forgiven (a worker stopped with items it had pulled but could
+    // not hand back).
     const releases = rec?.releases ?? 0;
     task.tries = Math.max(rec?.tries ?? 0, m.info.deliveryCount - 2 - releases);
     if (releases) task.releases = releases;

@@ -188,6 +188,7 @@ export class DeadLetters {
     const { task } = dl;
     task.queue = q.name;
     task.tries = 0;
+    task.run = await this.storage.nextRun(task);
     delete task.result;
     delete task.releases;
     delete task.progress;

@@ -22,8 +22,11 @@ export interface QueueConfig {
   maxConcurrent?: number;
   /**
    * How long JetStream waits before handing the item of a dead (silent) worker to another one.
-   * Live workers keep their items alive while handlers run, up to `maxRunTimeMs`.
-   * @defaultValue min(maxRunTimeMs, 30_000)
+   * Live workers keep their items alive (every third of this) while handlers run, up to
+   * `maxRunTimeMs`, and while items wait in their buffers; so a killed worker's items reach live
+   * workers after about this long. A handler that blocks the event loop longer than this gets its
+   * task run twice: keep CPU-bound work off the event loop (worker threads, external processes).
+   * @defaultValue min(maxRunTimeMs, 5_000)
    */
   redeliverAfterMs?: number;
   /**
@@ -53,14 +56,38 @@ export const DEFAULT_MAX_RUN_TIME_MS = 3_600_000;
 /** Default {@link QueueConfig.maxConcurrent}. */
 export const DEFAULT_MAX_CONCURRENT = 100;
 /** Default of {@link QueueConfig.redeliverAfterMs} (capped by the run time). */
-export const MAX_ACK_WAIT_MS = 30_000;
+export const MAX_ACK_WAIT_MS = 5_000;
 /** Default {@link QueueConfig.deadLetterRetentionMs}: 7 days. */
 export const DEFAULT_DEAD_LETTER_RETENTION_MS = 604_800_000;
 
-function nonNegativeInt(name: string, v: number | undefined, dflt: number, min = 0): number {
+/** Shortest `maxAgeMs` / `deadLetterRetentionMs` other than 0: JetStream refuses a max age under 100 ms. */
+export const MIN_MAX_AGE_MS = 100;
+/** Longest `maxAgeMs` / `deadLetterRetentionMs`: JetStream keeps ages as int64 nanoseconds (about 292 years). */
+export const MAX_MAX_AGE_MS = 9_223_372_036_854;
+/** Longest `maxRunTimeMs` / `redeliverAfterMs`: the longest timer Node can set (2^31-1 ms, about 24.8 days). */
+export const MAX_RUN_TIME_MS = 2_147_483_647;
+/** Most `maxConcurrent`. */
+export const MAX_CONCURRENT = 1_000_000;
+
+function int(name: string, v: number | undefined, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = v ?? dflt;
-  if (!Number.isInteger(value) || value < min) {
-    throw new ValidationError("invalid_queue_config", `${name} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ValidationError(
+      "invalid_queue_config",
+      `${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A max age: 0 (no limit) or {@link MIN_MAX_AGE_MS}–{@link MAX_MAX_AGE_MS}. */
+function maxAge(name: string, v: number | undefined, dflt: number): number {
+  const value = int(name, v, dflt, 0, MAX_MAX_AGE_MS);
+  if (value > 0 && value < MIN_MAX_AGE_MS) {
+    throw new ValidationError(
+      "invalid_queue_config",
+      `${name} must be 0 (no limit) or at least ${MIN_MAX_AGE_MS} ms, got ${value}`,
+    );
   }
   return value;
 }
@@ -72,26 +99,27 @@ function flag(name: string, v: boolean | undefined, dflt: boolean): boolean {
   return v ?? dflt;
 }
 
-/** Validates a queue definition and fills in defaults. @throws ValidationError */
+/**
+ * Validates a queue definition and fills in defaults. Every value is checked against what
+ * JetStream and Node accept (see the `MIN_`/`MAX_` constants), so a definition that passes can
+ * be created. @throws ValidationError (`invalid_queue_name`, `invalid_queue_config`)
+ */
 export function resolveQueue(q: QueueConfig): ResolvedQueue {
+  const maxRunTimeMs = int("maxRunTimeMs", q.maxRunTimeMs, DEFAULT_MAX_RUN_TIME_MS, 100, MAX_RUN_TIME_MS);
   return {
     name: validateQueueName(q.name),
-    maxAgeMs: nonNegativeInt("maxAgeMs", q.maxAgeMs, 0),
-    maxEntries: nonNegativeInt("maxEntries", q.maxEntries, 0),
-    discardOld: q.discardOld ?? false,
-    maxTries: nonNegativeInt("maxTries", q.maxTries, DEFAULT_MAX_TRIES, 1),
-    maxRunTimeMs: nonNegativeInt("maxRunTimeMs", q.maxRunTimeMs, DEFAULT_MAX_RUN_TIME_MS, 100),
-    maxConcurrent: nonNegativeInt("maxConcurrent", q.maxConcurrent, DEFAULT_MAX_CONCURRENT, 1),
+    maxAgeMs: maxAge("maxAgeMs", q.maxAgeMs, 0),
+    maxEntries: int("maxEntries", q.maxEntries, 0, 0),
+    discardOld: flag("discardOld", q.discardOld, false),
+    maxTries: int("maxTries", q.maxTries, DEFAULT_MAX_TRIES, 1),
+    maxRunTimeMs,
+    maxConcurrent: int("maxConcurrent", q.maxConcurrent, DEFAULT_MAX_CONCURRENT, 1, MAX_CONCURRENT),
     redeliverAfterMs: Math.min(
-      nonNegativeInt("redeliverAfterMs", q.redeliverAfterMs, MAX_ACK_WAIT_MS, 100),
-      q.maxRunTimeMs ?? DEFAULT_MAX_RUN_TIME_MS,
+      int("redeliverAfterMs", q.redeliverAfterMs, MAX_ACK_WAIT_MS, 100, MAX_RUN_TIME_MS),
+      maxRunTimeMs,
     ),
     deadLetters: flag("deadLetters", q.deadLetters, true),
-    deadLetterRetentionMs: nonNegativeInt(
-      "deadLetterRetentionMs",
-      q.deadLetterRetentionMs,
-      DEFAULT_DEAD_LETTER_RETENTION_MS,
-    ),
+    deadLetterRetentionMs: maxAge("deadLetterRetentionMs", q.deadLetterRetentionMs, DEFAULT_DEAD_LETTER_RETENTION_MS),
   };
 }
 

@@ -13,6 +13,7 @@ export async function retryTask(storage: JetStreamStorage, id: string, key?: Key
   const task = await storage.loadTask(id);
   await storage.removeWorkItem(task.queue, id);
   task.tries = 0;
+  task.run = await storage.nextRun(task);
   delete task.result;
   task.state = TaskState.New;
   if (key) task.signature = signTask(task, key);

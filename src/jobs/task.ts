@@ -107,6 +107,12 @@ export interface Task<P = unknown, R = unknown> {
   dependencyResults?: Record<string, TaskResult>;
   /** Hex ed25519 signature by the producer (see docs/signing.md for what it covers). */
   signature?: string;
+  /**
+   * How many times the task was started again from scratch (`retryTask`, a dead-letter redrive).
+   * A delivery of an earlier run of a task whose record is final never runs. Not covered by the
+   * signature: starting a task again is an operator's action (see docs/signing.md).
+   */
+  run?: number;
   /** Deliveries handed back unstarted (worker shutdown, HTTP client gone): they do not count as tries. */
   releases?: number;
   /** Epoch ms before which the task must not start (a delayed task). */

@@ -1,5 +1,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
+import { ignoreClosed } from "../nats/ignore-closed.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import type { Cancellations } from "./cancellations.js";
 import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
@@ -58,10 +60,13 @@ export class Worker {
   private readonly served: Served[];
   private stopping = false;
   private readonly running = new Map<string, AbortController>();
+  /** Tries whose handler returned and whose outcome is being recorded (abandoned at the shutdown timeout). */
+  private readonly settling = new Set<Attempt>();
   private readonly inProgress = new Set<Promise<void>>();
   private free: number;
   private unlisten?: () => void;
   private heartbeat?: WorkerHeartbeat;
+  private readonly warn: RateLimitedLog;
   private markStopped!: () => void;
   /** Resolves once {@link stop} has finished. */
   readonly stopped = new Promise<void>((resolve) => {
@@ -69,6 +74,7 @@ export class Worker {
   });
 
   constructor(private readonly p: WorkerParams) {
+    this.warn = new RateLimitedLog(p.log);
     this.free = p.concurrency;
     const batch = Math.max(1, p.concurrency);
     this.served = p.queues.map((q) => ({
@@ -104,6 +110,7 @@ export class Worker {
     this.heartbeat?.stop();
     const timer = setTimeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
+      for (const a of this.settling) a.abandon();
     }, this.p.shutdownTimeoutMs);
     await Promise.all(this.served.map((s) => s.source.stop()));
     await Promise.allSettled([...this.inProgress]);
@@ -158,20 +165,13 @@ export class Worker {
 
   private async handle(m: JsMsg, rules: AttemptRules, free: () => void): Promise<void> {
     const { queue, log } = rules;
-    let attempt: Attempt | undefined;
-    try {
-      attempt = await beginAttempt(m, rules, { deferActiveRecord: true });
-    } catch (err) {
-      log.error("could not start a task; it will be redelivered", { subject: m.subject, error: errorMessage(err) });
-      m.nak(1000);
-      return;
-    }
+    const attempt = await this.begin(m, rules);
     if (!attempt) return;
     const { task } = attempt;
     const ctl = new AbortController();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 2));
+    const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 3));
     // Most handlers finish in milliseconds; only a try that lasts gets an `active` record.
     const active = setTimeout(() => attempt.recordActive(), ACTIVE_RECORD_DELAY_MS);
     const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
@@ -205,15 +205,49 @@ export class Worker {
       free();
     }
     rules.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
+    // The attempt retries outcome writes that storage refuses until they succeed, or until the
+    // shutdown timeout abandons it: only then is the item left to be redelivered (and run again).
+    this.settling.add(attempt);
     try {
       if (!failed) await attempt.complete(result);
       else if (failure instanceof TaskCancelledError) await attempt.cancel();
       else if (failure instanceof RateLimitError) await this.postpone(attempt, failure, rules);
       else await attempt.fail(failure);
     } catch (err) {
-      // Storage failed while recording the outcome: leave the item unacknowledged so it is redelivered.
-      log.error("could not record a task outcome; it will be redelivered", { task: task.id, error: errorMessage(err) });
-      m.nak(1000);
+      log.error("gave up recording a task outcome at shutdown; it will be redelivered and run again", {
+        task: task.id,
+        error: errorMessage(err),
+      });
+    } finally {
+      this.settling.delete(attempt);
+    }
+  }
+
+  /**
+   * Starts a try of a delivery. When storage cannot be read (e.g. the task store has no leader for
+   * a moment) it tries again with back-off, keeping the item alive, instead of handing it back:
+   * each redelivery would raise the delivery count that tries are floored on. While stopping, the
+   * item is left to be redelivered after its ack wait.
+   */
+  private async begin(m: JsMsg, rules: AttemptRules): Promise<Attempt | undefined> {
+    let beat: NodeJS.Timeout | undefined;
+    try {
+      for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+        try {
+          return await beginAttempt(m, rules, { deferActiveRecord: true });
+        } catch (err) {
+          if (this.stopping) return undefined;
+          this.warn.warn("begin", "could not start a task; trying again", {
+            queue: rules.queue.name,
+            subject: m.subject,
+            error: errorMessage(err),
+          });
+          beat ??= setInterval(() => ignoreClosed(() => m.working()), Math.max(50, ackWaitMs(rules.queue) / 3));
+          await new Promise((r) => setTimeout(r, delay));
+        }
+      }
+    } finally {
+      clearInterval(beat);
     }
   }
 

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
+import { BearerTokens } from "../bearer-tokens.js";
 import type { Logger } from "../logger.js";
 import type { JetqMetrics } from "./jetq-metrics.js";
 
@@ -10,14 +11,22 @@ export interface MetricsServerParams {
   port: number;
   /** Address to bind. @defaultValue `"127.0.0.1"` */
   host?: string;
+  /**
+   * Accepted bearer tokens; with any, a scrape needs `Authorization: Bearer <token>` (else 401).
+   * `jetq serve` passes the HTTP gateway's tokens. @defaultValue none (open)
+   */
+  tokens?: readonly string[];
   log: Logger;
 }
 
 /** Serves `GET /metrics` in the Prometheus text format. */
 export class MetricsServer {
   private server?: Server;
+  private readonly tokens: BearerTokens;
 
-  constructor(private readonly p: MetricsServerParams) {}
+  constructor(private readonly p: MetricsServerParams) {
+    this.tokens = new BearerTokens(p.tokens ?? []);
+  }
 
   /** The URL of the metrics endpoint (after `start`). */
   get url(): string {
@@ -31,6 +40,12 @@ export class MetricsServer {
     this.server = createServer((req, res) => {
       if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+        return;
+      }
+      if (this.tokens.enabled && !this.tokens.accepts(req.headers.authorization)) {
+        res
+          .writeHead(401, { "content-type": "text/plain", "www-authenticate": 'Bearer realm="jetq"' })
+          .end("a valid bearer token is required\n");
         return;
       }
       this.p.metrics.text().then(

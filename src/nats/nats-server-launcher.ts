@@ -64,6 +64,11 @@ export class NatsServerLauncher {
     this.host = opts.host ?? "127.0.0.1";
   }
 
+  /** The server's name (`server_name`, the name cluster info reports leaders by). */
+  get serverName(): string {
+    return this.opts.serverName ?? "jetq";
+  }
+
   /** The URL clients connect to, e.g. `nats://127.0.0.1:4222`. */
   get url(): string {
     return `nats://${this.host}:${this.port}`;
@@ -124,7 +129,7 @@ export class NatsServerLauncher {
   }
 
   private config(): string {
-    const name = this.opts.serverName ?? "jetq";
+    const name = this.serverName;
     const lines = [
       `server_name: "${name}"`,
       `listen: "${this.host}:${this.port}"`,

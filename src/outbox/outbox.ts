@@ -1,9 +1,30 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { statSync } from "node:fs";
+import { chmodSync, closeSync, openSync, statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { ValidationError } from "../errors.js";
 import { OutboxError, OutboxFullError, type OutboxLimit } from "./outbox-errors.js";
+
+/**
+ * Makes the outbox file readable by its owner only (it holds payloads not yet sent): a new file is
+ * created with mode 0600 before SQLite opens it, and an existing file or WAL readable by others is
+ * narrowed to 0600. SQLite creates the WAL with the database file's mode. Failures are left to
+ * SQLite's open to report.
+ */
+function keepPrivate(path: string): void {
+  try {
+    closeSync(openSync(path, "wx", 0o600));
+  } catch {
+    // exists already (narrowed below), or cannot be created (SQLite says why)
+  }
+  for (const file of [path, `${path}-wal`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // missing, or not ours to change
+    }
+  }
+}
 
 /** What an outbox does when a new message would exceed a limit. */
 export type OutboxFullPolicy = "reject" | "dropOldest";
@@ -276,6 +297,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       // missing: SQLite creates it (or says why it cannot)
     }
     if (isDir) throw new OutboxError("outbox_unreadable", path, `outbox file ${path} is a directory, not a file`);
+    if (path !== ":memory:" && path !== "") keepPrivate(path);
     let db: Database.Database;
     try {
       db = new Database(path);

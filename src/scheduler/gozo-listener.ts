@@ -1,8 +1,8 @@
-import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { JetqError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
-import { parseGozoMessage, type ScheduleLimits } from "./gozo-protocol.js";
+import { checkHeaderBlock, parseGozoMessage, type ScheduleLimits } from "./gozo-protocol.js";
 import type { ScheduleStore } from "./schedule-store.js";
 
 /** Parameters of {@link GozoListener}. */
@@ -16,13 +16,27 @@ export interface GozoListenerParams {
   clock?: () => number;
 }
 
+/**
+ * The undecoded header block of a received message. nats.js decodes headers only when
+ * `msg.headers` is first read, and its decoder costs time quadratic in the number of headers, so
+ * the block is measured first. Undefined when the client keeps it elsewhere (then the decoded
+ * headers are counted instead, by `parseGozoMessage`).
+ */
+function rawHeaderBlock(msg: Msg): Uint8Array | undefined {
+  const m = msg as unknown as { _msg?: { hdr?: unknown }; _rdata?: unknown };
+  const hdr = m._msg?.hdr;
+  if (typeof hdr !== "number" || !(m._rdata instanceof Uint8Array)) return undefined;
+  return m._rdata.subarray(0, Math.max(0, hdr));
+}
+
 /** Queue group shared by all `jetq serve` instances, so each Gozo message is taken by one of them. */
 export const GOZO_QUEUE_GROUP = "jetq-scheduler";
 
 /**
  * Takes Gozo protocol messages and stores them as schedules (or cancels). Runs on every instance
- * (a queue group spreads the work); only the elected leader fires. Bad messages have no one to
- * answer, so they are logged (rate-limited) and dropped.
+ * (a queue group spreads the work); only the elected leader fires. Bad messages (malformed, over
+ * the header limits, or refused by the target policy) have no one to answer, so they are logged
+ * (rate-limited, per reason) and dropped.
  */
 export class GozoListener {
   private sub?: Subscription;
@@ -51,8 +65,10 @@ export class GozoListener {
     });
   }
 
-  private async handle(msg: Parameters<typeof parseGozoMessage>[0], now: number): Promise<void> {
+  private async handle(msg: Msg, now: number): Promise<void> {
     try {
+      const raw = rawHeaderBlock(msg);
+      if (raw) checkHeaderBlock(raw);
       const cmd = parseGozoMessage(msg, now, this.p.limits);
       if (cmd.kind === "cancel") {
         await this.p.store.cancel(cmd.id);
@@ -64,7 +80,12 @@ export class GozoListener {
     } catch (err) {
       this.counts.refused++;
       const code = err instanceof JetqError ? err.code : "internal";
-      this.warn.warn(code, "dropped a Gozo message", { code, error: (err as Error).message });
+      // There is no one to answer: say why in the log, at most once per reason per interval.
+      this.warn.warn(code, "dropped a Gozo message", {
+        code,
+        error: (err as Error).message,
+        ...(msg.reply ? { reply: msg.reply.slice(0, 200) } : {}),
+      });
     }
   }
 

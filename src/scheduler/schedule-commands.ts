@@ -1,4 +1,6 @@
 import { NotFoundError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import { RateLimitedLog } from "../rate-limited-log.js";
 import { buildSchedule, type ScheduleLimits, type ScheduleSpec } from "./gozo-protocol.js";
 import { type Schedule, validateScheduleId } from "./schedule.js";
 import type { ScheduleStore } from "./schedule-store.js";
@@ -23,7 +25,11 @@ export interface ScheduleView {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Converts a schedule to its JSON view. */
+/**
+ * Converts a schedule to its JSON view.
+ * @throws RangeError when a time of the schedule cannot be shown as a date (only stored schedules
+ * written before times were bounded, or written to the stream directly, can hold such times).
+ */
 export function viewSchedule(s: Schedule): ScheduleView {
   const v: ScheduleView = {
     id: s.id,
@@ -51,11 +57,16 @@ export function viewSchedule(s: Schedule): ScheduleView {
  * writes to the schedules stream and answers only once the write is stored.
  */
 export class ScheduleCommands {
+  private readonly warn: RateLimitedLog;
+
   constructor(
     private readonly store: ScheduleStore,
     private readonly limits: ScheduleLimits,
+    log: Logger,
     private readonly clock: () => number = Date.now,
-  ) {}
+  ) {
+    this.warn = new RateLimitedLog(log);
+  }
 
   /** Stores a schedule; resolves with the stored view. @throws ValidationError, StorageError */
   async add(spec: ScheduleSpec): Promise<ScheduleView> {
@@ -71,14 +82,37 @@ export class ScheduleCommands {
     return viewSchedule(s);
   }
 
-  /** Up to `limit` pending schedules after cursor `after` (a stream sequence); `next` continues the listing. */
+  /**
+   * Up to `limit` pending schedules after cursor `after` (a stream sequence); `next` continues the
+   * listing. A stored schedule that cannot be read or shown is left out (and logged, rate-limited),
+   * so one bad message never breaks the listing.
+   */
   async list(limit: number, after = 0): Promise<{ schedules: ScheduleView[]; next?: number }> {
-    const { schedules, last } = await this.store.list(limit, after);
-    return { schedules: schedules.map(viewSchedule), ...(schedules.length >= limit ? { next: last } : {}) };
+    const { schedules, last } = await this.store.list(limit, after, (seq, err) => this.skipped(seq, err));
+    const views: ScheduleView[] = [];
+    for (const s of schedules) {
+      try {
+        views.push(viewSchedule(s));
+      } catch (err) {
+        this.skipped(undefined, err, s.id);
+      }
+    }
+    return { schedules: views, ...(schedules.length >= limit ? { next: last } : {}) };
   }
 
-  /** Cancels a pending schedule. @throws NotFoundError (`schedule_not_found`) */
+  private skipped(seq: number | undefined, err: unknown, id?: string): void {
+    this.warn.warn("list_unreadable", "left an unreadable stored schedule out of a listing", {
+      ...(seq !== undefined ? { seq } : {}),
+      ...(id !== undefined ? { id: id.slice(0, 200) } : {}),
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+
+  /**
+   * Cancels a pending schedule. Delayed tasks' schedules (`jetq-task-…`) are cancelled by
+   * cancelling the task. @throws ValidationError (`reserved_id`), NotFoundError (`schedule_not_found`)
+   */
   async cancel(id: string): Promise<void> {
-    await this.store.cancel(validateScheduleId(id));
+    await this.store.cancel(this.limits.policy.checkId(validateScheduleId(id)));
   }
 }

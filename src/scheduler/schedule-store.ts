@@ -141,8 +141,15 @@ export class ScheduleStore {
     }
   }
 
-  /** Pending schedules in stream order, at most `limit`, starting after sequence `after`. */
-  async list(limit: number, after = 0): Promise<{ schedules: Schedule[]; last: number }> {
+  /**
+   * Pending schedules in stream order, at most `limit`, starting after sequence `after`. A message
+   * that does not decode is passed to `onUnreadable` and skipped.
+   */
+  async list(
+    limit: number,
+    after = 0,
+    onUnreadable: (seq: number, err: unknown) => void = () => undefined,
+  ): Promise<{ schedules: Schedule[]; last: number }> {
     const info = await this.jsm.streams.info(SCHEDULES_STREAM);
     const out: Schedule[] = [];
     let last = after;
@@ -155,7 +162,13 @@ export class ScheduleStore {
     try {
       for await (const m of messages) {
         last = m.seq;
-        if (!isCancelMarker(m.headers)) out.push(decodeSchedule(m.headers, m.data));
+        if (!isCancelMarker(m.headers)) {
+          try {
+            out.push(decodeSchedule(m.headers, m.data));
+          } catch (err) {
+            onUnreadable(m.seq, err);
+          }
+        }
         if (out.length >= limit || m.info.pending === 0) break;
       }
     } finally {

@@ -1,6 +1,7 @@
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import type { Recurrence } from "../recurrence.js";
+import { hasControlCharacter } from "./target-policy.js";
 
 /** A delayed (or recurring) message: at `due`, `payload` is published to `target`. */
 export interface Schedule {
@@ -45,32 +46,20 @@ export const H = {
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,200}$/;
 const MAX_ID_BYTES = 256;
-/** Characters NATS forbids in a subject we publish to. */
-const SUBJECT = /^[^\s*>.][^\s*>]*$/;
 
-/** Checks a schedule id (any string of 1–256 bytes). @throws ValidationError (`invalid_id`) */
+/**
+ * Checks a schedule id: any string of 1–256 bytes without control characters (an id travels in
+ * headers, `Gozo-Id`, where they cannot go).
+ * @throws ValidationError (`invalid_id`)
+ */
 export function validateScheduleId(id: unknown): string {
-  if (typeof id !== "string" || id.length === 0 || Buffer.byteLength(id) > MAX_ID_BYTES) {
-    throw new ValidationError("invalid_id", `schedule id must be a string of 1-${MAX_ID_BYTES} bytes`);
-  }
-  return id;
-}
-
-/** Checks a target subject: literal (no wildcards), no spaces, no empty tokens. @throws ValidationError (`invalid_subject`) */
-export function validateTarget(subject: unknown): string {
-  if (
-    typeof subject !== "string" ||
-    !SUBJECT.test(subject) ||
-    subject.endsWith(".") ||
-    subject.includes("..") ||
-    subject.length > 1024
-  ) {
+  if (typeof id !== "string" || id.length === 0 || Buffer.byteLength(id) > MAX_ID_BYTES || hasControlCharacter(id)) {
     throw new ValidationError(
-      "invalid_subject",
-      `invalid target subject ${JSON.stringify(String(subject).slice(0, 80))}`,
+      "invalid_id",
+      `schedule id must be a string of 1-${MAX_ID_BYTES} bytes without control characters`,
     );
   }
-  return subject;
+  return id;
 }
 
 /**

@@ -7,6 +7,7 @@ import { ScheduleApi } from "./schedule-api.js";
 import { ScheduleCommands } from "./schedule-commands.js";
 import { ScheduleStore } from "./schedule-store.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
+import { TargetPolicy } from "./target-policy.js";
 
 /** Parameters of {@link SchedulerService}. */
 export interface SchedulerServiceParams {
@@ -16,8 +17,13 @@ export interface SchedulerServiceParams {
   subject?: string;
   /** Replicas of the schedules stream and election bucket. @defaultValue 1 */
   replicas?: number;
-  /** Schedules further ahead are refused. @defaultValue 10 years */
+  /** Schedules further ahead are refused, and so are intervals longer than this. @defaultValue 10 years */
   maxFutureMs?: number;
+  /**
+   * Subject patterns schedules may publish to although they lie in a refused namespace (`$…`,
+   * `jetq.…`, the Gozo subject); see docs/scheduler.md. @defaultValue none
+   */
+  allowTargets?: readonly string[];
   /** Leader claim lifetime; a dead leader is replaced within about this. @defaultValue 3000 ms */
   electionTtlMs?: number;
   /** Candidate name in elections. @defaultValue `<hostname>:<pid>` */
@@ -62,11 +68,16 @@ export class SchedulerService {
   async start(): Promise<void> {
     const { nc, log } = this.p;
     this.store = await ScheduleStore.open(nc, { replicas: this.p.replicas ?? 1 });
+    const policy = new TargetPolicy({
+      gozoSubject: this.p.subject ?? "gozo",
+      ...(this.p.allowTargets ? { allowTargets: this.p.allowTargets } : {}),
+    });
     const limits = {
       maxFutureMs: this.p.maxFutureMs ?? 10 * 365 * 86_400_000,
       maxPayloadBytes: (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM,
+      policy,
     };
-    this.commands = new ScheduleCommands(this.store, limits);
+    this.commands = new ScheduleCommands(this.store, limits, log);
     this.listener = new GozoListener({
       nc,
       store: this.store,
@@ -77,7 +88,12 @@ export class SchedulerService {
     this.listener.start();
     this.api = new ScheduleApi(nc, this.commands, log);
     this.api.start();
-    const scheduler = new Scheduler({ store: this.store, log, ...(this.p.onFire ? { onFire: this.p.onFire } : {}) });
+    const scheduler = new Scheduler({
+      store: this.store,
+      log,
+      policy,
+      ...(this.p.onFire ? { onFire: this.p.onFire } : {}),
+    });
     this.scheduler = scheduler;
     this.election = new LeaderElection({
       nc,

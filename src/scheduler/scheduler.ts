@@ -10,6 +10,7 @@ import { MessageDeleter } from "./message-deleter.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
 import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
 import { StreamTargets } from "./stream-targets.js";
+import { TargetPolicy } from "./target-policy.js";
 
 /** Parameters of {@link Scheduler}. */
 export interface SchedulerParams {
@@ -28,6 +29,8 @@ export interface SchedulerParams {
   maxInFlight?: number;
   /** Called with the lateness (ms) of every fire. */
   onFire?: (latenessMs: number) => void;
+  /** Checked again before each fire; a refused schedule is logged and deleted. @defaultValue `new TargetPolicy()` */
+  policy?: TargetPolicy;
 }
 
 /** Counters a scheduler keeps (also exported as metrics). */
@@ -44,6 +47,7 @@ export interface SchedulerStats {
 }
 
 const RETRY_MS = 1000;
+const DEFAULT_POLICY = new TargetPolicy();
 
 /**
  * Fires stored schedules on time. Runs only on the elected leader: `start()` loads every stored
@@ -215,6 +219,17 @@ export class Scheduler {
       s = decodeSchedule(stored.headers, stored.data);
     } catch (err) {
       this.p.log.error("dropping a corrupt stored schedule", { seq: e.seq, error: (err as Error).message });
+      this.deleter.add(e.seq);
+      return;
+    }
+    const refused = (this.p.policy ?? DEFAULT_POLICY).fireRefusal(s);
+    if (refused) {
+      this.warn.warn(`refused:${refused.code}`, "deleted a stored schedule the target policy refuses", {
+        id: s.id,
+        target: s.target,
+        code: refused.code,
+        error: refused.message,
+      });
       this.deleter.add(e.seq);
       return;
     }

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { isTimeInRange } from "../time-range.js";
 
 const EPOCH_SECONDS = /^\d{1,12}(\.\d{1,9})?$/;
 const RELATIVE = /^\+(\d{1,12}(?:\.\d{1,9})?)(ms|s|m|h|d)?$/;
@@ -15,7 +16,7 @@ function invalid(value: string, why: string): never {
  * - Gozo's forms: Unix epoch seconds (`"1735689600"`) and `+N` seconds from now (`"+10"`).
  * - Extensions: fractional seconds (`"1735689600.250"`, `"+1.5"`), units (`"+250ms"`, `"+5m"`, `"+1h"`, `"+2d"`),
  *   and RFC 3339 timestamps (`"2026-01-01T00:00:00.5Z"`).
- * A time in the past is valid (it fires at once).
+ * A time in the past is valid (it fires at once); times before 1970 or after year 9999 are not.
  * @param maxFutureMs due times further than this from `now` are refused.
  * @throws ValidationError (`invalid_when`)
  */
@@ -27,7 +28,7 @@ export function parseWhen(value: string, now: number, maxFutureMs: number): numb
   else if (EPOCH_SECONDS.test(v)) due = Number(v) * 1000;
   else if (RFC3339.test(v)) due = Date.parse(v.replace(" ", "T"));
   else return invalid(v, "use Unix epoch seconds, +seconds, +N(ms|s|m|h|d) or an RFC 3339 time");
-  if (!Number.isFinite(due)) invalid(v, "not a valid time");
+  if (!isTimeInRange(due)) invalid(v, "not a time between 1970 and the end of year 9999");
   due = Math.round(due);
   if (due - now > maxFutureMs) invalid(v, `more than ${Math.round(maxFutureMs / 86_400_000)} days ahead`);
   return due;

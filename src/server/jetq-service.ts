@@ -5,6 +5,7 @@ import { JetStreamDashboardStore } from "../dashboard/dashboard-store.js";
 import { ConfigError, JetqError } from "../errors.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
+import { QueueJanitor } from "../jobs/queue-janitor.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
@@ -31,6 +32,8 @@ export interface JetqServiceOptions {
   http?: JetqHttpOptions | false;
   /** Schedules further ahead are refused. @defaultValue 10 years */
   maxFutureMs?: number;
+  /** Subject patterns schedules may publish to beyond the default policy (docs/scheduler.md). @defaultValue none */
+  allowTargets?: readonly string[];
   /** Serve Prometheus metrics at `http://host:port/metrics`. @defaultValue off */
   metrics?: { host: string; port: number };
   log: Logger;
@@ -39,7 +42,7 @@ export interface JetqServiceOptions {
 /** HTTP gateway settings of {@link JetqService}. */
 export type JetqHttpOptions = Pick<
   HttpGatewayParams,
-  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "ui"
+  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "createQueues" | "ui"
 > & {
   /**
    * When the address is already in use, log an error and run without the gateway instead of failing
@@ -64,6 +67,8 @@ export class JetqService {
   taskScheduler?: TaskScheduler;
   /** Releases blocked tasks when their dependencies finish. */
   resolver?: DependencyResolver;
+  /** Clears work items a server crash left behind. */
+  janitor?: QueueJanitor;
   /** The metrics endpoint, when enabled. */
   metricsServer?: MetricsServer;
   /** The task index, time series and instances behind the dashboard and `jetq.api.tasks.list`. */
@@ -111,6 +116,7 @@ export class JetqService {
         replicas: this.opts.replicas ?? 1,
         ...(this.opts.subject ? { subject: this.opts.subject } : {}),
         ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
+        ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
         ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
       });
       await this.scheduler.start();
@@ -121,6 +127,8 @@ export class JetqService {
       await this.taskScheduler.start();
       this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
       await this.resolver.start();
+      this.janitor = new QueueJanitor({ storage: this.storage, log: log.child({ component: "janitor" }) });
+      this.janitor.start();
       this.dashboard = new DashboardService({
         store: new JetStreamDashboardStore({
           storage: this.storage,
@@ -131,7 +139,9 @@ export class JetqService {
       });
       await this.dashboard.start();
       if (metrics && this.opts.metrics) {
-        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, log });
+        // With HTTP tokens set, /metrics asks for the same bearer tokens.
+        const tokens = this.opts.http ? (this.opts.http.tokens ?? []) : [];
+        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
         await this.metricsServer.start();
       }
       if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.dashboard, this.opts.http);
@@ -182,7 +192,14 @@ export class JetqService {
     await this.gateway
       ?.stop()
       .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    for (const part of [this.metricsServer, this.dashboard, this.resolver, this.taskScheduler, this.scheduler]) {
+    for (const part of [
+      this.metricsServer,
+      this.dashboard,
+      this.janitor,
+      this.resolver,
+      this.taskScheduler,
+      this.scheduler,
+    ]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
     this.storage?.close();

@@ -45,7 +45,7 @@ describe("the task index of jetq serve", () => {
       await storage.acks.publish(`jetq.task.${t.id}`, encodeTask(t), i % 2 === 0 ? recordHeaders(t) : headers());
     }
     // One tombstone: a discarded task is not listed.
-    await storage.saveTombstone("old-05");
+    await storage.saveTombstone({ ...newTask("mail", {}, { id: "old-05" }), queue: "old", state: TaskState.Complete });
     storage.close();
     await nc.close();
     service = new JetqService({

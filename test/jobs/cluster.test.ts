@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Client, newTask, Router, silentLogger, TaskState } from "../../src/index.js";
+import { queueStream } from "../../src/jobs/storage/layout.js";
 import { NatsCluster } from "../../src/nats/nats-server-launcher.js";
 import { firstMatch } from "../support/nats.js";
 
@@ -53,6 +55,78 @@ describe("replicated storage on a 3-node cluster", () => {
       ac.abort();
       await done;
     } finally {
+      final.close();
+      await client.close();
+    }
+  });
+});
+
+describe("losing the stream leader's node", () => {
+  const cluster = new NatsCluster();
+  before(async () => {
+    await cluster.start(3);
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  // The stream itself needs a new raft leader first: 4-9 s after a SIGKILL on 2.9 and 2.14 alike
+  // (the server's election timeout), during which nothing can be stored. What jetq controls is how
+  // soon it works again once the stream has a leader: its pulls expire in 5 s (nats.js's default
+  // 30 s left a queue standing still ~36 s), so the first task enqueued then completes at once.
+  it("a queue works again within 2 s of its stream electing a new leader after a SIGKILL", async () => {
+    const queue = "failover";
+    const client = await Client.connect({
+      servers: cluster.urls,
+      queue: { name: queue },
+      replicas: 3,
+      logger: silentLogger,
+    });
+    const ac = new AbortController();
+    const final = client.events({ queue, final: true });
+    const enqueuedAt = new Map<string, number>();
+    let killedAt = Number.POSITIVE_INFINITY;
+    let writableAgainAt = 0;
+    let producing = true;
+    const producer = (async () => {
+      for (let i = 0; producing; i++) {
+        const t = newTask("f", i);
+        try {
+          await client.enqueue(t);
+          const now = Date.now();
+          enqueuedAt.set(t.id, now);
+          if (now > killedAt && writableAgainAt === 0) writableAgainAt = now;
+        } catch {
+          // the stream is electing a leader: try the next one
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const done = client.run(
+      new Router().handle("f", (t) => t.payload),
+      { signal: ac.signal },
+    );
+    try {
+      await firstMatch(final, () => true);
+      const jsm = await jetstreamManager(client.nc);
+      const leader = (await jsm.streams.info(queueStream(queue))).cluster?.leader;
+      const node = cluster.nodes.find((n) => n.serverName === leader);
+      assert.ok(node, `stream leader ${leader} is one of the nodes`);
+      await node.kill();
+      killedAt = Date.now();
+      const e = await firstMatch(final, (ev) => (enqueuedAt.get(ev.taskId) ?? 0) > killedAt, 60_000);
+      const doneAt = Date.now();
+      assert.equal(e.state, TaskState.Complete);
+      const recovery = doneAt - writableAgainAt;
+      assert.ok(
+        recovery < 2_000,
+        `writable again ${writableAgainAt - killedAt} ms after the kill, first task done ${doneAt - killedAt} ms after it`,
+      );
+    } finally {
+      producing = false;
+      await producer;
+      ac.abort();
+      await done;
       final.close();
       await client.close();
     }

@@ -326,28 +326,28 @@ describe("dead letters", () => {
     );
   });
 
-  it("writes the dead letter before the final record: a redelivered final failure replaces it", async () => {
+  it("writes the dead letter before the final record; a failed final record is retried, not run again", async () => {
     await withWorker(nats.server.url, { name: uniq(), maxTries: 1 }, flaky(), async (c, outcome) => {
       const q = c.queue.name;
       const save = c.storage.saveRecord.bind(c.storage);
       let seenBefore: number | undefined;
       c.storage.saveRecord = async (task: Task) => {
         if (task.state === TaskState.Terminated && seenBefore === undefined) {
-          // The worker "dies" here: the entry must already be stored; the item is not acknowledged.
+          // Storage refuses the final record once: the entry must already be stored.
           seenBefore = (await c.deadLetters.get(q, task.id)).seq;
-          throw new StorageError("storage_failed", "simulated crash before the final record");
+          throw new StorageError("storage_failed", "simulated failure of the final record");
         }
         return save(task);
       };
       const t = await c.enqueue(newTask("job", { fail: true }));
       const rec = await outcome(t.id);
       assert.equal(rec.state, TaskState.Terminated);
-      assert.equal(rec.lastError, "refused on run 2", "the redelivery ran it again");
+      assert.equal(rec.lastError, "refused on run 1", "the handler ran once: the outcome write was retried");
       assert.ok(seenBefore);
       const { deadLetters } = await c.deadLetters.list(q);
       assert.equal(deadLetters.length, 1);
-      assert.ok(deadLetters[0]!.seq > seenBefore!);
-      assert.equal(deadLetters[0]!.task.lastError, "refused on run 2");
+      assert.ok(deadLetters[0]!.seq > seenBefore!, "the retried outcome rewrote the entry");
+      assert.equal(deadLetters[0]!.task.lastError, "refused on run 1");
     });
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -190,6 +190,23 @@ describe("Outbox", () => {
       () => Outbox.open(damaged),
       (e: unknown) => e instanceof OutboxError && e.code === "outbox_corrupt" && e.message.includes(damaged),
     );
+  });
+
+  it("keeps the database and its WAL readable by the owner only (0600), narrowing an existing file", () => {
+    const path = file();
+    const box = Outbox.open(path);
+    try {
+      box.save(msg(1));
+      for (const f of [path, `${path}-wal`])
+        assert.equal(statSync(f).mode & 0o777, 0o600, `${f}: ${(statSync(f).mode & 0o777).toString(8)}`);
+    } finally {
+      box.close();
+    }
+    const older = file();
+    writeFileSync(older, "");
+    chmodSync(older, 0o644);
+    Outbox.open(older).close();
+    assert.equal(statSync(older).mode & 0o777, 0o600);
   });
 
   it("has one owner at a time: a second open fails with outbox_locked until the first closes", () => {

@@ -5,8 +5,9 @@ import { ValidationError } from "../../src/errors.js";
 import { nextOccurrence } from "../../src/recurrence.js";
 import { firedHeaders, parseGozoMessage } from "../../src/scheduler/gozo-protocol.js";
 import { scheduleKey, scheduleSubject } from "../../src/scheduler/schedule.js";
+import { TargetPolicy } from "../../src/scheduler/target-policy.js";
 
-const limits = { maxFutureMs: 365 * 86_400_000, maxPayloadBytes: 1000 };
+const limits = { maxFutureMs: 365 * 86_400_000, maxPayloadBytes: 1000, policy: new TargetPolicy() };
 const now = 1_700_000_000_000;
 
 function msg(h: Record<string, string>, reply?: string, data = "hi") {

@@ -44,6 +44,7 @@ import {
   recordMsgId,
   TASKS_STREAM,
   TASKS_SUBJECTS,
+  TOMBSTONE_RUN_HEADER,
   taskEventSubject,
   taskInfoEventSubject,
   taskSubject,
@@ -90,6 +91,23 @@ export interface QueueInfo {
   consumers: ConsumerInfo[];
   /** Runtime controls: paused, rate limit, hold. */
   controls: QueueControls;
+}
+
+/**
+ * What the task store holds for a task id: nothing, a tombstone (the task finished and its record
+ * was discarded; `run` is the run that finished), or its latest record.
+ */
+export type StoredRecord = { kind: "none" } | { kind: "discarded"; run: number } | { kind: "task"; task: Task };
+
+/**
+ * True when a delivery of run `run` of a task must not run: its record is final for that run or a
+ * later one (a redelivery after a crash, a replayed work item), or belongs to a later run.
+ */
+export function deliveryIsStale(rec: StoredRecord, run: number): boolean {
+  if (rec.kind === "none") return false;
+  if (rec.kind === "discarded") return rec.run >= run;
+  const recRun = rec.task.run ?? 0;
+  return recRun > run || (recRun === run && isFinalState(rec.task.state));
 }
 
 /** Summary of the task store. */
@@ -423,15 +441,36 @@ export class JetStreamStorage {
   }
 
   /**
-   * Replaces a task's record with an empty tombstone: the task then reads as not found, yet a
-   * redelivered work item still sees that the task was finished (used to discard final states).
+   * Replaces a finished task's record with an empty tombstone (carrying the task's run): the task
+   * then reads as not found, yet a redelivered work item still sees that the task was finished
+   * (used to discard final states).
    */
-  async saveTombstone(id: string): Promise<void> {
+  async saveTombstone(task: Task): Promise<void> {
+    const h = headers();
+    if (task.run) h.set(TOMBSTONE_RUN_HEADER, String(task.run));
     try {
-      await this.acks.publish(taskSubject(id), new Uint8Array(0));
+      await this.acks.publish(taskSubject(task.id), new Uint8Array(0), h);
     } catch (err) {
-      throw wrapStorage(err, `discarding task ${id}`);
+      throw wrapStorage(err, `discarding task ${task.id}`);
     }
+  }
+
+  /** What the task store holds for `id` (see {@link StoredRecord}). */
+  async recordFor(id: string): Promise<StoredRecord> {
+    const m = await lastBySubject(this.jsm, TASKS_STREAM, taskSubject(id));
+    if (!m) return { kind: "none" };
+    if (m.data.byteLength === 0) return { kind: "discarded", run: Number(m.header?.get(TOMBSTONE_RUN_HEADER) || 0) };
+    return { kind: "task", task: decodeTask(m.data) };
+  }
+
+  /**
+   * The run number for starting `task` again from scratch (retry, redrive): one past both its own
+   * and its stored record's, so no delivery of an earlier run can stand in for it.
+   */
+  async nextRun(task: Task): Promise<number> {
+    const rec = await this.recordFor(task.id);
+    const stored = rec.kind === "task" ? (rec.task.run ?? 0) : rec.kind === "discarded" ? rec.run : 0;
+    return Math.max(task.run ?? 0, stored) + 1;
   }
 
   /**
@@ -439,10 +478,8 @@ export class JetStreamStorage {
    * (a task discarded after it finished).
    */
   async loadRecord(id: string): Promise<Task | undefined | null> {
-    const m = await lastBySubject(this.jsm, TASKS_STREAM, taskSubject(id));
-    if (!m) return undefined;
-    if (m.data.byteLength === 0) return null;
-    return decodeTask(m.data);
+    const rec = await this.recordFor(id);
+    return rec.kind === "task" ? rec.task : rec.kind === "discarded" ? null : undefined;
   }
 
   private decodeRecord(data: Uint8Array, subject: string): Task | undefined {

@@ -134,6 +134,8 @@ export const MSG_ID_HEADER = "Nats-Msg-Id";
  * indexes can follow `JETQ_TASKS` headers-only, without reading task bodies.
  */
 export const RECORD_HEADERS = { queue: "Jetq-Queue", state: "Jetq-State", type: "Jetq-Type" } as const;
+/** Header of a tombstone (a discarded finished task): the task's run (see `Task.run`), when not 0. */
+export const TOMBSTONE_RUN_HEADER = "Jetq-Run";
 
 /**
  * Stream in which earlier versions kept every final-outcome event for the dependency resolver (a

@@ -28,6 +28,7 @@ interface TaskWire {
   dependency_results?: Record<string, { value: unknown; completed: string }>;
   signature?: string;
   releases?: number;
+  run?: number;
   run_at?: string;
   progress?: unknown;
   failures?: { try: number; at: string; error: string }[];
@@ -63,6 +64,7 @@ export function encodeTask(task: Task): Uint8Array {
   }
   if (task.signature !== undefined) w.signature = task.signature;
   if (task.releases) w.releases = task.releases;
+  if (task.run) w.run = task.run;
   if (task.runAt !== undefined) w.run_at = iso(task.runAt);
   if (task.progress !== undefined) w.progress = task.progress;
   if (task.failures?.length) w.failures = task.failures.map((f) => ({ try: f.try, at: iso(f.at), error: f.error }));
@@ -132,6 +134,7 @@ export function decodeTask(data: Uint8Array): Task {
   }
   if (typeof w.signature === "string") task.signature = w.signature;
   if (Number.isInteger(w.releases) && (w.releases as number) > 0) task.releases = w.releases as number;
+  if (Number.isInteger(w.run) && (w.run as number) > 0) task.run = w.run as number;
   if (w.run_at !== undefined) task.runAt = time(w.run_at, "run_at");
   if (w.progress !== undefined) task.progress = w.progress;
   if (Array.isArray(w.failures)) task.failures = w.failures.slice(-MAX_FAILURES_KEPT).map(failure);
