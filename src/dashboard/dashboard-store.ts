@@ -159,8 +159,7 @@ export class JetStreamDashboardStore implements DashboardStore {
   private readonly nc: NatsConnection;
   private readonly dead: DeadLetters;
   private readonly bad: RateLimitedLog;
-  private elections?: Promise<KV>;
-  private dependencies?: Promise<KV | undefined>;
+  private readonly buckets = new Map<string, KV>();
 
   constructor(private readonly p: JetStreamDashboardStoreParams) {
     this.storage = p.storage;
@@ -383,23 +382,21 @@ export class JetStreamDashboardStore implements DashboardStore {
     };
   }
 
+  /** An existing KV bucket (opened once), or undefined while it does not exist. */
   private async bucket(name: string): Promise<KV | undefined> {
+    const open = this.buckets.get(name);
+    if (open) return open;
     try {
-      return await new Kvm(this.nc).open(name, { bindOnly: true });
+      const kv = await new Kvm(this.nc).open(name, { bindOnly: true });
+      this.buckets.set(name, kv);
+      return kv;
     } catch {
       return undefined;
     }
   }
 
   async leaders(): Promise<Record<string, string>> {
-    this.elections ??= this.bucket(ELECTIONS_BUCKET).then((kv) => {
-      if (!kv) {
-        this.elections = undefined;
-        throw new NotFoundError("no_elections", "no election bucket yet");
-      }
-      return kv;
-    });
-    const kv = await this.elections.catch(() => undefined);
+    const kv = await this.bucket(ELECTIONS_BUCKET);
     const out: Record<string, string> = {};
     if (!kv) return out;
     for (const component of ["scheduler", "task-scheduler"]) {
@@ -410,11 +407,7 @@ export class JetStreamDashboardStore implements DashboardStore {
   }
 
   async dependants(id: string): Promise<string[]> {
-    this.dependencies ??= this.bucket(DEPENDENCIES_BUCKET).then((kv) => {
-      if (!kv) this.dependencies = undefined;
-      return kv;
-    });
-    const kv = await this.dependencies;
+    const kv = await this.bucket(DEPENDENCIES_BUCKET);
     if (!kv) return [];
     const out: string[] = [];
     for await (const key of await kv.keys(`${validateId(id)}.*`)) out.push(key.slice(id.length + 1));
