@@ -7,6 +7,7 @@
  */
 import { NotFoundError, ValidationError } from "../errors.js";
 import { type JetqEvent, parseEvent, TASK_STATE_EVENT } from "../jobs/events.js";
+import type { ResolvedQueue } from "../jobs/queue.js";
 import { scheduledTaskRecurrence } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { delayedTaskScheduleId, HEARTBEAT_WILDCARD } from "../jobs/storage/layout.js";
@@ -234,24 +235,17 @@ export class DashboardService {
     return { at: Date.now(), index: this.catalog.status(), queues, rates: this.series.rates(ALL_QUEUES) };
   }
 
-  /** A queue: definition, numbers, controls, the task types seen, its consumers. @throws NotFoundError */
-  async queue(name: string): Promise<QueueView> {
+  /**
+   * A queue: its row, its definition (the route shows it as the REST API does), the task types
+   * seen, its consumers. @throws NotFoundError
+   */
+  async queue(name: string): Promise<Omit<QueueView, "config"> & { definition: ResolvedQueue }> {
     const info = await this.store.queueInfo(name);
     this.infos.set(name, { at: Date.now(), info: Promise.resolve(info) });
     const row = await this.row(name, this.catalog.index.counts().get(name) ?? {});
-    const q = info.config;
     return {
       ...row,
-      config: {
-        max_age_ms: q.maxAgeMs,
-        max_entries: q.maxEntries,
-        discard_old: q.discardOld,
-        max_tries: q.maxTries,
-        max_run_time_ms: q.maxRunTimeMs,
-        max_concurrent: q.maxConcurrent,
-        dead_letters: q.deadLetters,
-        dead_letter_retention_ms: q.deadLetterRetentionMs,
-      },
+      definition: info.config,
       types: this.catalog.index.typesOf(name),
       consumers: info.consumers.map((c) => ({
         name: c.name,

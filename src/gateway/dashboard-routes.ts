@@ -12,12 +12,14 @@ import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { DashboardService } from "../dashboard/dashboard-service.js";
 import type { DashboardAction } from "../dashboard/dashboard-store.js";
+import type { QueueView } from "../dashboard/dashboard-views.js";
 import { validateId, validateQueueName } from "../jobs/names.js";
 import { TaskState } from "../jobs/task.js";
 import { HttpError } from "./http-errors.js";
 import type { GatewayLimits } from "./limits.js";
 import { intQuery } from "./query-params.js";
 import { jsonBody } from "./request-body.js";
+import { queueView } from "./rest-views.js";
 import { QueueName, TaskId } from "./schemas.js";
 
 /** Settings of the dashboard. */
@@ -142,7 +144,11 @@ export function registerDashboardRoutes(app: OpenAPIHono, d: DashboardRouteDeps)
 
   app.get("/ui/api/config", (c) => c.json({ version: d.version, read_only: d.readOnly, auth: d.auth }, 200));
   app.get("/ui/api/overview", async (c) => c.json(await dashboard.overview(), 200));
-  app.get("/ui/api/queues/:queue", async (c) => c.json(await dashboard.queue(queueOf(c)), 200));
+  app.get("/ui/api/queues/:queue", async (c) => {
+    const { definition, ...q } = await dashboard.queue(queueOf(c));
+    const view: QueueView = { ...q, config: queueView(definition) };
+    return c.json(view, 200);
+  });
   app.get("/ui/api/series", async (c) => {
     const q = c.req.query("queue");
     return c.json(dashboard.seriesOf(q === undefined ? undefined : validateQueueName(q)), 200);
