@@ -17,6 +17,9 @@ export const SIDE_COLORS: Record<SideId, string> = {
   bullmq: "#d1495b",
   "bullmq-aof": "#edae49",
   raw: "#5e60ce",
+  asyncjobs: "#6c757d",
+  emq: "#8d6e63",
+  gozo: "#3d5a80",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");

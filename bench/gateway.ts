@@ -13,116 +13,17 @@
  * Prints a table and writes bench/results/gateway.json.
  */
 
-import { fork } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
-import { fileURLToPath } from "node:url";
+import { Agent } from "node:http";
 import { parseArgs } from "node:util";
 import { HttpGateway } from "../src/gateway/index.js";
 import { Client, connectNats, newTask, Router, silentLogger } from "../src/index.js";
 import { JetStreamStorage } from "../src/jobs/storage/jetstream-storage.js";
+import { TaskEngine } from "../src/jobs/task-engine.js";
 import { assertNatsServerAvailable, NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
+import { httpPost, load } from "./http-load.js";
 import { machineInfo } from "./machine.js";
 import { distribution, percentile, ratePerSecond, round3 } from "./stats.js";
-
-/** What the load worker is asked to do. */
-interface LoadJob {
-  url: string;
-  mode: "enqueue" | "wait-ack";
-  queue: string;
-  clients: number;
-  /** Stop after this long (enqueue) or when the queue runs dry (wait-ack). */
-  durationMs: number;
-}
-
-/** What the load worker reports. */
-interface LoadResult {
-  done: number;
-  errors: number;
-  elapsedMs: number;
-  /** Per request (enqueue) or per cycle (wait-ack), ms. */
-  latencies: number[];
-}
-
-function httpPost(agent: Agent, url: string, body: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: "POST",
-        agent,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-      },
-      (res) => {
-        let data = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          data += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: data }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
-}
-
-/** Runs in the load process: `clients` keep-alive loops against the gateway. */
-async function runLoad(job: LoadJob): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: job.clients });
-  const latencies: number[] = [];
-  let done = 0;
-  let errors = 0;
-  const start = performance.now();
-  const end = start + job.durationMs;
-  let lastDone = start;
-  const enqueueBody = JSON.stringify({ content: { n: 1, text: "hello from the benchmark" } });
-  const waitBody = JSON.stringify({ timeout: 200, queues: [job.queue] });
-  await Promise.all(
-    Array.from({ length: job.clients }, async () => {
-      for (;;) {
-        const t0 = performance.now();
-        if (job.mode === "enqueue") {
-          if (t0 >= end) return;
-          const r = await httpPost(agent, `${job.url}/enqueue/${job.queue}`, enqueueBody);
-          if (r.status !== 200) errors++;
-        } else {
-          const r = await httpPost(agent, `${job.url}/wait/`, waitBody);
-          const [task] = JSON.parse(r.body) as ({ id: string } | null)[];
-          if (!task) return; // the queue ran dry
-          const a = await httpPost(agent, `${job.url}/ack/`, JSON.stringify({ ids: [task.id] }));
-          if (a.status !== 200) errors++;
-        }
-        const t1 = performance.now();
-        latencies.push(t1 - t0);
-        done++;
-        lastDone = t1;
-      }
-    }),
-  );
-  agent.destroy();
-  return { done, errors, elapsedMs: (job.mode === "enqueue" ? performance.now() : lastDone) - start, latencies };
-}
-
-const LOAD_FLAG = "--load-process";
-
-/** Runs `job` in a child process (this file with {@link LOAD_FLAG}) and resolves with its result. */
-function load(job: LoadJob): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const execArgv = import.meta.url.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : [];
-    const child = fork(fileURLToPath(import.meta.url), [LOAD_FLAG], { execArgv, serialization: "advanced" });
-    child.once("message", (r) => {
-      resolve(r as LoadResult);
-      child.disconnect();
-    });
-    child.once("error", reject);
-    child.once("exit", (code) => {
-      if (code !== 0) reject(new Error(`load process exited with ${code}`));
-    });
-    child.send(job);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -155,7 +56,11 @@ async function main(): Promise<void> {
   const nc = await connectNats({ servers: server.url, name: "bench-gateway" });
   const storage = await JetStreamStorage.open(nc, {}, silentLogger);
   await storage.prepare();
-  const gw = new HttpGateway({ storage, log: silentLogger, port: 0 });
+  const gw = new HttpGateway({
+    engine: new TaskEngine({ storage, log: silentLogger, defaultQueue: "DEFAULT" }),
+    log: silentLogger,
+    port: 0,
+  });
   await gw.start();
   const lib = async (queue: string, concurrency = clients) =>
     Client.connect({ servers: server.url, queue, logger: silentLogger, concurrency });
@@ -330,15 +235,7 @@ async function main(): Promise<void> {
 const fmt = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "n/a");
 const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "n/a");
 
-if (process.argv.includes(LOAD_FLAG)) {
-  process.once("message", (job) => {
-    runLoad(job as LoadJob).then((r) => process.send?.(r));
-  });
-} else {
-  main().catch((err: unknown) => {
-    process.stderr.write(
-      `bench/gateway.ts failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exit(1);
-  });
-}
+main().catch((err: unknown) => {
+  process.stderr.write(`bench/gateway.ts failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

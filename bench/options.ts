@@ -26,6 +26,16 @@ export interface BenchOptions {
   delayedLeadMs: number;
   /** How long after the last due time to wait for stragglers. @defaultValue 5_000 (quick: 3_000) */
   delayedGraceMs: number;
+  /** HTTP client counts of the gateway rows (emq deadlocks at 32). @defaultValue [1, 4] */
+  gatewayClients: number[];
+  /** How long the gateway rows enqueue, seconds. @defaultValue 5 (quick: 1) */
+  gatewaySeconds: number;
+  /** Schedules sent far ahead to time acceptance in the scheduler rows. @defaultValue 20_000 (quick: 2_000) */
+  schedulerAccept: number;
+  /** Fires per second of the scheduler lateness rows. @defaultValue 1_000 */
+  schedulerRate: number;
+  /** How many seconds the scheduler lateness rows fire. @defaultValue 3 (quick: 1) */
+  schedulerSeconds: number;
   /** Output directory of latest.json and latest.svg. @defaultValue `bench/results` */
   out: string;
   /** Only these scenario ids. @defaultValue all */
@@ -40,8 +50,8 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --rounds <n>          rounds per scenario (default 3, quick 1)
   --jobs <n>            jobs per throughput run (default 50000, quick 2000)
   --concurrency <list>  handler concurrencies, comma-separated (default 1,10,100)
-  --only <list>         scenario ids, comma-separated (enqueue, process, drain, latency, raw, delayed, delayed-tasks)
-  --sides <list>        sides, comma-separated (jetq, bullmq, bullmq-aof, raw)
+  --only <list>         scenario ids, comma-separated (enqueue, process, drain, latency, raw, delayed, delayed-tasks, gateway, scheduler)
+  --sides <list>        sides, comma-separated (jetq, bullmq, bullmq-aof, raw, asyncjobs, emq, gozo)
   --out <dir>           output directory (default bench/results)
   --help                this text`;
 
@@ -76,6 +86,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     delayedSpreadMs: quick ? 1_000 : 5_000,
     delayedLeadMs: quick ? 1_000 : 2_000,
     delayedGraceMs: quick ? 3_000 : 5_000,
+    gatewayClients: [1, 4],
+    gatewaySeconds: quick ? 1 : 5,
+    schedulerAccept: quick ? 2_000 : 20_000,
+    schedulerRate: 1_000,
+    schedulerSeconds: quick ? 1 : 3,
     out: "bench/results",
     sides: [...ALL_SIDES],
   };

@@ -6,13 +6,13 @@ import type { MachineInfo } from "./machine.js";
 import type { BenchOptions } from "./options.js";
 import type { ScenarioResult } from "./runner.js";
 import { round3 } from "./stats.js";
-import { SIDE_LABELS, type SideId } from "./types.js";
+import { ALL_SIDES, SIDE_LABELS, type SideId } from "./types.js";
 
 /** The peers jetq is divided by in ratios. */
-export const PEERS = ["bullmq", "bullmq-aof", "raw"] as const;
+export const PEERS = ["bullmq", "bullmq-aof", "raw", "asyncjobs", "emq", "gozo"] as const;
 /** One of {@link PEERS}. */
 export type Peer = (typeof PEERS)[number];
-/** Ratio keys: `jetq/bullmq`, `jetq/bullmq-aof`, `jetq/raw`. */
+/** Ratio keys: `jetq/bullmq`, `jetq/bullmq-aof`, `jetq/raw`, `jetq/asyncjobs`, `jetq/emq`, `jetq/gozo`. */
 export type RatioKey = `jetq/${Peer}`;
 
 /** One performance target and whether this run met it (null when it could not be judged). */
@@ -136,24 +136,26 @@ export function formatRatio(v: number | null | undefined): string {
   return v === null || v === undefined ? "–" : `${v.toFixed(2)}×`;
 }
 
-const SIDE_ORDER: SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw"];
+const SIDE_ORDER: readonly SideId[] = ALL_SIDES;
 
-/** Rows of the results table: one per scenario metric. */
+/** The sides that appear in at least one scenario, in table order. */
+function sidesIn(r: Pick<BenchReport, "scenarios">): SideId[] {
+  return SIDE_ORDER.filter((side) => r.scenarios.some((s) => s.sides[side]));
+}
+
+/** Rows of the results table: one per scenario metric; columns only for sides that ran somewhere. */
 export function tableRows(r: Pick<BenchReport, "scenarios">): string[][] {
-  const header = [
-    "row",
-    "unit",
-    ...SIDE_ORDER.map((s) => SIDE_LABELS[s]),
-    ...PEERS.map((p) => `jetq/${SIDE_LABELS[p]}`),
-  ];
+  const sides = sidesIn(r);
+  const peers = PEERS.filter((p) => sides.includes(p));
+  const header = ["row", "unit", ...sides.map((s) => SIDE_LABELS[s]), ...peers.map((p) => `jetq/${SIDE_LABELS[p]}`)];
   const rows = [header];
   for (const s of r.scenarios) {
     for (const m of s.metrics) {
       rows.push([
         m.title,
         m.unit,
-        ...SIDE_ORDER.map((side) => (s.sides[side] ? formatValue(medianOf(s, side, m.id), m.unit) : "–")),
-        ...PEERS.map((p) => formatRatio(s.ratios[m.id]?.[`jetq/${p}`])),
+        ...sides.map((side) => (s.sides[side] ? formatValue(medianOf(s, side, m.id), m.unit) : "–")),
+        ...peers.map((p) => formatRatio(s.ratios[m.id]?.[`jetq/${p}`])),
       ]);
     }
   }
@@ -186,14 +188,15 @@ export function notes(r: Pick<BenchReport, "scenarios">): string[] {
 
 /** Rows of the CPU table: client and server CPU µs per job of every side, per throughput row. */
 export function cpuRows(r: Pick<BenchReport, "scenarios">): string[][] {
-  const rows = [["row", ...SIDE_ORDER.map((s) => `${SIDE_LABELS[s]} client/server`)]];
+  const sides = sidesIn(r);
+  const rows = [["row", ...sides.map((s) => `${SIDE_LABELS[s]} client/server`)]];
   for (const s of r.scenarios) {
-    if (!SIDE_ORDER.some((side) => s.sides[side]?.cpuUsPerJob)) continue;
+    if (!sides.some((side) => s.sides[side]?.cpuUsPerJob)) continue;
     const cell = (side: SideId) => {
       const c = s.sides[side]?.cpuUsPerJob;
       return c ? `${c.client} / ${c.server ?? "?"}` : "–";
     };
-    rows.push([s.metrics[0]?.title ?? s.id, ...SIDE_ORDER.map(cell)]);
+    rows.push([s.metrics[0]?.title ?? s.id, ...sides.map(cell)]);
   }
   return rows;
 }

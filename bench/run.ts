@@ -84,7 +84,8 @@ async function main(o: BenchOptions): Promise<number> {
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   await writeFile(join(out, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-  const cpuNote = "CPU time per job, µs (client = this Node process, server = nats-server or redis-server):";
+  const cpuNote =
+    "CPU time per job, µs (client = the side's client process: this Node process, or the asyncjobs program; server = nats-server or redis-server):";
   await writeFile(
     join(out, "latest.md"),
     `${markdownTable(report)}\n\n${cpuNote}\n\n${markdownRows(cpuRows(report))}\n`,

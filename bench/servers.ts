@@ -1,7 +1,8 @@
 import { join } from "node:path";
-import { assertNatsServerAvailable, NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
+import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
 import { findPid } from "./cpu.js";
 import { assertRedisServerAvailable, RedisServerLauncher } from "./redis-server-launcher.js";
+import type { SideId } from "./types.js";
 
 /** The BullMQ sides and the persistence of their Redis. */
 export type RedisSide = "bullmq" | "bullmq-aof";
@@ -25,7 +26,7 @@ export class BenchServers {
 
   /** Checks both binaries first (a clear error naming the package), then starts every server. */
   async start(): Promise<this> {
-    this.natsVersion = assertNatsServerAvailable();
+    this.natsVersion = `nats-server: v${this.nats.version}`;
     this.redisVersion = assertRedisServerAvailable();
     try {
       await Promise.all([this.nats.start(), this.redis.bullmq.start(), this.redis["bullmq-aof"].start()]);
@@ -37,9 +38,9 @@ export class BenchServers {
     return this;
   }
 
-  /** The pid of the server a side talks to (nats-server for jetq and raw JetStream), if known. */
-  serverPid(side: "jetq" | "raw" | RedisSide): number | undefined {
-    return side === "jetq" || side === "raw" ? this.natsPid : this.redis[side].pid;
+  /** The pid of the server a side talks to (nats-server for every side but BullMQ's), if known. */
+  serverPid(side: SideId): number | undefined {
+    return side === "bullmq" || side === "bullmq-aof" ? this.redis[side].pid : this.natsPid;
   }
 
   /** Stops every server and removes their files. */

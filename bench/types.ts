@@ -8,12 +8,16 @@ import type { Distribution } from "./stats.js";
 
 /**
  * The systems compared: jetq, BullMQ on Redis without persistence, BullMQ on Redis with an
- * append-only file fsynced every second, and plain JetStream (the ceiling jetq is built on).
+ * append-only file fsynced every second, plain JetStream (the ceiling jetq is built on), and the
+ * real seed systems of jetq's faces: asyncjobs (library), emq (HTTP gateway), Gozo (scheduler).
  */
-export type SideId = "jetq" | "bullmq" | "bullmq-aof" | "raw";
+export type SideId = "jetq" | "bullmq" | "bullmq-aof" | "raw" | "asyncjobs" | "emq" | "gozo";
 
 /** Every side, in the order tables and charts show them. */
-export const ALL_SIDES: readonly SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw"];
+export const ALL_SIDES: readonly SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw", "asyncjobs", "emq", "gozo"];
+
+/** The sides of the queue scenarios (enqueue, process, drain, latency): jetq, BullMQ twice, raw JetStream. */
+export const QUEUE_SIDES: readonly SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw"];
 
 /** Human labels of the sides. */
 export const SIDE_LABELS: Record<SideId, string> = {
@@ -21,6 +25,9 @@ export const SIDE_LABELS: Record<SideId, string> = {
   bullmq: "BullMQ",
   "bullmq-aof": "BullMQ+AOF",
   raw: "raw JetStream",
+  asyncjobs: "asyncjobs",
+  emq: "emq",
+  gozo: "Gozo",
 };
 
 /** One number a scenario reports for every side (a row of the results table). */

@@ -5,19 +5,23 @@
 export { parseDuration } from "./duration.js";
 export { ConfigError, JetqError, NotFoundError, StateError, StorageError, ValidationError } from "./errors.js";
 export { CANCEL_REQUEST_TTL_MS } from "./jobs/cancellations.js";
-export type { Admin, ClientOptions, DurablePublisher, EventStream, RunOptions } from "./jobs/client.js";
+export type { Admin, ClientOptions, DurablePublisher, RunOptions } from "./jobs/client.js";
 export { Client } from "./jobs/client.js";
 export type {
   DeadLetter,
   DeadLetterPage,
   DeadLetterReason,
-  DeadLettersOptions,
+  DeadLettersParams,
   RedriveAllResult,
 } from "./jobs/dead-letters.js";
 export { DeadLetters, MAX_DEAD_LETTER_PAGE } from "./jobs/dead-letters.js";
 export { DelayedTasks, MAX_DELAY_MS } from "./jobs/delayed-tasks.js";
 export type { DependencyResolverParams, DependencyVerdict } from "./jobs/dependencies.js";
-export { DependencyResolver } from "./jobs/dependencies.js";
+export { Dependencies, DependencyResolver } from "./jobs/dependencies.js";
+export type { EnqueueOptions, EnqueuerParams } from "./jobs/enqueuer.js";
+export { Enqueuer } from "./jobs/enqueuer.js";
+export type { EventStream } from "./jobs/event-stream.js";
+export { allEvents, taskEvents } from "./jobs/event-stream.js";
 export type {
   BaseEvent,
   JetqEvent,
@@ -66,6 +70,10 @@ export {
   DEFAULT_QUEUE,
 } from "./jobs/queue.js";
 export type { QueueControls, RateLimit } from "./jobs/queue-controls.js";
+export type { QueueRates } from "./jobs/queue-rates.js";
+export { sampleQueueRates } from "./jobs/queue-rates.js";
+export type { QueueChanges, QueueSetting, QueueUpdateOptions, QueueUpdateResult } from "./jobs/queue-update.js";
+export { QUEUE_SETTINGS, queueDifferences, updateQueue } from "./jobs/queue-update.js";
 export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
 export {
   customPolicy,
@@ -87,18 +95,26 @@ export type { SigningKey, VerificationKey } from "./jobs/signing.js";
 export { canonicalJson, signTask, verifyTask } from "./jobs/signing.js";
 export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstream-storage.js";
 export { DEFAULT_PRIORITY, PRIORITY_LEVELS } from "./jobs/storage/layout.js";
+export type { StreamSummary, SystemInfo } from "./jobs/system-info.js";
+export { ELECTED_COMPONENTS, systemInfo } from "./jobs/system-info.js";
 export type { NewTaskOptions, Task, TaskFailure, TaskResult } from "./jobs/task.js";
 export { isFinalState, MAX_FAILURES_KEPT, newTask, TaskState } from "./jobs/task.js";
+export type { RunRuleOptions, TaskEngineParams } from "./jobs/task-engine.js";
+export { TaskEngine } from "./jobs/task-engine.js";
+export type { TaskListOptions, TaskListPage, TaskListQuery } from "./jobs/task-list.js";
+export { listTasks, MAX_TASK_PAGE, TASKS_LIST_API } from "./jobs/task-list.js";
 export type { TaskLogLine } from "./jobs/task-logs.js";
 export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_TASK } from "./jobs/task-logs.js";
 export type { TaskObserver } from "./jobs/task-observer.js";
 export type { TaskSchedulerParams } from "./jobs/task-scheduler.js";
 export { TaskScheduler } from "./jobs/task-scheduler.js";
-export type { LogFields, Logger } from "./logger.js";
+export type { LogFields, LogFormat, Logger, LoggerOptions } from "./logger.js";
 export { createLogger, silentLogger } from "./logger.js";
 export type { NatsOptions } from "./nats/connect.js";
 export { connectNats } from "./nats/connect.js";
 export type { NatsServerOptions } from "./nats/nats-server-launcher.js";
 export { NatsCluster, NatsServerLauncher } from "./nats/nats-server-launcher.js";
+export { ScheduleClient } from "./scheduler/schedule-client.js";
+export type { ScheduleView } from "./scheduler/schedule-commands.js";
 export type { SchedulerServiceParams } from "./scheduler/scheduler-service.js";
 export { SchedulerService } from "./scheduler/scheduler-service.js";

@@ -97,7 +97,7 @@ async function runBull(side: "bullmq" | "bullmq-aof", ctx: BenchContext): Promis
 }
 
 /** Starts `jetq serve` as the scheduler. @throws SideUnavailable when it does not start */
-async function startScheduler(url: string): Promise<JetqServeProcess> {
+export async function startScheduler(url: string): Promise<JetqServeProcess> {
   const serve = new JetqServeProcess(url);
   try {
     await serve.start();

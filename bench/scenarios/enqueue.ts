@@ -6,11 +6,12 @@
 
 import { newTask } from "../../src/index.js";
 import { Stopwatch, type Timed, timedDetail } from "../cpu.js";
+import { ASYNCJOBS_ENQUEUERS, runAsyncjobs } from "../sides/asyncjobs.js";
 import { addBulkChunked, BULL_JOB_NAME, flushRedis, openBullQueue, uniqueBullQueue } from "../sides/bullmq.js";
 import { cleanupJetq, connectJetq, JETQ_TASK_TYPE, jetqTasks, uniqueQueue } from "../sides/jetq.js";
 import { RawQueue, rawPayload } from "../sides/raw.js";
 import { ratePerSecond } from "../stats.js";
-import { ALL_SIDES, type BenchContext, type Scenario, type SideId, type SideRun } from "../types.js";
+import { type BenchContext, QUEUE_SIDES, type Scenario, type SideId, type SideRun } from "../types.js";
 
 type Mode = "sequential" | "batched";
 
@@ -78,16 +79,18 @@ function enqueueScenario(mode: Mode): Scenario {
     description:
       mode === "sequential"
         ? "N jobs enqueued one by one, each awaited before the next (jetq enqueue, BullMQ add, raw js.publish)."
-        : "N jobs enqueued in bulk: jetq enqueueMany (4096 in flight), BullMQ addBulk in sequential chunks, raw js.publish with a window.",
+        : `N jobs enqueued in bulk: jetq enqueueMany (4096 in flight), BullMQ addBulk in sequential chunks, raw js.publish with a window, asyncjobs EnqueueTask from ${ASYNCJOBS_ENQUEUERS} goroutines (it has no bulk call).`,
     metrics: [{ id: "rate", title: `enqueue ${mode}`, unit: "jobs/s", better: "higher" }],
-    sides: ALL_SIDES,
+    sides: [...QUEUE_SIDES, "asyncjobs"],
     async run(side: SideId, ctx: BenchContext): Promise<SideRun> {
       const t =
         side === "jetq"
           ? await runJetq(mode, ctx)
           : side === "raw"
             ? await runRaw(mode, ctx)
-            : await runBull(side, mode, ctx);
+            : side === "asyncjobs"
+              ? await runAsyncjobs(ctx, mode === "sequential" ? "enqueue-sequential" : "enqueue-parallel")
+              : await runBull(side as "bullmq" | "bullmq-aof", mode, ctx);
       return { values: { rate: ratePerSecond(ctx.options.jobs, t.ms) }, detail: timedDetail(t) };
     },
   };

@@ -3,9 +3,11 @@ import type { BenchOptions } from "../options.js";
 import type { Scenario } from "../types.js";
 import { delayedScenario, delayedTasksScenario } from "./delayed.js";
 import { enqueueBatched, enqueueSequential } from "./enqueue.js";
+import { gatewayScenario } from "./gateway.js";
 import { latencyScenario } from "./latency.js";
 import { processScenario } from "./process.js";
 import { rawCeilingScenario } from "./raw-ceiling.js";
+import { schedulerScenario } from "./scheduler.js";
 
 /** Concurrency of the drain scenario (a pre-filled queue). */
 export const DRAIN_CONCURRENCY = 100;
@@ -21,6 +23,8 @@ export function allScenarios(o: BenchOptions): Scenario[] {
     rawCeilingScenario,
     delayedScenario,
     delayedTasksScenario,
+    ...o.gatewayClients.map(gatewayScenario),
+    schedulerScenario,
   ];
 }
 

@@ -10,7 +10,7 @@ import { BULL_JOB_NAME, flushRedis, openBullQueue, startBullWorker, uniqueBullQu
 import { cleanupJetq, connectJetq, JETQ_TASK_TYPE, startJetqWorker, uniqueQueue } from "../sides/jetq.js";
 import { RawQueue, rawPayload } from "../sides/raw.js";
 import { percentile } from "../stats.js";
-import { ALL_SIDES, type BenchContext, type Scenario, type SideId, type SideRun } from "../types.js";
+import { type BenchContext, QUEUE_SIDES, type Scenario, type SideId, type SideRun } from "../types.js";
 
 const CONCURRENCY = 10;
 
@@ -115,12 +115,12 @@ export const latencyScenario: Scenario = {
     { id: "p50", title: "enqueue→start p50", unit: "ms", better: "lower" },
     { id: "p99", title: "enqueue→start p99", unit: "ms", better: "lower" },
   ],
-  sides: ALL_SIDES,
+  sides: QUEUE_SIDES,
   async run(side: SideId, ctx: BenchContext): Promise<SideRun> {
     const t = new Timings(ctx.options.latencyJobs);
     if (side === "jetq") await runJetq(t, ctx);
     else if (side === "raw") await runRaw(t, ctx);
-    else await runBull(side, t, ctx);
+    else await runBull(side as "bullmq" | "bullmq-aof", t, ctx);
     return {
       values: { p50: percentile(t.latency, 50), p99: percentile(t.latency, 99) },
       samples: t.latency,

@@ -8,6 +8,7 @@
  */
 import { deferred, until, withTimeout } from "../clock.js";
 import { Stopwatch, type Timed, timedDetail } from "../cpu.js";
+import { ASYNCJOBS_ENQUEUERS, runAsyncjobs } from "../sides/asyncjobs.js";
 import {
   addBulkChunked,
   BULL_JOB_NAME,
@@ -19,7 +20,7 @@ import {
 import { cleanupJetq, connectJetq, jetqDrained, jetqTasks, startJetqWorker, uniqueQueue } from "../sides/jetq.js";
 import { RawQueue, rawPayload } from "../sides/raw.js";
 import { ratePerSecond } from "../stats.js";
-import { ALL_SIDES, type BenchContext, type Scenario, type SideId, type SideRun } from "../types.js";
+import { type BenchContext, QUEUE_SIDES, type Scenario, type SideId, type SideRun } from "../types.js";
 
 /** Whether jobs are enqueued while the worker runs (`end-to-end`) or before it starts (`drain`). */
 export type ProcessMode = "end-to-end" | "drain";
@@ -116,7 +117,7 @@ export function processScenario(mode: ProcessMode, c: number): Scenario {
     title: mode === "end-to-end" ? `process c=${c}` : `drain c=${c}`,
     description:
       mode === "end-to-end"
-        ? `No-op handler, concurrency ${c}; worker started first, then N jobs enqueued in bulk; from the first enqueue to the last stored completion.`
+        ? `No-op handler, concurrency ${c}; worker started first, then N jobs enqueued in bulk (asyncjobs: EnqueueTask from ${ASYNCJOBS_ENQUEUERS} goroutines); from the first enqueue to the last stored completion.`
         : `No-op handler, concurrency ${c}; N jobs enqueued first (untimed); from starting the worker to the last stored completion.`,
     metrics: [
       {
@@ -126,14 +127,16 @@ export function processScenario(mode: ProcessMode, c: number): Scenario {
         better: "higher",
       },
     ],
-    sides: ALL_SIDES,
+    sides: [...QUEUE_SIDES, "asyncjobs"],
     async run(side: SideId, ctx: BenchContext): Promise<SideRun> {
       const t =
         side === "jetq"
           ? await runJetq(mode, c, ctx)
           : side === "raw"
             ? await runRaw(mode, c, ctx)
-            : await runBull(side, mode, c, ctx);
+            : side === "asyncjobs"
+              ? await runAsyncjobs(ctx, mode === "drain" ? "drain" : "process", c)
+              : await runBull(side as "bullmq" | "bullmq-aof", mode, c, ctx);
       return { values: { rate: ratePerSecond(ctx.options.jobs, t.ms) }, detail: timedDetail(t) };
     },
   };

@@ -1,12 +1,20 @@
 import { type Command, Option } from "commander";
 import type { NatsOptions } from "../nats/connect.js";
+import { selectedNatsContext } from "../nats/nats-context.js";
 
 /**
  * Adds Gozo's connection flags (same short letters), each also read from `NATS_<NAME>`,
- * plus `--ca`. A flag given on the command line beats the environment.
+ * plus `--ca` and `--context` (a nats CLI context, whose settings the other flags override).
+ * A flag given on the command line beats the environment.
  */
 export function addNatsFlags(cmd: Command): Command {
   return cmd
+    .addOption(
+      new Option(
+        "--context [name]",
+        "use a nats CLI context (~/.config/nats/context/<name>.json); without a name, the selected one",
+      ).env("NATS_CONTEXT"),
+    )
     .addOption(
       new Option("-a, --address <urls>", "NATS server URL(s), comma-separated; none = embedded server").env(
         "NATS_ADDRESS",
@@ -25,6 +33,8 @@ export function addNatsFlags(cmd: Command): Command {
 
 /** The parsed values of {@link addNatsFlags}. */
 export interface NatsFlags {
+  /** A context name, or `true` for the selected context. */
+  context?: string | true;
   address?: string;
   secure?: boolean | string;
   token?: string;
@@ -37,9 +47,14 @@ export interface NatsFlags {
   jwt?: string;
 }
 
-/** Turns parsed flags into connection options. */
-export function natsOptionsFromFlags(f: NatsFlags): NatsOptions {
+/**
+ * Turns parsed flags into connection options. With `selectedContext`, a command given neither an
+ * address nor `--context` uses the nats CLI's selected context when there is one (as `nats` does).
+ */
+export function natsOptionsFromFlags(f: NatsFlags, how: { selectedContext?: boolean } = {}): NatsOptions {
   const opts: NatsOptions = {};
+  if (f.context !== undefined) opts.natsContext = f.context === true ? "" : f.context;
+  else if (how.selectedContext && !f.address && selectedNatsContext() !== undefined) opts.natsContext = "";
   if (f.address) opts.servers = f.address;
   if (f.secure !== undefined && f.secure !== false && f.secure !== "false" && f.secure !== "0") opts.secure = true;
   if (f.token) opts.token = f.token;

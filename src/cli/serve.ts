@@ -5,6 +5,7 @@ import { loadTokens } from "../gateway/auth.js";
 import type { GatewayLimits } from "../gateway/limits.js";
 import { parseListenAddress } from "../gateway/listen-address.js";
 import { createLogger } from "../logger.js";
+import { LOG_LEVELS } from "../pretty-log.js";
 import { type JetqHttpOptions, JetqService } from "../server/jetq-service.js";
 import { addNatsFlags, type NatsFlags, natsOptionsFromFlags } from "./nats-flags.js";
 
@@ -26,6 +27,8 @@ interface ServeFlags extends NatsFlags {
   allowTarget?: string[];
   httpCreateQueues?: string;
   httpMaxNewQueues?: string;
+  logLevel?: string;
+  logFormat?: string;
 }
 
 /** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
@@ -138,8 +141,20 @@ export function registerServe(program: Command): void {
         "let schedules publish to subjects matching this pattern although the policy refuses them (repeatable)",
       ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
+    .addOption(new Option("--log-level <level>", "least severe level logged").choices(LOG_LEVELS).env("JETQ_LOG_LEVEL"))
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "pretty: readable lines; json: one JSON object per line; auto: pretty on a terminal",
+      )
+        .choices(["auto", "pretty", "json"])
+        .env("JETQ_LOG_FORMAT"),
+    )
     .action(async (flags: ServeFlags) => {
-      const log = createLogger();
+      const log = createLogger({
+        ...(flags.logLevel ? { level: flags.logLevel } : {}),
+        ...(flags.logFormat ? { format: flags.logFormat } : {}),
+      });
       const service = new JetqService({
         nats: natsOptionsFromFlags(flags),
         dataDir: flags.data,

@@ -7,10 +7,9 @@ import { DeliverPolicy, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError } from "../errors.js";
-import { Cancellations, cancelTask } from "../jobs/cancellations.js";
-import { type DeadLetter, type DeadLetterPage, DeadLetters, type RedriveAllResult } from "../jobs/dead-letters.js";
+import type { DeadLetter, DeadLetterPage, DeadLetters, RedriveAllResult } from "../jobs/dead-letters.js";
 import { isValidQueueName, isValidTaskType, validateId } from "../jobs/names.js";
-import { QueueControlCommands, type RateLimit } from "../jobs/queue-controls.js";
+import type { RateLimit } from "../jobs/queue-controls.js";
 import { type ScheduledTask, ScheduledTasks } from "../jobs/scheduled-tasks.js";
 import type { JetStreamStorage, QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import {
@@ -27,8 +26,8 @@ import {
 } from "../jobs/storage/layout.js";
 import { decodeTask } from "../jobs/storage/task-codec.js";
 import { type Task, TaskState } from "../jobs/task.js";
+import type { TaskEngine } from "../jobs/task-engine.js";
 import type { TaskLogLine } from "../jobs/task-logs.js";
-import { retryTask } from "../jobs/task-retry.js";
 import type { Logger } from "../logger.js";
 import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
 import { isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
@@ -142,7 +141,8 @@ export interface DashboardStore {
 
 /** What {@link JetStreamDashboardStore} is built on. */
 export interface JetStreamDashboardStoreParams {
-  storage: JetStreamStorage;
+  /** The task engine of `jetq serve` (its storage, dead letters, controls, cancel and retry). */
+  engine: TaskEngine;
   /** The scheduler's operations, when a scheduler runs in this process. */
   schedules?: ScheduleCommands;
   log: Logger;
@@ -162,9 +162,9 @@ export class JetStreamDashboardStore implements DashboardStore {
   private readonly buckets = new Map<string, KV>();
 
   constructor(private readonly p: JetStreamDashboardStoreParams) {
-    this.storage = p.storage;
-    this.nc = p.storage.nc;
-    this.dead = new DeadLetters(p.storage);
+    this.storage = p.engine.storage;
+    this.nc = this.storage.nc;
+    this.dead = p.engine.deadLetters;
     this.bad = new RateLimitedLog(p.log);
   }
 
@@ -441,7 +441,8 @@ export class JetStreamDashboardStore implements DashboardStore {
 
   async act(a: DashboardAction): Promise<unknown> {
     const { storage } = this;
-    const controls = () => QueueControlCommands.for(storage);
+    const { engine } = this.p;
+    const controls = () => engine.controls();
     const cron = async () => new ScheduledTasks(await storage.configBucket());
     switch (a.action) {
       case "pause":
@@ -453,9 +454,9 @@ export class JetStreamDashboardStore implements DashboardStore {
       case "purge_queue":
         return { purged: await storage.purgeQueue(a.queue) };
       case "cancel_task":
-        return cancelTask(storage, await Cancellations.for(storage), validateId(a.id), this.p.log);
+        return engine.cancelTask(validateId(a.id));
       case "retry_task":
-        return retryTask(storage, validateId(a.id));
+        return engine.retryTask(validateId(a.id));
       case "delete_task":
         await storage.deleteTask(validateId(a.id));
         return { id: a.id };

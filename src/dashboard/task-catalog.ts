@@ -7,27 +7,19 @@
 import { StorageError, ValidationError } from "../errors.js";
 import { isValidId, validateQueueName, validateTaskType } from "../jobs/names.js";
 import { type Task, TaskState } from "../jobs/task.js";
+import { MAX_TASK_PAGE, type TaskListQuery } from "../jobs/task-list.js";
 import type { Logger } from "../logger.js";
 import type { DashboardStore, ReplayedRecord, WaitingPage } from "./dashboard-store.js";
 import type { IndexStatus } from "./dashboard-views.js";
 import type { TaskEventFacts } from "./task-event-reader.js";
 import { TaskIndex } from "./task-index.js";
 
-/** A query of {@link TaskListing.list} (the REST `GET /v1/tasks` and `jetq.api.tasks.list`). */
-export interface TaskListQuery {
-  /** Only this queue. @defaultValue every queue */
-  queue?: string;
-  /** Only this state (`new`: waiting in the queue). @defaultValue waiting tasks first, then every other state */
-  state?: TaskState;
-  /** Only this task type. */
-  type?: string;
-  /** Only the task with this id. */
-  id?: string;
-  /** Most tasks returned, 1–{@link MAX_TASK_PAGE}. @defaultValue {@link DEFAULT_TASK_PAGE} */
-  limit?: number;
-  /** Continue a listing: a previous page's `nextCursor`. */
-  cursor?: string;
-}
+/**
+ * A query of {@link TaskListing.list} (the REST `GET /v1/tasks` and `jetq.api.tasks.list`): the
+ * library's own (`src/jobs/task-list.ts`), whose `listTasks` calls this API. Without `state`:
+ * waiting tasks first, then every other state; `state: "new"`: waiting in the queue.
+ */
+export type { TaskListQuery };
 
 /** One page of {@link TaskListing.list}. */
 export interface TaskListPage {
@@ -39,14 +31,12 @@ export interface TaskListPage {
 
 /** Lists tasks (see {@link TaskListQuery}). */
 export interface TaskListing {
-  /** @throws ValidationError (`invalid_request`, names), StorageError (`index_building`) */
+  /** @throws ValidationError (`invalid_state`, `invalid_limit`, `invalid_cursor`, names), StorageError (`index_building`) */
   list(q: TaskListQuery): Promise<TaskListPage>;
 }
 
-/** Most tasks one list call returns. */
-export const MAX_TASK_PAGE = 1000;
-/** Tasks a list call returns when it names no limit. */
-export const DEFAULT_TASK_PAGE = 50;
+/** Tasks a list call returns when it names no limit (as `listTasks` asks). */
+export const DEFAULT_TASK_PAGE = 100;
 
 /** Parameters of {@link TaskCatalog}. */
 export interface TaskCatalogParams {
@@ -75,7 +65,7 @@ function parseCursor(c: string): Cursor {
   if (w) return { kind: "waiting", queue: w[1]!, seq: Number(w[2]) };
   const i = INDEXED.exec(c);
   if (i) return { kind: "indexed", gen: Number(i[1]) };
-  throw new ValidationError("invalid_request", "cursor is not one returned by a previous page");
+  throw new ValidationError("invalid_cursor", "cursor is not one returned by a previous page");
 }
 
 /** Checks a query from outside. @throws ValidationError */
@@ -83,11 +73,11 @@ export function validateTaskListQuery(q: TaskListQuery): Required<Pick<TaskListQ
   if (q.queue !== undefined) validateQueueName(q.queue);
   if (q.type !== undefined) validateTaskType(q.type);
   if (q.state !== undefined && !(Object.values(TaskState) as string[]).includes(q.state))
-    throw new ValidationError("invalid_request", `unknown state ${JSON.stringify(q.state)}`);
+    throw new ValidationError("invalid_state", `unknown task state ${JSON.stringify(q.state)}`);
   if (q.id !== undefined && !isValidId(q.id)) throw new ValidationError("invalid_id", "invalid task id");
   const limit = q.limit ?? DEFAULT_TASK_PAGE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TASK_PAGE)
-    throw new ValidationError("invalid_request", `limit must be an integer 1-${MAX_TASK_PAGE}`);
+    throw new ValidationError("invalid_limit", `limit must be an integer 1-${MAX_TASK_PAGE}, got ${limit}`);
   if (q.cursor !== undefined) parseCursor(q.cursor);
   return { ...q, limit };
 }

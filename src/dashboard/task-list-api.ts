@@ -7,12 +7,11 @@
 import { JetqError } from "../errors.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
 import type { Task, TaskState } from "../jobs/task.js";
+import { TASKS_LIST_API } from "../jobs/task-list.js";
 import type { ApiReply } from "../scheduler/schedule-api.js";
 import type { DashboardStore } from "./dashboard-store.js";
 import type { TaskListing, TaskListQuery } from "./task-catalog.js";
 
-/** Subject of the task list request API. */
-export const TASKS_LIST_SUBJECT = "jetq.api.tasks.list";
 /** Queue group of the task API, so one `jetq serve` instance answers each request. */
 export const TASKS_API_GROUP = "jetq-tasks-api";
 
@@ -52,7 +51,7 @@ export function taskListQueryOf(b: Record<string, unknown>): TaskListQuery {
 
 /** Answers `jetq.api.tasks.list` from a listing until the returned function is called. */
 export function serveTaskListApi(store: DashboardStore, listing: TaskListing): () => Promise<void> {
-  return store.answer(TASKS_LIST_SUBJECT, TASKS_API_GROUP, async (b): Promise<ApiReply> => {
+  return store.answer(TASKS_LIST_API, TASKS_API_GROUP, async (b): Promise<ApiReply> => {
     const page = await listing.list(taskListQueryOf(b));
     return {
       ok: true,

@@ -3,11 +3,13 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DashboardService } from "../dashboard/dashboard-service.js";
+import { API_DOCS_PATH, registerApiDocs } from "./api-docs.js";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
 import { type DashboardUiOptions, isDashboardShell, registerDashboardRoutes } from "./dashboard-routes.js";
 import { DEAD_LETTER_PATHS, registerDeadLetterRoutes } from "./dead-letter-routes.js";
 import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
+import { HEALTH_PATHS, type ReadinessChecks, registerHealthRoutes } from "./health-routes.js";
 import { httpErrorOf } from "./http-errors.js";
 import { REQUEST_ABORTED } from "./request-body.js";
 import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
@@ -27,6 +29,8 @@ export interface AppDeps extends RouteDeps {
   ui?: DashboardUiOptions;
   /** Aborted when the gateway stops (live streams end). */
   closing: AbortSignal;
+  /** Readiness checks `/readyz` adds to its own (NATS, streams). @defaultValue none */
+  readiness?: ReadinessChecks;
 }
 
 /** Path of the OpenAPI document. */
@@ -71,6 +75,9 @@ export function buildApp(d: AppDeps): OpenAPIHono {
   });
   app.notFound((c) => c.json({ error: "not_found", message: `no endpoint ${c.req.method} ${c.req.path}` }, 404));
 
+  // Before authentication: probes and the API reference page carry no token (see the modules).
+  registerHealthRoutes(app, d);
+  registerApiDocs(app, OPENAPI_PATH);
   app.use("*", async (c, next) => {
     if (!d.stopping()) return next();
     c.header("Connection", "close");
@@ -120,7 +127,9 @@ export function buildApp(d: AppDeps): OpenAPIHono {
     ...REST_PATHS,
     ...CONTROL_PATHS,
     ...DEAD_LETTER_PATHS,
+    ...HEALTH_PATHS,
     OPENAPI_PATH,
+    API_DOCS_PATH,
   ])
     app.all(path, notAllowed);
   return app;

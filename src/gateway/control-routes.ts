@@ -4,14 +4,12 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { Cancellations, cancelTask } from "../jobs/cancellations.js";
 import { validateId, validateQueueName } from "../jobs/names.js";
-import { QueueControlCommands } from "../jobs/queue-controls.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { jsonBody } from "./request-body.js";
-import { controlsView, logLinesView, taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import { QueueControlsView, QueueName, RateLimitBody, TaskLogsReply, TaskReply } from "./schemas.js";
+import { controlsView, logLinesView, taskView } from "./views.js";
 
 /** Paths of these endpoints (hono style, for 405 answers). */
 export const CONTROL_PATHS = [
@@ -25,8 +23,7 @@ export const CONTROL_PATHS = [
 /** Registers the control endpoints on `app`. */
 export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
   const { storage, limits } = d;
-  const controls = () => QueueControlCommands.for(storage);
-  const cancellations = () => Cancellations.for(storage);
+  const controls = () => d.engine.controls();
   const queueOf = (c: Context) => validateQueueName(c.req.param("queue"));
   const idOf = (c: Context) => validateId(c.req.param("id"));
 
@@ -46,7 +43,7 @@ export function registerControlRoutes(app: OpenAPIHono, d: RouteDeps): void {
     c.json(controlsView(await (await controls()).setRateLimit(queueOf(c), null)), 200),
   );
   app.post("/v1/tasks/:id/cancel", async (c) => {
-    const task = await cancelTask(storage, await cancellations(), idOf(c), d.log);
+    const task = await d.engine.cancelTask(idOf(c));
     return c.json({ task: taskView(task) }, 200);
   });
   app.get("/v1/tasks/:id/logs", async (c) => {

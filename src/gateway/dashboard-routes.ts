@@ -19,8 +19,8 @@ import { HttpError } from "./http-errors.js";
 import type { GatewayLimits } from "./limits.js";
 import { intQuery } from "./query-params.js";
 import { jsonBody } from "./request-body.js";
-import { queueView } from "./rest-views.js";
 import { QueueName, TaskId } from "./schemas.js";
+import { queueView } from "./views.js";
 
 /** Settings of the dashboard. */
 export interface DashboardUiOptions {

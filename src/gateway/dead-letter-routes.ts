@@ -4,16 +4,14 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { type DeadLetter, DeadLetters, MAX_DEAD_LETTER_PAGE } from "../jobs/dead-letters.js";
+import { MAX_DEAD_LETTER_PAGE } from "../jobs/dead-letters.js";
 import { HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { intQuery } from "./query-params.js";
-import { taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
   DeadLetterListReply,
   DeadLetterReply,
-  type DeadLetterView,
   PurgeReply,
   pageQuery,
   QueueName,
@@ -21,6 +19,7 @@ import {
   TaskId,
   TaskReply,
 } from "./schemas.js";
+import { deadLetterView, taskView } from "./views.js";
 
 /** Paths of the dead-letter endpoints (hono style, for 405 answers). */
 export const DEAD_LETTER_PATHS = [
@@ -30,14 +29,9 @@ export const DEAD_LETTER_PATHS = [
   "/v1/queues/:queue/dead-letters/:id/redrive",
 ];
 
-/** A dead letter as the REST API shows it. */
-export function deadLetterView(dl: DeadLetter): z.infer<typeof DeadLetterView> {
-  return { task: taskView(dl.task), reason: dl.reason, dead_at: new Date(dl.deadAt).toISOString(), seq: dl.seq };
-}
-
 /** Registers the `/v1/queues/{queue}/dead-letters` endpoints on `app`. */
 export function registerDeadLetterRoutes(app: OpenAPIHono, d: RouteDeps): void {
-  const dead = new DeadLetters(d.storage);
+  const dead = d.engine.deadLetters;
   const queueOf = (c: Context) => c.req.param("queue") ?? "";
   const idOf = (c: Context) => c.req.param("id") ?? "";
 

@@ -1,9 +1,7 @@
 import { StorageError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
-import { Cancellations } from "../jobs/cancellations.js";
-import { RateLimiter } from "../jobs/rate-limiter.js";
-import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
+import type { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import { emqRetryMs } from "./emq-tasks.js";
 import { QueueFeed } from "./feed.js";
@@ -14,7 +12,8 @@ import { Waiter } from "./waiter.js";
 
 /** Parameters of {@link Dispatcher}. */
 export interface DispatcherParams {
-  storage: JetStreamStorage;
+  /** The service's engine: queues' run rules, controls, rate limiter, cancellations. */
+  engine: TaskEngine;
   log: Logger;
   /**
    * Back-off (ms) of a task failed by `/nak` or by its per-dispatch timeout before it is handed out
@@ -38,13 +37,13 @@ export class Dispatcher {
   private readonly waiters = new Set<Waiter>();
   private readonly leases: Leases;
   private stopping = false;
-  private cancels?: Promise<Cancellations>;
+  private unlisten?: Promise<() => void>;
   private readonly arrivals: QueueArrivals;
 
   constructor(private readonly p: DispatcherParams) {
     this.leases = new Leases({ log: p.log, timeoutDelayMs: p.nakDelayMs });
     this.arrivals = new QueueArrivals({
-      storage: p.storage,
+      storage: p.engine.storage,
       log: p.log,
       onArrival: (q) => this.poke(q),
       // Feeds waiting for an arrival look again themselves (every second) from now on.
@@ -130,37 +129,37 @@ export class Dispatcher {
       return w.result;
     });
     await Promise.all(pending);
-    for (const f of this.feeds.values()) f.stop();
+    await Promise.all([...this.feeds.values()].map((f) => f.stop()));
     this.feeds.clear();
     this.arrivals.stop();
     this.leases.stop();
-    await (await this.cancels?.catch(() => undefined))?.stop();
+    (await this.unlisten?.catch(() => undefined))?.();
   }
 
   /**
-   * Cancellation requests, followed from the first use: a cancelled task is not handed out, and a
-   * dispatched one is settled as `cancelled` at once (its client's later `/ack` answers 404).
+   * Follows cancellation requests from the first `/wait`: a dispatched task is settled as
+   * `cancelled` at once (its client's later `/ack` answers 404); a cancelled task is not handed out.
    */
-  private cancellations(): Promise<Cancellations> {
-    this.cancels ??= Cancellations.for(this.p.storage).then(async (cancels) => {
-      await cancels.listen((id) => {
+  private followCancels(): void {
+    this.unlisten ??= this.p.engine.cancellations().then((cancels) =>
+      cancels.listen((id) => {
         const attempt = this.leases.takeOne(id);
         if (attempt) void this.settle([attempt], (a) => a.cancel()).catch(() => undefined);
-      });
-      return cancels;
+      }),
+    );
+    this.unlisten.catch(() => {
+      this.unlisten = undefined;
     });
-    return this.cancels;
   }
 
   private feed(queue: string): QueueFeed {
     let f = this.feeds.get(queue);
     if (!f) {
+      this.followCancels();
       f = new QueueFeed({
         name: queue,
-        storage: this.p.storage,
+        engine: this.p.engine,
         log: this.p.log,
-        cancels: () => this.cancellations(),
-        limiter: () => RateLimiter.for(this.p.storage),
         arrivals: this.arrivals,
         // Feeds of existing queues stay (they cache the consumer); others go when idle.
         onIdle: (idle) => {

@@ -8,7 +8,7 @@ import { newTask } from "../jobs/task.js";
 import { DEFAULT_EXPIRY_MS, EMQ_TASK_TYPE, emqTaskId, emqView } from "./emq-tasks.js";
 import { badRequest } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { createQueue, enqueueTask, peekQueue } from "./queue-access.js";
+import { createQueue } from "./queue-access.js";
 import { disconnectSignal, jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
@@ -70,7 +70,7 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
       d.queueCreation.take(queue, true);
       await createQueue(storage, { ...d.queueDefaults, name: queue });
     }
-    await enqueueTask(storage, task, queue);
+    await d.engine.enqueuer.enqueue(task, { queue });
     dispatcher.poke(queue);
     return c.json({ id: task.id }, 200);
   });
@@ -112,7 +112,7 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
     if (!/^\d{1,9}$/.test(nText)) throw badRequest("invalid_request", "n must be a non-negative integer");
     const n = Number(nText);
     if (n > limits.peekN) throw badRequest("peek_n_too_large", `n must be at most ${limits.peekN}, got ${n}`);
-    const tasks = await peekQueue(storage, queue, n);
+    const tasks = await storage.peek(queue, n);
     return c.json(tasks.map(emqView), 200);
   });
 

@@ -4,22 +4,26 @@ import { getRequestListener } from "@hono/node-server";
 import type { DashboardService } from "../dashboard/dashboard-service.js";
 import { ConfigError } from "../errors.js";
 import type { QueueConfig } from "../jobs/queue.js";
-import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
-import { JETQ_VERSION } from "../version.js";
+import { jetqVersion } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
 import type { DashboardUiOptions } from "./dashboard-routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
+import type { ReadinessChecks } from "./health-routes.js";
 import { type GatewayLimits, resolveLimits } from "./limits.js";
 import { QueueCreationGate } from "./queue-creation.js";
 
 /** Parameters of {@link HttpGateway}. */
 export interface HttpGatewayParams {
-  /** Storage of the queues (the service's). */
-  storage: JetStreamStorage;
+  /**
+   * The service's task engine: the one enqueue path, and the run rules every task taken over HTTP
+   * follows (the same as a library worker's with the same options).
+   */
+  engine: TaskEngine;
   /** The scheduler's operations, for `/v1/schedules`. @defaultValue none (those endpoints answer 503) */
   schedules?: ScheduleCommands;
   log: Logger;
@@ -55,6 +59,8 @@ export interface HttpGatewayParams {
   dashboard?: DashboardService;
   /** Dashboard settings. @defaultValue on, actions allowed */
   ui?: DashboardUiOptions;
+  /** More readiness checks for `/readyz` (e.g. the scheduler's election). @defaultValue none */
+  readiness?: ReadinessChecks;
 }
 
 const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malformed HTTP request" });
@@ -65,7 +71,7 @@ const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malfo
  * closes the socket (dispatched, unacknowledged tasks are redelivered after their queue's ack wait).
  *
  * ```ts
- * const gw = new HttpGateway({ storage, schedules: scheduler.commands, log, port: 8080 });
+ * const gw = new HttpGateway({ engine, schedules: scheduler.commands, log, port: 8080 });
  * await gw.start();
  * console.log(gw.url); // http://127.0.0.1:8080
  * ```
@@ -82,7 +88,7 @@ export class HttpGateway {
   constructor(private readonly p: HttpGatewayParams) {
     this.limits = resolveLimits(p.limits);
     this.dispatcher = new Dispatcher({
-      storage: p.storage,
+      engine: p.engine,
       log: p.log,
       nakDelayMs: p.nakDelayMs ?? 1000,
       pollGraceMs: p.pollGraceMs ?? 20,
@@ -112,7 +118,8 @@ export class HttpGateway {
    */
   async start(): Promise<void> {
     const app = buildApp({
-      storage: this.p.storage,
+      engine: this.p.engine,
+      storage: this.p.engine.storage,
       dispatcher: this.dispatcher,
       ...(this.p.schedules ? { schedules: this.p.schedules } : {}),
       limits: this.limits,
@@ -124,10 +131,11 @@ export class HttpGateway {
       log: this.p.log,
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
-      version: JETQ_VERSION,
+      version: jetqVersion(),
       ...(this.p.dashboard ? { dashboard: this.p.dashboard } : {}),
       ...(this.p.ui ? { ui: this.p.ui } : {}),
       closing: this.closing.signal,
+      ...(this.p.readiness ? { readiness: this.p.readiness } : {}),
     });
     const listener = getRequestListener(app.fetch);
     const server = createServer((req, res) => {

@@ -1,8 +1,6 @@
 import { NotFoundError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
-import { ackWaitMs, type ResolvedQueue } from "../jobs/queue.js";
 import type { Logger } from "../logger.js";
-import { ignoreClosed } from "../nats/ignore-closed.js";
 
 /** Parameters of {@link Leases}. */
 export interface LeasesParams {
@@ -15,16 +13,15 @@ interface Lease {
   attempt: Attempt;
   /** Handed to an HTTP client (ack/nak-able), rather than held for a `/wait` still gathering. */
   dispatched: boolean;
-  beat: NodeJS.Timeout;
   timeout?: NodeJS.Timeout;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
- * The tasks the HTTP gateway has taken from queues and not yet settled, by task id: each keeps its
- * work item alive (`Attempt.keepAlive`) and, once handed to a client, fails its try when the
- * per-dispatch timeout (emq's `retry`) elapses before `/ack` or `/nak`.
+ * The tasks the HTTP gateway has taken from queues and not yet settled, by task id (each attempt
+ * keeps its own work item alive): once handed to a client, a try fails when the per-dispatch
+ * timeout (emq's `retry`) elapses before `/ack` or `/nak`.
  */
 export class Leases {
   private readonly byId = new Map<string, Lease>();
@@ -36,14 +33,12 @@ export class Leases {
     return this.byId.size;
   }
 
-  /** Starts keeping a just-begun attempt alive while a `/wait` gathers the rest of its answer. */
-  hold(attempt: Attempt, queue: ResolvedQueue): void {
+  /** Holds a just-begun attempt while a `/wait` gathers the rest of its answer. */
+  hold(attempt: Attempt): void {
     const id = attempt.task.id;
     const old = this.byId.get(id);
     if (old) this.clear(old); // a redelivery superseded it: its item is no longer ours to settle
-    const beat = setInterval(() => ignoreClosed(() => attempt.keepAlive()), Math.max(50, ackWaitMs(queue) / 3));
-    beat.unref();
-    this.byId.set(id, { attempt, dispatched: false, beat });
+    this.byId.set(id, { attempt, dispatched: false });
   }
 
   /** Marks a held attempt as handed to a client: ack/nak-able until `timeoutMs` elapses. */
@@ -111,7 +106,10 @@ export class Leases {
    * and JetStream redelivers them after the queue's ack wait.
    */
   stop(): void {
-    for (const lease of this.byId.values()) this.clear(lease);
+    for (const lease of this.byId.values()) {
+      this.clear(lease);
+      lease.attempt.abandon();
+    }
     this.byId.clear();
   }
 
@@ -121,7 +119,6 @@ export class Leases {
   }
 
   private clear(lease: Lease): void {
-    clearInterval(lease.beat);
     if (lease.timeout) clearTimeout(lease.timeout);
   }
 }

@@ -13,7 +13,7 @@ const ERROR_TEXT: Record<number, string> = {
 
 /** How one endpoint is described in the OpenAPI document. */
 export interface EndpointDoc {
-  method: "get" | "post" | "put" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   /** OpenAPI path (`{param}` style). */
   path: string;
   tag: string;

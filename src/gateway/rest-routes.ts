@@ -4,18 +4,15 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateQueueName } from "../jobs/names.js";
-import { type NewTaskOptions, newTask } from "../jobs/task.js";
+import { QUEUE_SETTINGS, type QueueChanges, updateQueue } from "../jobs/queue-update.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
-import { RFC3339 } from "../scheduler/when.js";
-import { checkTime } from "../time-range.js";
-import { badRequest, HttpError } from "./http-errors.js";
+import { HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { intQuery } from "./query-params.js";
 import { createQueue } from "./queue-access.js";
 import { jsonBody } from "./request-body.js";
-import { controlsView, logLinesView, queueView, taskView } from "./rest-views.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
   CancelReply,
@@ -27,13 +24,16 @@ import {
   QueueInfoView,
   QueueListReply,
   QueueName,
+  QueueUpdateReply,
   ScheduleBody,
   ScheduleListReply,
   ScheduleReply,
   TaskBody,
   TaskReply,
 } from "./schemas.js";
-import { enqueueWithControls, runAtOptions } from "./task-controls.js";
+import { dedupeOf, taskFromBody } from "./task-body.js";
+import { enqueueWithControls } from "./task-controls.js";
+import { logLinesView, queueInfoView, queueUpdateView, queueView, settingField, taskView } from "./views.js";
 
 /** Paths of the REST API (hono style, for 405 answers). */
 export const REST_PATHS = [
@@ -46,28 +46,19 @@ export const REST_PATHS = [
   "/v1/schedules/:id",
 ];
 
-function deadlineOf(v: string | number | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = typeof v === "number" ? v : RFC3339.test(v) ? Date.parse(v) : Number.NaN;
-  if (!Number.isFinite(ms))
-    throw badRequest(
-      "invalid_deadline",
-      "deadline must be an RFC 3339 time (with seconds and zone) or epoch milliseconds",
-    );
-  return checkTime(ms, "deadline", "invalid_deadline");
-}
-
-function payloadOf(body: z.infer<typeof TaskBody>): unknown {
-  if (body.payload_b64 === undefined) return body.payload ?? null;
-  if (body.payload !== undefined) throw badRequest("invalid_request", "give payload or payload_b64, not both");
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body.payload_b64))
-    throw badRequest("invalid_request", "payload_b64 is not base64");
-  return new Uint8Array(Buffer.from(body.payload_b64, "base64"));
-}
-
 function schedulesOf(d: RouteDeps): ScheduleCommands {
   if (!d.schedules) throw new HttpError(503, "scheduler_unavailable", "the scheduler is not running in this process");
   return d.schedules;
+}
+
+/** The queue settings of a REST body (snake_case) as a {@link QueueChanges} (camelCase); absent fields left out. */
+function queueSettingsOf(b: z.infer<typeof QueueConfigBody>): QueueChanges {
+  const out: Record<string, unknown> = {};
+  for (const k of QUEUE_SETTINGS) {
+    const v = b[settingField(k)];
+    if (v !== undefined) out[k] = v;
+  }
+  return out as QueueChanges;
 }
 
 /** Registers the `/v1` endpoints on `app`. */
@@ -83,36 +74,20 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     const existing = await storage.findQueue(name);
     if (existing) return c.json(queueView(existing), 200);
     d.queueCreation.take(name, false);
-    const q = await createQueue(storage, {
-      name,
-      ...(b.max_age_ms !== undefined ? { maxAgeMs: b.max_age_ms } : {}),
-      ...(b.max_entries !== undefined ? { maxEntries: b.max_entries } : {}),
-      ...(b.discard_old !== undefined ? { discardOld: b.discard_old } : {}),
-      ...(b.max_tries !== undefined ? { maxTries: b.max_tries } : {}),
-      ...(b.max_run_time_ms !== undefined ? { maxRunTimeMs: b.max_run_time_ms } : {}),
-      ...(b.max_concurrent !== undefined ? { maxConcurrent: b.max_concurrent } : {}),
-      ...(b.dead_letters !== undefined ? { deadLetters: b.dead_letters } : {}),
-      ...(b.dead_letter_retention_ms !== undefined ? { deadLetterRetentionMs: b.dead_letter_retention_ms } : {}),
-    });
+    const q = await createQueue(storage, { name, ...queueSettingsOf(b) });
     d.dispatcher.poke(name);
     return c.json(queueView(q), 201);
   });
 
+  app.patch("/v1/queues/:queue", async (c) => {
+    const name = queueOf(c);
+    const b = await jsonBody(c, QueueConfigBody, limits);
+    const r = await updateQueue(storage, name, queueSettingsOf(b), { allowDrop: c.req.query("allow_drop") === "true" });
+    return c.json(queueUpdateView(r), 200);
+  });
+
   app.get("/v1/queues/:queue", async (c) => {
-    const info = await storage.queueInfo(queueOf(c));
-    return c.json(
-      {
-        name: info.name,
-        config: queueView(info.config),
-        depth: info.depth,
-        in_flight: info.inFlight,
-        pending: info.pending,
-        pending_by_priority: info.pendingByPriority,
-        controls: controlsView(info.controls),
-        dead_letters: info.deadLetters,
-      },
-      200,
-    );
+    return c.json(queueInfoView(await storage.queueInfo(queueOf(c))), 200);
   });
 
   app.post("/v1/queues/:queue/purge", async (c) => c.json({ purged: await storage.purgeQueue(queueOf(c)) }, 200));
@@ -120,15 +95,9 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
   app.post("/v1/queues/:queue/tasks", async (c) => {
     const queue = queueOf(c);
     const b = await jsonBody(c, TaskBody, limits);
-    const opts: NewTaskOptions = {};
-    if (b.id !== undefined) opts.id = b.id;
-    const deadline = deadlineOf(b.deadline);
-    if (deadline !== undefined) opts.deadline = deadline;
-    if (b.max_tries !== undefined) opts.maxTries = b.max_tries;
-    if (b.priority !== undefined) opts.priority = b.priority;
-    const task = newTask(b.type, payloadOf(b), { ...opts, ...runAtOptions(b) });
+    const task = taskFromBody(b);
     await storage.getQueue(queue);
-    const r = await enqueueWithControls(storage, task, queue, b.dedupe, d.log);
+    const r = await enqueueWithControls(d.engine, task, queue, dedupeOf(b));
     const view = { task: taskView(r.task), ...(b.dedupe ? { duplicate: r.duplicate } : {}) };
     return r.duplicate ? c.json(view, 200) : c.json(view, 201);
   });
@@ -178,6 +147,22 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     params: queueParam,
     body: QueueConfigBody,
     ok: { status: 201, schema: QueueConfigView, description: "Created (200: it existed; its stored definition)" },
+  });
+  documentEndpoint(app, {
+    method: "patch",
+    path: "/v1/queues/{queue}",
+    tag: "queues",
+    summary: "Change a queue's settings",
+    description:
+      "Only the fields given change. JetStream applies the stream limits (max_age_ms, max_entries, discard_old), " +
+      "the consumers' ack wait (max_run_time_ms, redeliver_after_ms) and max_concurrent at once; running workers " +
+      "pick up max_tries and max_run_time_ms when they restart. 409 `queue_update_drops_tasks`: a lower max_age_ms " +
+      "or max_entries would remove items the queue holds (add `?allow_drop=true` to accept).",
+    params: queueParam,
+    query: z.object({ allow_drop: z.string().optional().openapi({ description: "`true`: accept removing items" }) }),
+    body: QueueConfigBody,
+    ok: { status: 200, schema: QueueUpdateReply, description: "The definition now, and what changed" },
+    errors: [404, 409],
   });
   documentEndpoint(app, {
     method: "get",

@@ -118,6 +118,10 @@ export const QueueConfigBody = z
     max_tries: count.optional().openapi({ description: "Most handler invocations per task. Default 10." }),
     max_run_time_ms: count.optional().openapi({ description: "Longest a try may run. Default 3600000 (1 h)." }),
     max_concurrent: count.optional().openapi({ description: "Most tasks in flight across consumers. Default 100." }),
+    redeliver_after_ms: count.optional().openapi({
+      description:
+        "How long before the item of a silent (dead) consumer is handed out again. Default min(max_run_time_ms, 30000).",
+    }),
     dead_letters: z
       .boolean()
       .optional()
@@ -138,10 +142,19 @@ export const QueueConfigView = z
     max_tries: z.number(),
     max_run_time_ms: z.number(),
     max_concurrent: z.number(),
+    redeliver_after_ms: z.number(),
     dead_letters: z.boolean(),
     dead_letter_retention_ms: z.number(),
   })
   .openapi("QueueConfig");
+
+/** `PATCH /v1/queues/{queue}` reply: the definition now, and the fields that changed. */
+export const QueueUpdateReply = z
+  .object({
+    config: QueueConfigView,
+    changed: z.array(z.string()).openapi({ description: "Fields that changed (snake_case); empty when none did." }),
+  })
+  .openapi("QueueUpdate");
 
 /** The runtime controls of a queue. */
 export const QueueControlsView = z
@@ -280,7 +293,7 @@ export const TaskListQueryParams = z.object({
   }),
   type: z.string().optional().openapi({ description: "Only this task type" }),
   id: z.string().optional().openapi({ description: "Only the task with this id" }),
-  limit: z.string().optional().openapi({ description: "1-1000, default 50" }),
+  limit: z.string().optional().openapi({ description: "1-1000, default 100" }),
   cursor: z.string().optional().openapi({ description: "A previous page's `next_cursor`" }),
 });
 
@@ -334,6 +347,11 @@ export const ScheduleBody = z
 export const ScheduleView = z
   .object({
     id: z.string(),
+    kind: z.enum(["message", "delayed_task"]).openapi({
+      description:
+        "`delayed_task`: a jetq task waiting for its run_at (its id in `task_id`); `message`: anything else.",
+    }),
+    task_id: z.string().optional(),
     subject: z.string(),
     due: z.string(),
     due_ms: z.number(),
@@ -389,3 +407,22 @@ export const RedriveAllReply = z
     skipped: z.number().openapi({ description: "Entries left in place (signed tasks whose deadline passed)." }),
   })
   .openapi("RedriveAll");
+
+/** A named task schedule (cron or `@every`), as `jetq cron … --json` shows it. */
+export const ScheduledTaskView = z
+  .object({
+    name: z.string(),
+    schedule: z
+      .string()
+      .openapi({ description: "Cron expression (seconds first when 6+ fields) or `@every <duration>`." }),
+    tz: z.string().optional(),
+    queue: z.string(),
+    type: z.string(),
+    payload: z.unknown().optional(),
+    deadline_ms: z.number().optional(),
+    max_tries: z.number().optional(),
+    paused: z.boolean(),
+    created: z.string().optional(),
+    next_runs: z.array(z.string()).openapi({ description: "The next fire times (RFC 3339); none while paused." }),
+  })
+  .openapi("ScheduledTask");

@@ -1,13 +1,12 @@
 /**
  * The delayed-task and idempotency-key options of `POST /v1/queues/{queue}/tasks`: what they mean
- * for `newTask`, and an enqueue that honours them through storage (as `Client.enqueue` does).
+ * for `newTask`, and the enqueue that honours them (the engine's, as `Client.enqueue`).
  */
 import type { z } from "@hono/zod-openapi";
-import { DelayedTasks, enqueueState, MAX_DELAY_MS } from "../jobs/delayed-tasks.js";
-import { type DedupeResult, Idempotency, type TaskWriter } from "../jobs/idempotency.js";
-import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
-import { type NewTaskOptions, type Task, TaskState } from "../jobs/task.js";
-import type { Logger } from "../logger.js";
+import { MAX_DELAY_MS } from "../jobs/delayed-tasks.js";
+import type { DedupeOptions, DedupeResult } from "../jobs/idempotency.js";
+import type { NewTaskOptions, Task } from "../jobs/task.js";
+import type { TaskEngine } from "../jobs/task-engine.js";
 import { RFC3339 } from "../scheduler/when.js";
 import { checkTime } from "../time-range.js";
 import { badRequest } from "./http-errors.js";
@@ -40,44 +39,18 @@ export function runAtOptions(b: Body): Pick<NewTaskOptions, "runAt" | "delayMs">
   return out;
 }
 
-/** Writes tasks to `queue` through storage alone: delayed ones through the scheduler's stream. */
-function storageWriter(storage: JetStreamStorage, queue: string, log: Logger): TaskWriter {
-  return {
-    prepare(task) {
-      task.queue = queue;
-      task.state = enqueueState(task);
-      return storage.encode(task);
-    },
-    async write(task, data) {
-      if (task.state === TaskState.Delayed) {
-        await DelayedTasks.for(storage, log).add(task, data);
-        return;
-      }
-      const { duplicate } = await storage.enqueue(task, data);
-      if (!duplicate) storage.publishEvents(task);
-    },
-  };
-}
-
 /**
- * Enqueues a task built from a REST body to the existing queue `queue`, honouring its `run_at` /
- * `delay_ms` (already in the task) and `dedupe`.
+ * Enqueues a task built from a REST body to the existing queue `queue` through the engine's one
+ * enqueue path, honouring its `run_at` / `delay_ms` (already in the task) and `dedupe`.
  * @returns the task that represents the enqueue, and whether it is an existing one (`dedupe` only).
  * @throws ValidationError (`invalid_run_at`, `invalid_dedupe_*`, `dedupe_mode_conflict`,
  * `payload_too_large`, …), StorageError
  */
-export async function enqueueWithControls(
-  storage: JetStreamStorage,
+export function enqueueWithControls(
+  engine: TaskEngine,
   task: Task,
   queue: string,
-  dedupe: Body["dedupe"],
-  log: Logger,
+  dedupe: DedupeOptions | undefined,
 ): Promise<DedupeResult> {
-  const writer = storageWriter(storage, queue, log);
-  if (dedupe) {
-    const options = { key: dedupe.key, windowMs: dedupe.window_ms, ...(dedupe.mode ? { mode: dedupe.mode } : {}) };
-    return Idempotency.for(storage, log).enqueue(task, queue, options, writer);
-  }
-  await writer.write(task, writer.prepare(task));
-  return { task, duplicate: false };
+  return engine.enqueuer.enqueue(task, { queue, ...(dedupe ? { dedupe } : {}) });
 }

@@ -7,8 +7,8 @@ import type { TaskListing, TaskListQuery } from "../dashboard/task-catalog.js";
 import type { TaskState } from "../jobs/task.js";
 import { badRequest, HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { taskView } from "./rest-views.js";
 import { TaskListQueryParams, TaskListReply } from "./schemas.js";
+import { taskView } from "./views.js";
 
 /** Paths of these endpoints (hono style, for 405 answers). */
 export const TASK_LIST_PATHS = ["/v1/tasks"];
@@ -29,7 +29,7 @@ export function registerTaskListRoutes(app: OpenAPIHono, tasks: TaskListing | un
     if (given.id !== undefined) q.id = given.id;
     if (given.cursor !== undefined) q.cursor = given.cursor;
     if (given.limit !== undefined) {
-      if (!/^\d{1,6}$/.test(given.limit)) throw badRequest("invalid_request", "limit must be an integer 1-1000");
+      if (!/^\d{1,6}$/.test(given.limit)) throw badRequest("invalid_limit", "limit must be an integer 1-1000");
       q.limit = Number(given.limit);
     }
     const page = await tasks.list(q);

@@ -138,7 +138,7 @@ export class Waiter {
 
   /** @internal called by a slot once it holds a task. */
   filled(slot: WaitSlot): void {
-    this.p.leases.hold(slot.taken!.attempt, slot.taken!.queue);
+    this.p.leases.hold(slot.taken!.attempt);
     this.check();
   }
 

@@ -10,10 +10,9 @@ import { ackWaitMs, type ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { verifyTask } from "./signing.js";
 import { deadLetterReason, writeDeadLetter } from "./storage/dead-letter-store.js";
-import { deliveryIsStale, type JetStreamStorage } from "./storage/jetstream-storage.js";
+import { deliveryIsStale, type JetStreamStorage, type StoredRecord } from "./storage/jetstream-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
 import { MAX_FAILURES_KEPT, type Task, TaskState } from "./task.js";
-import type { TaskObserver } from "./task-observer.js";
 
 /** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
 export interface AttemptRules {
@@ -23,8 +22,6 @@ export interface AttemptRules {
   /** Final states whose records are replaced by a tombstone instead of kept. */
   discard: ReadonlySet<TaskState>;
   log: Logger;
-  /** Told about every state change (metrics). */
-  observer?: TaskObserver;
   /** Require (or, with `optional`, check when present) producer signatures. */
   verifier?: { key: KeyObject; optional: boolean };
   /** Cancellation requests: a cancelled task is settled as `cancelled` instead of run. */
@@ -32,6 +29,9 @@ export interface AttemptRules {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A record read when its delivery arrived is used at start when read less than this long ago. */
+export const RECORD_FRESH_MS = 1000;
 
 /** First and longest pause between tries of an outcome write that storage refused. */
 const OUTCOME_RETRY_MIN_MS = 100;
@@ -61,41 +61,67 @@ function noteFailure(task: Task, error: string): void {
   task.failures = failures.slice(-MAX_FAILURES_KEPT);
 }
 
+/** A try still running after this long gets its `active` record written. */
+export const ACTIVE_RECORD_DELAY_MS = 100;
+
 /**
- * One try of one task, from delivery to outcome. {@link beginAttempt} turns a delivered work item
- * into an attempt (or settles it when it must not run); the holder then calls exactly one of
- * {@link complete}, {@link fail}, and may call {@link keepAlive} while it works.
+ * One try of one task, from delivery to outcome, the same whichever front end holds it (a worker
+ * slot, an HTTP `/wait`). {@link beginAttempt} turns a delivered work item into an attempt (or
+ * settles it when it must not run); the holder then calls exactly one of {@link complete},
+ * {@link fail}, {@link cancel}, {@link postpone}, {@link release}. Until then the attempt keeps its
+ * work item alive (every third of the queue's ack wait), and writes the `active` record once the
+ * try has lasted {@link ACTIVE_RECORD_DELAY_MS}: most tries end sooner, and their outcome record
+ * replaces it.
  */
 export class Attempt {
   private settled = false;
   private activeRecorded = false;
   private abandoned = false;
   private wake?: () => void;
+  private readonly beat: NodeJS.Timeout;
+  private readonly activeTimer: NodeJS.Timeout;
 
   constructor(
     /** The task, in state `active`, with this try counted. */
     readonly task: Task,
     private readonly msg: JsMsg,
     private readonly rules: AttemptRules,
-  ) {}
+  ) {
+    this.beat = setInterval(() => this.keepAlive(), Math.max(50, ackWaitMs(rules.queue) / 3));
+    this.beat.unref();
+    this.activeTimer = setTimeout(() => this.recordActive(), ACTIVE_RECORD_DELAY_MS);
+    this.activeTimer.unref();
+  }
 
-  /**
-   * Writes the `active` record (once; without waiting for an acknowledgement — the outcome record
-   * follows on the same connection). Short tries can skip it: their outcome record replaces it.
-   */
-  recordActive(): void {
-    if (this.settled || this.activeRecorded) return;
-    this.activeRecorded = true;
-    this.rules.storage.saveRecordQuietly(this.task);
+  /** Marks the try settled and stops its timers; false when it already was. */
+  private end(): boolean {
+    if (this.settled) return false;
+    this.settled = true;
+    clearInterval(this.beat);
+    clearTimeout(this.activeTimer);
+    return true;
   }
 
   /**
-   * Stops retrying an outcome write that storage keeps refusing (the holder is shutting down): the
-   * write in progress then fails, the item stays unacknowledged and is redelivered after its ack
-   * wait (the task runs again: the one case of at-least-once left).
+   * Writes the `active` record (once; without waiting for an acknowledgement — the outcome record
+   * follows on the same connection).
+   */
+  private recordActive(): void {
+    if (this.settled || this.activeRecorded || this.abandoned) return;
+    this.activeRecorded = true;
+    ignoreClosed(() => this.rules.storage.saveRecordQuietly(this.task));
+  }
+
+  /**
+   * Lets go of the try without settling it (its holder is shutting down): the item is no longer
+   * kept alive, and an outcome write that storage keeps refusing stops being retried (it then
+   * fails). The item stays unacknowledged and is redelivered after its ack wait: the task runs
+   * again, the one case of at-least-once left.
    */
   abandon(): void {
     this.abandoned = true;
+    clearInterval(this.beat);
+    clearTimeout(this.activeTimer);
     this.wake?.();
   }
 
@@ -119,7 +145,7 @@ export class Attempt {
             queue: this.task.queue,
             error: errorMessage(err),
           });
-          beat ??= setInterval(() => touch(this.msg), Math.max(50, ackWaitMs(this.rules.queue) / 3));
+          beat ??= setInterval(() => this.abandoned || touch(this.msg), Math.max(50, ackWaitMs(this.rules.queue) / 3));
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, delay);
             this.wake = () => {
@@ -151,8 +177,7 @@ export class Attempt {
    * says. Resolves false when the try was already settled.
    */
   private async undoTry(describe: (task: Task) => void): Promise<boolean> {
-    if (this.settled) return false;
-    this.settled = true;
+    if (!this.end()) return false;
     this.task.tries = Math.max(0, this.task.tries - 1);
     this.task.releases = (this.task.releases ?? 0) + 1;
     describe(this.task);
@@ -170,8 +195,7 @@ export class Attempt {
       task.lastError = reason;
     });
     if (!undone) return;
-    this.rules.storage.publishEvents(this.task);
-    this.rules.observer?.taskState(this.task);
+    this.rules.storage.announce(this.task);
     this.msg.nak(delayMs);
   }
 
@@ -205,7 +229,7 @@ export class Attempt {
     this.activeRecorded = true;
     await storage.saveRecord(this.task, data);
     storage.publishProgressEvent(this.task, value);
-    this.rules.observer?.taskReport?.(this.task, "progress");
+    this.rules.storage.observer?.taskReport?.(this.task, "progress");
   }
 
   /** Appends a line to the task's log and publishes a log event. @throws ValidationError for a non-string */
@@ -214,12 +238,12 @@ export class Attempt {
     const { storage } = this.rules;
     const stored = await storage.logs.append(this.task.id, line);
     storage.publishLogEvent(this.task, stored);
-    this.rules.observer?.taskReport?.(this.task, "log");
+    this.rules.storage.observer?.taskReport?.(this.task, "log");
   }
 
   /** Tells JetStream the item is still being worked on (resets its ack wait). */
   keepAlive(): void {
-    if (!this.settled) touch(this.msg);
+    if (!this.settled && !this.abandoned) touch(this.msg);
   }
 
   /** Records the result and removes the work item. */
@@ -235,22 +259,26 @@ export class Attempt {
   async fail(err: unknown, delayMs?: number): Promise<void> {
     if (this.settled) return;
     const msg = errorMessage(err);
+    this.rules.log.warn("task try failed", {
+      task: this.task.id,
+      type: this.task.type,
+      try: this.task.tries,
+      error: msg,
+    });
     noteFailure(this.task, msg);
     if (err instanceof TerminateTask) return this.settle(TaskState.Terminated, msg);
     if (this.task.tries >= maxTries(this.task, this.rules.queue)) return this.settle(TaskState.Expired, msg);
-    this.settled = true;
+    this.end();
     const { storage } = this.rules;
     this.task.state = TaskState.Retry;
     this.task.lastError = msg;
     await this.persist(() => storage.saveRecord(this.task));
-    storage.publishEvents(this.task);
-    this.rules.observer?.taskState(this.task);
+    storage.announce(this.task);
     this.msg.nak(delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries));
   }
 
   private async settle(state: TaskState, error?: string): Promise<void> {
-    if (this.settled) return;
-    this.settled = true;
+    if (!this.end()) return;
     await finish(this.task, this.msg, this.rules, state, error, (write) => this.persist(write));
   }
 }
@@ -283,8 +311,7 @@ async function finish(
     else await storage.saveRecord(task);
   });
   m.ack();
-  storage.publishEvents(task);
-  rules.observer?.taskState(task);
+  storage.announce(task);
   if (deadLetter)
     storage.publishQueueEvent(task.queue, "dead_lettered", { taskId: task.id, detail: { reason: deadLetter } });
 }
@@ -312,20 +339,22 @@ export async function releaseDelivery(m: JsMsg, rules: AttemptRules): Promise<vo
 /**
  * Starts a try of a delivered work item. Returns undefined when the item must not run, after
  * settling it: corrupt items are logged (with their content) and removed; tasks already finished
- * (a redelivery after a crash) are acknowledged; tasks past their deadline or out of tries expire.
- * Otherwise the task is marked `active` (event, and record unless `deferActiveRecord`: the holder
- * then calls {@link Attempt.recordActive} if the try lasts) and an {@link Attempt} is returned.
+ * (a redelivery after a crash, a replayed item) are acknowledged; tasks past their deadline or out
+ * of tries expire; unverifiable ones are terminated; cancelled ones are cancelled. Otherwise the
+ * task is marked `active` (event) and an {@link Attempt} is returned. `prefetched` carries what the
+ * intake already decoded and read for the delivery (its task, and its record when read less than
+ * {@link RECORD_FRESH_MS} ago); what is missing is read here.
  * @throws StorageError when the record cannot be read; the item is then left for redelivery.
  */
 export async function beginAttempt(
   m: JsMsg,
   rules: AttemptRules,
-  opts: { deferActiveRecord?: boolean } = {},
+  prefetched: { task?: Task; record?: StoredRecord; readAt?: number } = {},
 ): Promise<Attempt | undefined> {
   const { storage, log, queue } = rules;
   let task: Task;
   try {
-    task = decodeTask(m.data);
+    task = prefetched.task ?? decodeTask(m.data);
   } catch (err) {
     log.error("dropping a corrupt work item", {
       subject: m.subject,
@@ -359,7 +388,8 @@ export async function beginAttempt(
   // The record says whether this task already finished — a redelivery after a crash, or a work
   // item replayed by anyone with access to the work subjects — whatever the delivery count: a
   // finished task never runs again (only a later run of it, see `Task.run`).
-  const stored = await storage.recordFor(task.id);
+  const fresh = prefetched.record && Date.now() - (prefetched.readAt ?? 0) < RECORD_FRESH_MS;
+  const stored = fresh ? prefetched.record! : await storage.recordFor(task.id);
   if (deliveryIsStale(stored, task.run ?? 0)) {
     m.ack();
     return undefined;
@@ -389,9 +419,6 @@ export async function beginAttempt(
   task.state = TaskState.Active;
   task.tries++;
   task.lastTriedAt = now;
-  storage.publishEvents(task);
-  rules.observer?.taskState(task);
-  const attempt = new Attempt(task, m, rules);
-  if (!opts.deferActiveRecord) attempt.recordActive();
-  return attempt;
+  storage.announce(task);
+  return new Attempt(task, m, rules);
 }

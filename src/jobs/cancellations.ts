@@ -1,11 +1,9 @@
 import type { KV } from "@nats-io/kv";
 import { StateError } from "../errors.js";
-import type { Logger } from "../logger.js";
 import { openBucket } from "../nats/buckets.js";
-import { DelayedTasks } from "./delayed-tasks.js";
+import type { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { CANCELS_BUCKET } from "./storage/layout.js";
-import { oneOpenedPerStorage } from "./storage/per-storage.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
 /** How long a cancellation request is remembered (the bucket's max age). */
@@ -23,17 +21,16 @@ export class Cancellations {
 
   private constructor(private readonly kv: KV) {}
 
-  /** The instance of a storage: its bucket opened (created when missing) on first request. */
-  static readonly for = oneOpenedPerStorage(
-    async (storage) =>
-      new Cancellations(
-        await openBucket(storage.nc, CANCELS_BUCKET, {
-          history: 1,
-          replicas: storage.replicas,
-          ttl: CANCEL_REQUEST_TTL_MS,
-        }),
-      ),
-  );
+  /** Opens the requests of a storage (their bucket is created when missing). */
+  static async open(storage: JetStreamStorage): Promise<Cancellations> {
+    return new Cancellations(
+      await openBucket(storage.nc, CANCELS_BUCKET, {
+        history: 1,
+        ttl: CANCEL_REQUEST_TTL_MS,
+        ...storage.bucketPlacement,
+      }),
+    );
+  }
 
   /** Stores a cancellation request for a task. */
   async request(taskId: string): Promise<void> {
@@ -87,19 +84,18 @@ export class Cancellations {
 export async function cancelTask(
   storage: JetStreamStorage,
   cancels: Cancellations,
+  delayed: DelayedTasks,
   id: string,
-  log: Logger,
 ): Promise<Task> {
   const task = await storage.loadTask(id);
   if (isFinalState(task.state)) throw new StateError("task_finished", `task ${id} already ended as ${task.state}`);
   await cancels.request(id);
   if (task.state === TaskState.Active) return task;
-  if (task.state === TaskState.Delayed) await DelayedTasks.for(storage, log).cancel(id);
+  if (task.state === TaskState.Delayed) await delayed.cancel(id);
   task.state = TaskState.Cancelled;
   task.lastError = "cancelled";
   await storage.saveRecord(task);
   await storage.removeWorkItem(task.queue, id);
-  storage.publishEvents(task);
-  storage.observer?.taskState(task);
+  storage.announce(task);
   return task;
 }

@@ -5,9 +5,9 @@
  */
 import type { KeyObject } from "node:crypto";
 import { NotFoundError, ValidationError } from "../errors.js";
+import type { Enqueuer } from "./enqueuer.js";
 import { validateId } from "./names.js";
 import type { ResolvedQueue } from "./queue.js";
-import { signTask } from "./signing.js";
 import {
   type DeadLetter,
   deadLetterState,
@@ -45,13 +45,16 @@ export interface RedriveAllResult {
   skipped: number;
 }
 
-/** Options of {@link DeadLetters}. */
-export interface DeadLettersOptions {
+/** What {@link DeadLetters} works with. */
+export interface DeadLettersParams {
+  storage: JetStreamStorage;
+  /** Puts redriven tasks back in their queue (a new run, signed again when a key is at hand). */
+  enqueuer: Enqueuer;
   /**
-   * The key to sign a redriven task with when its signature no longer matches (its past deadline
-   * was dropped). A client passes its own signing key.
+   * The signing key of this owner, if any: a signed task whose past deadline is dropped must be
+   * signed again to be redriven.
    */
-  signingKey?: () => KeyObject | undefined;
+  signingKey: () => KeyObject | undefined;
 }
 
 function pageNumber(name: string, v: number, min: number, max: number): number {
@@ -72,10 +75,11 @@ function pageNumber(name: string, v: number, min: number, max: number): number {
  * ```
  */
 export class DeadLetters {
-  constructor(
-    private readonly storage: JetStreamStorage,
-    private readonly opts: DeadLettersOptions = {},
-  ) {}
+  private readonly storage: JetStreamStorage;
+
+  constructor(private readonly p: DeadLettersParams) {
+    this.storage = p.storage;
+  }
 
   /**
    * A page of a queue's dead letters, oldest first, after stream sequence `after` (0: from the
@@ -137,11 +141,15 @@ export class DeadLetters {
    * Redrives every dead letter the queue held when the call started (oldest first; tasks that fail
    * for good again meanwhile wait for the next call). Entries that cannot be redriven are left in
    * place and counted as `skipped`.
+   * `onProgress` is told, after each entry, how many were handled of how many the queue held.
    * @throws NotFoundError (`queue_not_found`), StorageError (entries before the failure are redriven)
    */
-  async redriveAll(queue: string): Promise<RedriveAllResult> {
+  async redriveAll(
+    queue: string,
+    opts: { onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<RedriveAllResult> {
     const q = await this.storage.getQueue(queue);
-    const { lastSeq } = await deadLetterState(this.storage, queue);
+    const { lastSeq, messages } = await deadLetterState(this.storage, queue);
     const result: RedriveAllResult = { redriven: 0, skipped: 0 };
     for (let seq = 1; seq <= lastSeq; ) {
       const m = await nextDeadLetter(this.storage, queue, seq);
@@ -154,6 +162,7 @@ export class DeadLetters {
         if (!(err instanceof ValidationError)) throw err;
         result.skipped++;
       }
+      opts.onProgress?.(result.redriven + result.skipped, messages);
     }
     return result;
   }
@@ -187,25 +196,17 @@ export class DeadLetters {
   private async putBack(q: ResolvedQueue, dl: DeadLetter): Promise<Task> {
     const { task } = dl;
     task.queue = q.name;
-    task.tries = 0;
-    task.run = await this.storage.nextRun(task);
-    delete task.result;
-    delete task.releases;
-    delete task.progress;
     if (task.deadline !== undefined && task.deadline <= Date.now()) {
-      delete task.deadline;
-      if (task.signature !== undefined) {
-        const key = this.opts.signingKey?.();
-        if (!key) {
-          throw new ValidationError(
-            "signing_key_required",
-            `task ${task.id} is signed and its deadline passed: redriving it without the deadline needs a signing key`,
-          );
-        }
-        task.signature = signTask(task, key);
+      // Signed without the deadline, the signature no longer matches: the enqueuer signs it again.
+      if (task.signature !== undefined && !this.p.signingKey()) {
+        throw new ValidationError(
+          "signing_key_required",
+          `task ${task.id} is signed and its deadline passed: redriving it without the deadline needs a signing key`,
+        );
       }
+      delete task.deadline;
     }
-    await this.storage.addTask(task, redriveMsgId(task.id, dl.seq));
+    await this.p.enqueuer.restart(task, redriveMsgId(task.id, dl.seq));
     await deleteDeadLetter(this.storage, q.name, dl.seq);
     this.storage.publishQueueEvent(q.name, "redriven", { taskId: task.id, detail: { reason: dl.reason } });
     return task;

@@ -12,10 +12,9 @@ import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
 import { isNotFound, wrapStorage } from "../nats/streams.js";
 import { encodeCancel, encodeSchedule, type Schedule } from "../scheduler/schedule.js";
 import { ScheduleStore } from "../scheduler/schedule-store.js";
-import type { DurablePublisher } from "./client.js";
+import type { DurablePublisher } from "./enqueuer.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { delayedTaskScheduleId, MSG_ID_HEADER, recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
-import { onePerStorage } from "./storage/per-storage.js";
 import { decodeTask, encodeTask, recordHeaders, recordHeaderValues } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 
@@ -52,21 +51,18 @@ function headerRecord(h: MsgHdrs): Record<string, string> {
 }
 
 /**
- * Writes, rewrites and cancels delayed tasks on one storage. One instance per storage
- * ({@link DelayedTasks.for}); the scheduler's stream is opened (created when missing, with the
- * storage's replicas and memory settings) on first use.
+ * Writes, rewrites and cancels delayed tasks on one storage (one per storage, made by its owner);
+ * the scheduler's stream is opened (created when missing, with the storage's replicas and memory
+ * settings) on first use.
  */
 export class DelayedTasks {
   private store?: Promise<ScheduleStore>;
   private schedulerChecked = false;
 
-  private constructor(
+  constructor(
     private readonly storage: JetStreamStorage,
     private readonly log: Logger,
   ) {}
-
-  /** The instance of a storage (created on first call; `log` is the first caller's). */
-  static readonly for = onePerStorage((storage: JetStreamStorage, log: Logger) => new DelayedTasks(storage, log));
 
   /** The scheduler's stream (`JETQ_SCHEDULES`), opened once; publishes share the storage's publisher. */
   schedules(): Promise<ScheduleStore> {
@@ -99,9 +95,8 @@ export class DelayedTasks {
   /**
    * Stores a new delayed task: its record (`record`: the task encoded in state `delayed`), then its
    * schedule, each acknowledged before the next, so a task whose enqueue resolved survives any crash.
-   * Then publishes the `delayed` event and tells the storage's observer. Through an `outbox` both go
-   * to the outbox, in that order, and no event is published. Enqueuing the same task again within
-   * JetStream's duplicate window stores it once.
+   * Through an `outbox` both go to the outbox, in that order. Enqueuing the same task again within
+   * JetStream's duplicate window stores it once. (The enqueuer publishes the `delayed` event.)
    * @returns whether JetStream recognised the record as a duplicate.
    */
   async add(task: Task, record: Uint8Array, outbox?: DurablePublisher): Promise<{ duplicate: boolean }> {
@@ -128,10 +123,6 @@ export class DelayedTasks {
       await this.storage.acks.publish(msg.subject, msg.data, msg.headers);
     } catch (err) {
       throw wrapStorage(err, `storing delayed task ${task.id}`);
-    }
-    if (!duplicate) {
-      this.storage.publishEvents(task);
-      this.storage.observer?.taskState(task);
     }
     return { duplicate };
   }

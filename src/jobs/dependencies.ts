@@ -1,6 +1,6 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/nats-core";
-import { NotFoundError, ValidationError } from "../errors.js";
+import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { openBucket, updateKey } from "../nats/buckets.js";
 import { isNotFound } from "../nats/streams.js";
@@ -32,43 +32,119 @@ interface DependantsValue {
 export const dependantsKey = (dependencyId: string): string => dependencyId.replaceAll(":", "/");
 const dependencyOfKey = (key: string): string => key.replaceAll("/", ":");
 
-/** Opens (creating when missing) the index of blocked tasks by dependency. */
-export function openDependants(storage: JetStreamStorage): Promise<KV> {
-  return openBucket(storage.nc, DEPENDENCIES_BUCKET, { history: 1, ...storage.bucketPlacement });
-}
-
 /** Where a task with dependencies stands. */
 export type DependencyVerdict =
   | { kind: "ready"; results: Record<string, TaskResult> }
   | { kind: "waiting"; pending: string[] }
   | { kind: "failed"; dependency: string; state: string };
 
-/**
- * Checks a task's dependencies against their records.
- * @throws ValidationError (`unknown_dependency`) when a dependency does not exist.
- */
-export async function evaluateDependencies(storage: JetStreamStorage, task: Task): Promise<DependencyVerdict> {
-  const results: Record<string, TaskResult> = {};
-  const pending: string[] = [];
-  for (const id of task.dependencies ?? []) {
-    let dep: Task;
-    try {
-      dep = await storage.loadTask(validateId(id));
-    } catch (err) {
-      if (err instanceof NotFoundError)
-        throw new ValidationError("unknown_dependency", `task ${task.id} depends on unknown task ${id}`);
-      throw err;
-    }
-    if (dep.state === TaskState.Complete) {
-      if (dep.result) results[id] = dep.result;
-    } else if (isFinalState(dep.state)) return { kind: "failed", dependency: id, state: dep.state };
-    else pending.push(id);
-  }
-  return pending.length > 0 ? { kind: "waiting", pending } : { kind: "ready", results };
-}
+/** Puts a released task in its queue (the enqueuer's `put`), de-duplicated by `msgId`. */
+export type PutTask = (task: Task, msgId: string) => Promise<unknown>;
 
 function dependantsOf(value: DependantsValue | undefined): Dependant[] {
   return Array.isArray(value?.dependants) ? value.dependants : [];
+}
+
+/**
+ * Tasks that wait for other tasks: how they stand ({@link evaluate}), what becomes of them
+ * ({@link settle}), and the index of blocked tasks by dependency in {@link DEPENDENCIES_BUCKET}
+ * (created on first use). One per storage, made by its owner (client or service).
+ */
+export class Dependencies {
+  private bucket?: Promise<KV>;
+
+  constructor(private readonly storage: JetStreamStorage) {}
+
+  /** The index of blocked tasks by dependency, opened (created when missing) once. */
+  index(): Promise<KV> {
+    this.bucket ??= openBucket(this.storage.nc, DEPENDENCIES_BUCKET, {
+      history: 1,
+      ...this.storage.bucketPlacement,
+    }).catch((err: unknown) => {
+      this.bucket = undefined;
+      throw err;
+    });
+    return this.bucket;
+  }
+
+  /**
+   * Checks a task's dependencies against their records. A dependency without a record has not
+   * finished (a waiting task has none); with `mustExist` its work item must then be found.
+   * @throws ValidationError (`unknown_dependency`) when a dependency does not exist.
+   */
+  async evaluate(task: Task, opts: { mustExist?: boolean } = {}): Promise<DependencyVerdict> {
+    const ids = (task.dependencies ?? []).map((id) => validateId(id));
+    const records = await this.storage.recordsFor(ids);
+    const results: Record<string, TaskResult> = {};
+    const pending: string[] = [];
+    for (const id of ids) {
+      let rec = records.get(id)!;
+      if (rec.kind === "none" && opts.mustExist && !(await this.storage.findWorkItem(id))) {
+        // Finished (its item removed) between the two reads, or unknown.
+        rec = await this.storage.recordFor(id);
+        if (rec.kind === "none")
+          throw new ValidationError("unknown_dependency", `task ${task.id} depends on unknown task ${id}`);
+      }
+      const state = rec.kind === "task" ? rec.task.state : rec.kind === "discarded" ? rec.state : undefined;
+      if (state === TaskState.Complete) {
+        if (rec.kind === "task" && rec.task.result) results[id] = rec.task.result;
+      } else if (state !== undefined && isFinalState(state)) return { kind: "failed", dependency: id, state };
+      else pending.push(id);
+    }
+    return pending.length > 0 ? { kind: "waiting", pending } : { kind: "ready", results };
+  }
+
+  /**
+   * Enqueues a task with dependencies: at once when they all completed, as `unreachable` when one
+   * failed, else as `blocked` until a {@link DependencyResolver} (in `jetq serve`) releases it.
+   */
+  async enqueue(task: Task, put: PutTask): Promise<void> {
+    let verdict = await this.evaluate(task, { mustExist: true });
+    await this.settle(task, verdict, put);
+    if (verdict.kind === "waiting") {
+      // A dependency that finished before the index was written has no event left to release us.
+      verdict = await this.evaluate(task);
+      if (verdict.kind !== "waiting") await this.settle(task, verdict, put);
+    }
+  }
+
+  /**
+   * Applies a verdict: a ready task is put in its queue (with its dependencies' results when it
+   * asked for them), a failed one becomes `unreachable`, a waiting one is recorded as `blocked` and
+   * indexed under each pending dependency. Safe to repeat: the put is de-duplicated by id.
+   */
+  async settle(task: Task, verdict: DependencyVerdict, put: PutTask): Promise<void> {
+    const { storage } = this;
+    const kv = await this.index();
+    if (verdict.kind === "ready") {
+      if (task.loadDependencies) task.dependencyResults = verdict.results;
+      await put(task, `${task.id}:unblocked`);
+    } else if (verdict.kind === "failed") {
+      task.state = TaskState.Unreachable;
+      task.lastError = `dependency ${verdict.dependency} is ${verdict.state}`;
+      await storage.saveRecord(task);
+      storage.announce(task);
+    } else {
+      task.state = TaskState.Blocked;
+      await storage.saveRecord(task);
+      for (const dep of verdict.pending) await addDependant(kv, dep, { id: task.id, queue: task.queue });
+      storage.announce(task);
+      return;
+    }
+    const self = new Set([task.id]);
+    for (const dep of task.dependencies ?? []) await removeDependants(kv, dep, self).catch(() => undefined);
+  }
+
+  /** The dependants indexed under a dependency. */
+  async dependantsOf(dependencyId: string): Promise<Dependant[]> {
+    const entry = await (await this.index()).get(dependantsKey(dependencyId));
+    return entry?.operation === "PUT" ? dependantsOf(entry.json<DependantsValue>()) : [];
+  }
+
+  /** Removes the dependants `ids` from under a dependency (the key goes when none is left). */
+  async forget(dependencyId: string, ids: ReadonlySet<string>): Promise<void> {
+    await removeDependants(await this.index(), dependencyId, ids);
+  }
 }
 
 /** Adds `dependant` under `dependencyId` (a revision-checked update; adding twice keeps one). */
@@ -88,39 +164,12 @@ async function removeDependants(kv: KV, dependencyId: string, ids: ReadonlySet<s
   if (left.dependants.length === 0) await kv.delete(key);
 }
 
-/**
- * Applies a verdict: a ready task is enqueued (with its dependencies' results when it asked for
- * them), a failed one becomes `unreachable`, a waiting one is recorded as `blocked` and indexed
- * under each pending dependency. Safe to repeat: enqueues are de-duplicated by id.
- */
-export async function settleDependencies(
-  storage: JetStreamStorage,
-  kv: KV,
-  task: Task,
-  verdict: DependencyVerdict,
-): Promise<void> {
-  if (verdict.kind === "ready") {
-    if (task.loadDependencies) task.dependencyResults = verdict.results;
-    await storage.addTask(task, `${task.id}:unblocked`);
-  } else if (verdict.kind === "failed") {
-    task.state = TaskState.Unreachable;
-    task.lastError = `dependency ${verdict.dependency} is ${verdict.state}`;
-    await storage.saveRecord(task);
-    storage.publishEvents(task);
-  } else {
-    task.state = TaskState.Blocked;
-    await storage.saveRecord(task);
-    for (const dep of verdict.pending) await addDependant(kv, dep, { id: task.id, queue: task.queue });
-    storage.publishEvents(task);
-    return;
-  }
-  const self = new Set([task.id]);
-  for (const dep of task.dependencies ?? []) await removeDependants(kv, dep, self).catch(() => undefined);
-}
-
 /** Parameters of {@link DependencyResolver}. */
 export interface DependencyResolverParams {
   storage: JetStreamStorage;
+  dependencies: Dependencies;
+  /** Puts a released task in its queue (the enqueuer's `put`). */
+  put: PutTask;
   log: Logger;
   /**
    * How often every dependency with waiting dependants is checked again, in case a final event was
@@ -150,7 +199,6 @@ export class DependencyResolver {
   private readonly watched = new Set<string>();
   /** Releases in progress, by dependency: one at a time per dependency. */
   private readonly releasing = new Map<string, Promise<void>>();
-  private kv?: KV;
   private watch?: { stop(): void };
   private sub?: Subscription;
   private sweeper?: NodeJS.Timeout;
@@ -167,8 +215,7 @@ export class DependencyResolver {
   /** Opens the index, follows it and the final events; resolves once the index is loaded. */
   async start(): Promise<void> {
     const { storage } = this.p;
-    const kv = await openDependants(storage);
-    this.kv = kv;
+    const kv = await this.p.dependencies.index();
     await this.dropLegacyEvents();
     this.sub = storage.nc.subscribe(taskEventWildcard("*", true), {
       queue: RESOLVER_QUEUE_GROUP,
@@ -320,21 +367,18 @@ export class DependencyResolver {
   }
 
   private async releaseNow(dep: string): Promise<void> {
-    const { storage } = this.p;
-    const kv = this.kv!;
-    const entry = await kv.get(dependantsKey(dep));
-    if (entry?.operation !== "PUT") return;
+    const { storage, dependencies, put } = this.p;
     const handled = new Set<string>();
-    for (const d of dependantsOf(entry.json<DependantsValue>())) {
+    for (const d of await dependencies.dependantsOf(dep)) {
       const task = await storage.loadRecord(d.id);
       if (task && task.state === TaskState.Blocked) {
-        const verdict = await evaluateDependencies(storage, task);
+        const verdict = await dependencies.evaluate(task);
         // Still waiting for another dependency: it stays indexed under that one.
-        if (verdict.kind !== "waiting") await settleDependencies(storage, kv, task, verdict);
+        if (verdict.kind !== "waiting") await dependencies.settle(task, verdict, put);
       }
       handled.add(d.id);
     }
-    if (handled.size > 0) await removeDependants(kv, dep, handled);
+    if (handled.size > 0) await dependencies.forget(dep, handled);
   }
 
   /** Stops following events and the index; releases in progress finish. */

@@ -10,10 +10,9 @@ import { StorageError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { openBucket } from "../nats/buckets.js";
 import { lastBySubject, wrapStorage } from "../nats/streams.js";
-import { DelayedTasks } from "./delayed-tasks.js";
+import type { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { DEDUPE_BUCKET, queueStream, workSubjectAnyPriority } from "./storage/layout.js";
-import { onePerStorage } from "./storage/per-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
 import type { Task } from "./task.js";
 
@@ -149,22 +148,17 @@ interface Round {
 type Step = DedupeResult | "again" | "wait";
 
 /**
- * Enqueues with idempotency keys on one storage (one instance per storage, {@link Idempotency.for}).
- * The bucket is created on first use with the storage's replicas and memory settings.
+ * Enqueues with idempotency keys on one storage (one per storage, made by its owner). The bucket is
+ * created on first use with the storage's replicas and memory settings.
  */
 export class Idempotency {
   private bucket?: Promise<KV>;
-  private readonly delayed: DelayedTasks;
 
-  private constructor(
+  constructor(
     private readonly storage: JetStreamStorage,
+    private readonly delayed: DelayedTasks,
     private readonly log: Logger,
-  ) {
-    this.delayed = DelayedTasks.for(storage, log);
-  }
-
-  /** The instance of a storage (created on first call; `log` is the first caller's). */
-  static readonly for = onePerStorage((storage: JetStreamStorage, log: Logger) => new Idempotency(storage, log));
+  ) {}
 
   private kv(): Promise<KV> {
     if (!this.bucket) {

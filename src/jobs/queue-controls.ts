@@ -3,7 +3,6 @@ import { ValidationError } from "../errors.js";
 import { updateKey } from "../nats/buckets.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { queueControlsKey } from "./storage/layout.js";
-import { oneOpenedPerStorage } from "./storage/per-storage.js";
 
 /** A queue-wide rate limit: at most `limit` tasks start per `intervalMs`, across all workers. */
 export interface RateLimit {
@@ -123,10 +122,10 @@ export class QueueControlCommands {
     readonly store: QueueControlsStore,
   ) {}
 
-  /** The commands of a storage (on its config bucket), made on first request. */
-  static readonly for = oneOpenedPerStorage(
-    async (storage) => new QueueControlCommands(storage, new QueueControlsStore(await storage.configBucket())),
-  );
+  /** The commands of a storage, on its config bucket. */
+  static async open(storage: JetStreamStorage): Promise<QueueControlCommands> {
+    return new QueueControlCommands(storage, new QueueControlsStore(await storage.configBucket()));
+  }
 
   /** The controls of a queue. @throws NotFoundError (`queue_not_found`) */
   async get(queue: string): Promise<QueueControls> {

@@ -4,10 +4,13 @@ import { RateLimitedLog } from "../rate-limited-log.js";
 import { deliveryIsStale, type JetStreamStorage } from "./storage/jetstream-storage.js";
 import { levelConsumer, levelSubjects, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
 import { decodeTask } from "./storage/task-codec.js";
+import type { Task } from "./task.js";
 
 /** Parameters of {@link QueueJanitor}. */
 export interface QueueJanitorParams {
   storage: JetStreamStorage;
+  /** Puts a recovered task in its queue again (the enqueuer's `put`). */
+  put: (task: Task, msgId: string) => Promise<unknown>;
   log: Logger;
   /** How often every queue is looked at (also at start and after each reconnect). @defaultValue 600_000 ms */
   intervalMs?: number;
@@ -112,7 +115,7 @@ export class QueueJanitor {
           task = undefined; // corrupt: it was acknowledged as such
         }
         if (task && !deliveryIsStale(await storage.recordFor(task.id), task.run ?? 0)) {
-          await storage.enqueue(task, m.data, `${task.id}:repair:${m.seq}`);
+          await this.p.put(task, `${task.id}:repair:${m.seq}`);
           result.requeued++;
         } else result.removed++;
         await jsm.streams.deleteMessage(stream, m.seq, false);

@@ -2,8 +2,8 @@ import type { KV } from "@nats-io/kv";
 import { openBucket } from "../nats/buckets.js";
 import { wrapStorage } from "../nats/streams.js";
 import type { RateLimit } from "./queue-controls.js";
+import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { RATE_BUCKET } from "./storage/layout.js";
-import { oneOpenedPerStorage } from "./storage/per-storage.js";
 
 /** The answer to {@link RateLimiter.take}. */
 export interface Grant {
@@ -30,11 +30,10 @@ interface WindowUse {
 export class RateLimiter {
   private constructor(private readonly kv: KV) {}
 
-  /** The limiter of a storage: its bucket opened (created when missing) on first request. */
-  static readonly for = oneOpenedPerStorage(
-    async (storage) =>
-      new RateLimiter(await openBucket(storage.nc, RATE_BUCKET, { history: 1, replicas: storage.replicas })),
-  );
+  /** Opens the limiter of a storage (its bucket is created when missing). */
+  static async open(storage: JetStreamStorage): Promise<RateLimiter> {
+    return new RateLimiter(await openBucket(storage.nc, RATE_BUCKET, { history: 1, ...storage.bucketPlacement }));
+  }
 
   /** Takes up to `want` starts from `queue`'s budget in the current window under `limit`. */
   async take(queue: string, limit: RateLimit, want: number): Promise<Grant> {

@@ -85,3 +85,15 @@ export function retryPolicyByName(name: string): RetryPolicy {
   }
   return p;
 }
+
+/**
+ * A retry policy from what options accept: a policy, a name (`"1m"`, `"10m"`, `"1h"`,
+ * `"exponential"`) or a function of the try count returning ms. @defaultValue {@link retryDefault}
+ * @throws ValidationError for an unknown name
+ */
+export function resolveRetryPolicy(p: RetryPolicy | string | ((tries: number) => number) | undefined): RetryPolicy {
+  if (p === undefined) return retryDefault;
+  if (typeof p === "string") return retryPolicyByName(p);
+  if (typeof p === "function") return customPolicy(p);
+  return p;
+}

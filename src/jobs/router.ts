@@ -28,8 +28,11 @@ export interface HandlerContext {
   appendLog(line: string): Promise<void>;
 }
 
-/** Handles one task; what it returns (JSON-serialisable) becomes the task's result. */
-export type Handler = (task: Task, ctx: HandlerContext) => unknown | Promise<unknown>;
+/**
+ * Handles one task; what it returns (JSON-serialisable) becomes the task's result. `P` types the
+ * task's payload and `R` the result, e.g. `Handler<Email, Sent>`; both default to `unknown`.
+ */
+export type Handler<P = unknown, R = unknown> = (task: Task<P, R>, ctx: HandlerContext) => R | Promise<R>;
 
 /** Wraps a handler with cross-cutting behaviour; call `next` to continue the chain. */
 export type Middleware = (next: Handler) => Handler;
@@ -51,15 +54,19 @@ export class Router {
   private resolved = new Map<string, Handler>();
 
   /**
-   * Registers `handler` for `type`, optionally wrapped in per-route middleware.
+   * Registers `handler` for `type`, optionally wrapped in per-route middleware. Type the payload and
+   * result with `handle<Email, Sent>("email:send", async (task) => …)`, or by annotating the handler's
+   * `task` parameter (`async (task: Task<Email>) => …`). jetq does not check payloads at run time:
+   * validate them in the handler (or a middleware) when producers may send anything.
    * @throws ValidationError for an invalid type, a duplicate route (`duplicate_handler`) or bad middleware.
    */
-  handle(type: string, handler: Handler, ...middleware: Middleware[]): this {
+  handle<P = unknown, R = unknown>(type: string, handler: Handler<P, R>, ...middleware: Middleware[]): this {
     validateTaskType(type);
     if (this.routes.has(type))
       throw new ValidationError("duplicate_handler", `a handler for ${JSON.stringify(type)} is already registered`);
     chain(...middleware);
-    this.routes.set(type, { handler, mws: middleware });
+    // Stored untyped: a route receives whatever task of its type was enqueued.
+    this.routes.set(type, { handler: handler as unknown as Handler, mws: middleware });
     this.resolved = new Map();
     return this;
   }

@@ -24,7 +24,10 @@ export interface ScheduledTask {
   maxTries?: number;
   /** Set when stored, epoch ms. */
   createdAt?: number;
-  /** While true the schedule fires nothing ({@link ScheduledTasks.setPaused}). @defaultValue false */
+  /**
+   * While true the schedule creates no tasks; on resume only a tick missed within the task
+   * scheduler's grace period (10 s) is made up. @defaultValue false
+   */
   paused?: boolean;
 }
 
@@ -85,13 +88,15 @@ export class ScheduledTasks {
   }
 
   /**
-   * Pauses (or resumes) a schedule: while paused its ticks create no task; on resume only a tick
-   * missed within the scheduler's grace period (10 s) still fires. @throws NotFoundError (`schedule_not_found`)
+   * Pauses (or with `paused: false` resumes) a schedule: the elected task scheduler stops (or
+   * starts again) creating its tasks at once. @throws NotFoundError (`schedule_not_found`)
    */
   async setPaused(name: string, paused: boolean): Promise<ScheduledTask> {
-    const { paused: _was, ...rest } = await this.load(name);
+    const e = await this.kv.get(KEY_PREFIX + name);
+    if (e?.operation !== "PUT") throw new NotFoundError("schedule_not_found", `no scheduled task named ${name}`);
+    const { paused: _, ...rest } = e.json<ScheduledTask>();
     const next: ScheduledTask = paused ? { ...rest, paused: true } : rest;
-    await this.kv.put(KEY_PREFIX + name, JSON.stringify(next));
+    await this.kv.update(KEY_PREFIX + name, JSON.stringify(next), e.revision);
     return next;
   }
 

@@ -53,6 +53,63 @@ export function readKeyFile(path: string): Buffer {
   return hex;
 }
 
+/** Where the key to sign enqueued tasks with comes from (client options, `jetq serve` flags). */
+export interface SigningOptions {
+  /** Sign every enqueued task with this ed25519 key (seed bytes, hex, or KeyObject). */
+  signingKey?: SigningKey;
+  /** Sign with the seed in this file (hex or 32 raw bytes), read for each enqueue call and wiped after. */
+  signingSeedFile?: string;
+}
+
+/** Where the key to verify tasks with comes from, and whether unsigned tasks are accepted. */
+export interface VerificationOptions {
+  /** Verify task signatures with this ed25519 public key (raw bytes, hex, or KeyObject). */
+  verificationKey?: VerificationKey;
+  /** Read the verification key from this file (hex or 32 raw bytes). */
+  verificationKeyFile?: string;
+  /**
+   * With a verification key: accept unsigned tasks (signed ones are still checked). Without this,
+   * unsigned or tampered tasks are terminated. @defaultValue false
+   */
+  signaturesOptional?: boolean;
+}
+
+/**
+ * The signer of a set of {@link SigningOptions}: a function returning the key for one enqueue
+ * call, or undefined when tasks are not signed. A seed file is read on each call and its bytes
+ * wiped, so the seed is not kept in memory between enqueues.
+ */
+export function signerOf(opts: SigningOptions): () => KeyObject | undefined {
+  if (opts.signingKey !== undefined) {
+    const key = privateKeyFrom(opts.signingKey);
+    return () => key;
+  }
+  const file = opts.signingSeedFile;
+  if (!file) return () => undefined;
+  privateKeyFrom(readKeyFile(file)); // fail at start-up, not at the first enqueue
+  return () => {
+    const seed = readKeyFile(file);
+    try {
+      return privateKeyFrom(seed);
+    } finally {
+      seed.fill(0);
+    }
+  };
+}
+
+/** What workers check signatures with, or undefined when they do not. */
+export interface Verifier {
+  key: KeyObject;
+  /** Unsigned tasks are accepted (signed ones are still checked). */
+  optional: boolean;
+}
+
+/** The verifier of a set of {@link VerificationOptions}. @throws ConfigError for an unreadable or invalid key */
+export function verifierOf(opts: VerificationOptions): Verifier | undefined {
+  const raw = opts.verificationKeyFile ? readKeyFile(opts.verificationKeyFile) : opts.verificationKey;
+  return raw === undefined ? undefined : { key: publicKeyFrom(raw), optional: opts.signaturesOptional ?? false };
+}
+
 /** JSON with object keys sorted at every level and no spaces: the same text in every language. */
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";

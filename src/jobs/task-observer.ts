@@ -12,3 +12,26 @@ export interface TaskObserver {
   /** Something happened to a queue (the same as its `jetq.ev.queue.<queue>.<action>` event). */
   queueEvent?(queue: string, action: QueueAction): void;
 }
+
+/** One observer telling both `a` and, when given, `b` (metrics beside a user's observer). */
+export function combineObservers(a: TaskObserver, b: TaskObserver | undefined): TaskObserver {
+  if (!b) return a;
+  return {
+    taskState: (t) => {
+      a.taskState(t);
+      b.taskState(t);
+    },
+    handlerDone: (t, s, ok) => {
+      a.handlerDone(t, s, ok);
+      b.handlerDone(t, s, ok);
+    },
+    queueEvent: (q, action) => {
+      a.queueEvent?.(q, action);
+      b.queueEvent?.(q, action);
+    },
+    taskReport: (t, kind) => {
+      a.taskReport?.(t, kind);
+      b.taskReport?.(t, kind);
+    },
+  };
+}

@@ -4,11 +4,13 @@ import { LeaderElection } from "../nats/leader-election.js";
 import { nextOccurrence, type Recurrence } from "../recurrence.js";
 import { type ScheduledTask, ScheduledTasks, scheduledTaskRecurrence } from "./scheduled-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { newTask } from "./task.js";
+import { newTask, type Task } from "./task.js";
 
 /** Parameters of {@link TaskScheduler}. */
 export interface TaskSchedulerParams {
   storage: JetStreamStorage;
+  /** Puts a tick's task in its queue (the enqueuer's `put`), de-duplicated by the task id. */
+  put: (task: Task, msgId: string) => Promise<boolean>;
   log: Logger;
   /** Candidate name in the election. @defaultValue `<hostname>:<pid>` */
   name?: string;
@@ -67,7 +69,7 @@ export class TaskScheduler {
     this.watcher = changes;
     for await (const c of changes) {
       this.clear(c.name);
-      if ("task" in c && !c.task.paused) this.arm(c.task, true);
+      if ("task" in c) this.arm(c.task, true);
     }
   }
 
@@ -77,6 +79,7 @@ export class TaskScheduler {
   }
 
   private arm(st: ScheduledTask, first: boolean, after = Date.now()): void {
+    if (st.paused) return;
     let rec: Recurrence;
     try {
       rec = scheduledTaskRecurrence(st);
@@ -110,17 +113,16 @@ export class TaskScheduler {
   }
 
   private async fire(st: ScheduledTask, tick: number): Promise<void> {
-    const { storage, log } = this.p;
+    const { log } = this.p;
     try {
       const task = newTask(st.type, st.payload ?? null, {
         id: `cron:${st.name}:${tick}`,
         ...(st.deadlineMs ? { deadline: tick + st.deadlineMs } : {}),
         ...(st.maxTries ? { maxTries: st.maxTries } : {}),
       });
-      await storage.getQueue(st.queue);
       task.queue = st.queue;
       task.createdAt = tick;
-      const { duplicate } = await storage.addTask(task);
+      const duplicate = await this.p.put(task, task.id);
       log.debug("scheduled task fired", { name: st.name, tick, task: task.id, duplicate });
     } catch (err) {
       log.error("could not create a scheduled task", { name: st.name, tick, error: (err as Error).message });

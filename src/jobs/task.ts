@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { checkTime } from "../time-range.js";
 import { newId } from "./id.js";
 import { validateId, validateTaskType } from "./names.js";
 import { DEFAULT_PRIORITY } from "./storage/layout.js";
@@ -158,9 +159,7 @@ export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}):
   validateTaskType(type);
   const id = opts.id === undefined ? newId() : validateId(opts.id);
   const deadline = opts.deadline instanceof Date ? opts.deadline.getTime() : opts.deadline;
-  if (deadline !== undefined && !Number.isFinite(deadline)) {
-    throw new ValidationError("invalid_deadline", "deadline must be a valid date");
-  }
+  if (deadline !== undefined) checkTime(deadline, "deadline", "invalid_deadline");
   const runAt = runAtOf(opts);
   const priority = opts.priority ?? DEFAULT_PRIORITY;
   if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
@@ -188,6 +187,26 @@ export function newTask<P>(type: string, payload: P, opts: NewTaskOptions = {}):
   return task;
 }
 
+/**
+ * Checks a task about to be written, whoever built it (`newTask`, a REST body, a dead letter, a
+ * hand-made object): the fields that reach subjects, records and replies.
+ * @throws ValidationError (`invalid_task_type`, `invalid_id`, `invalid_priority`, `invalid_max_tries`,
+ * `invalid_deadline`, `invalid_run_at`, `invalid_task`)
+ */
+export function validateTask(task: Task): void {
+  if (typeof task !== "object" || task === null) throw new ValidationError("invalid_task", "a task must be an object");
+  validateTaskType(task.type);
+  validateId(task.id);
+  if (!Number.isInteger(task.priority) || task.priority < 0 || task.priority > 9)
+    throw new ValidationError("invalid_priority", `priority must be an integer 0-9, got ${task.priority}`);
+  if (!Number.isInteger(task.maxTries) || task.maxTries < 0)
+    throw new ValidationError("invalid_max_tries", `maxTries must be a non-negative integer, got ${task.maxTries}`);
+  if (task.deadline !== undefined) checkTime(task.deadline, "deadline", "invalid_deadline");
+  if (task.runAt !== undefined) checkTime(task.runAt, "runAt", "invalid_run_at");
+  if (!Number.isFinite(task.createdAt)) throw new ValidationError("invalid_task", "createdAt must be a time");
+  for (const d of task.dependencies ?? []) validateId(d);
+}
+
 function runAtOf(opts: NewTaskOptions): number | undefined {
   if (opts.runAt !== undefined && opts.delayMs !== undefined) {
     throw new ValidationError("invalid_run_at", "give runAt or delayMs, not both");
@@ -199,8 +218,6 @@ function runAtOf(opts: NewTaskOptions): number | undefined {
     return Date.now() + Math.round(opts.delayMs);
   }
   const runAt = opts.runAt instanceof Date ? opts.runAt.getTime() : opts.runAt;
-  if (runAt !== undefined && !Number.isFinite(runAt)) {
-    throw new ValidationError("invalid_run_at", "runAt must be a valid date");
-  }
+  if (runAt !== undefined) checkTime(runAt, "runAt", "invalid_run_at");
   return runAt;
 }

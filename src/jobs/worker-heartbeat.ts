@@ -6,7 +6,7 @@
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nuid";
-import { JETQ_VERSION } from "../version.js";
+import { jetqVersion } from "../version.js";
 import { workerHeartbeatSubject } from "./storage/layout.js";
 
 /** Type of a worker heartbeat message. */
@@ -69,7 +69,7 @@ export class WorkerHeartbeat {
       instance: this.instance,
       host: hostname(),
       pid: process.pid,
-      version: JETQ_VERSION,
+      version: jetqVersion(),
       queues: this.source.queues.map((q) => q.rules.queue.name),
       concurrency: this.source.concurrency,
       running: this.running(),

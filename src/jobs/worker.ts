@@ -7,7 +7,7 @@ import type { Cancellations } from "./cancellations.js";
 import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
 import { ackWaitMs } from "./queue.js";
 import type { QueueControlCommands } from "./queue-controls.js";
-import { QueueSource } from "./queue-source.js";
+import { type Delivery, QueueIntake } from "./queue-intake.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { HandlerContext, Router } from "./router.js";
 import { WorkerHeartbeat } from "./worker-heartbeat.js";
@@ -39,22 +39,19 @@ export interface WorkerParams {
   log: Logger;
 }
 
-/** A try still running after this long gets its `active` record written. */
-const ACTIVE_RECORD_DELAY_MS = 100;
-
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 interface Served {
-  source: QueueSource;
+  intake: QueueIntake;
   rules: AttemptRules;
   weight: number;
 }
 
 /**
- * Runs tasks of one or more queues through a router, `concurrency` handlers at a time in this
- * process. Each queue is pulled per priority level ({@link QueueSource}); a free slot goes to a
- * queue with work in proportion to the queues' weights (or strictly by weight), and within the
- * queue to the most urgent priority level (with the starvation guard of `PriorityPicker`).
+ * The worker front end of the queues' intakes: runs tasks of one or more queues through a router,
+ * `concurrency` handlers at a time in this process. A free slot goes to a queue with work in
+ * proportion to the queues' weights (or strictly by weight), and within the queue to the most
+ * urgent priority level ({@link QueueIntake}); the try itself is an `Attempt`, as for HTTP.
  */
 export class Worker {
   private readonly served: Served[];
@@ -80,12 +77,14 @@ export class Worker {
     this.served = p.queues.map((q) => ({
       rules: q.rules,
       weight: q.weight,
-      source: new QueueSource({
+      intake: new QueueIntake({
         rules: q.rules,
         batch,
         controls: p.controls.store,
         limiter: p.limiter,
         onReady: () => this.pump(),
+        demand: () => batch,
+        standing: true,
       }),
     }));
   }
@@ -95,7 +94,7 @@ export class Worker {
     if (this.p.cancels) {
       this.unlisten = await this.p.cancels.listen((id) => this.running.get(id)?.abort(new TaskCancelledError(id)));
     }
-    await Promise.all(this.served.map((s) => s.source.start()));
+    await Promise.all(this.served.map((s) => s.intake.start()));
     this.heartbeat = new WorkerHeartbeat(this.p, () => this.running.size);
   }
 
@@ -112,7 +111,7 @@ export class Worker {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
       for (const a of this.settling) a.abandon();
     }, this.p.shutdownTimeoutMs);
-    await Promise.all(this.served.map((s) => s.source.stop()));
+    await Promise.all(this.served.map((s) => s.intake.stop()));
     await Promise.allSettled([...this.inProgress]);
     clearTimeout(timer);
     this.markStopped();
@@ -122,18 +121,18 @@ export class Worker {
   private pump(): void {
     while (this.free > 0 && !this.stopping) {
       const s = this.pick();
-      const m = s?.source.take();
-      if (!s || !m) return;
+      const d = s?.intake.take();
+      if (!s || !d) return;
       this.free--;
-      const job = this.process(m, s.rules).finally(() => this.inProgress.delete(job));
+      const job = this.process(d, s.rules).finally(() => this.inProgress.delete(job));
       this.inProgress.add(job);
     }
   }
 
   /** The queue the next free slot goes to, among those with work to hand out. */
   private pick(): Served | undefined {
-    if (this.served.length === 1) return this.served[0]!.source.canTake() ? this.served[0] : undefined;
-    const ready = this.served.filter((s) => s.source.canTake());
+    if (this.served.length === 1) return this.served[0]!.intake.canTake() ? this.served[0] : undefined;
+    const ready = this.served.filter((s) => s.intake.canTake());
     if (ready.length <= 1) return ready[0];
     if (this.p.strict) return ready.reduce((a, b) => (b.weight > a.weight ? b : a));
     let r = Math.random() * ready.reduce((n, s) => n + s.weight, 0);
@@ -145,10 +144,10 @@ export class Worker {
   }
 
   /**
-   * Handles one work item. The slot is given back as soon as the handler returns; recording the
+   * Handles one delivery. The slot is given back as soon as the handler returns; recording the
    * outcome (bounded by the consumers' max ack pending) overlaps the next handler.
    */
-  private async process(m: JsMsg, rules: AttemptRules): Promise<void> {
+  private async process(d: Delivery, rules: AttemptRules): Promise<void> {
     let held = true;
     const free = () => {
       if (!held) return;
@@ -157,23 +156,20 @@ export class Worker {
       this.pump();
     };
     try {
-      await this.handle(m, rules, free);
+      await this.handle(d, rules, free);
     } finally {
       free();
     }
   }
 
-  private async handle(m: JsMsg, rules: AttemptRules, free: () => void): Promise<void> {
-    const { queue, log } = rules;
-    const attempt = await this.begin(m, rules);
+  private async handle(d: Delivery, rules: AttemptRules, free: () => void): Promise<void> {
+    const { queue, log, storage } = rules;
+    const attempt = await this.begin(d, rules);
     if (!attempt) return;
     const { task } = attempt;
     const ctl = new AbortController();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 3));
-    // Most handlers finish in milliseconds; only a try that lasts gets an `active` record.
-    const active = setTimeout(() => attempt.recordActive(), ACTIVE_RECORD_DELAY_MS);
     const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
     const aborted = new Promise<never>((_, reject) =>
       ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
@@ -198,13 +194,11 @@ export class Worker {
       failed = true;
       failure = err;
     } finally {
-      clearInterval(beat);
-      clearTimeout(active);
       clearTimeout(overtime);
       this.running.delete(task.id);
       free();
     }
-    rules.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
+    storage.observer?.handlerDone(task, (performance.now() - t0) / 1000, !failed);
     // The attempt retries outcome writes that storage refuses until they succeed, or until the
     // shutdown timeout abandons it: only then is the item left to be redelivered (and run again).
     this.settling.add(attempt);
@@ -229,12 +223,13 @@ export class Worker {
    * each redelivery would raise the delivery count that tries are floored on. While stopping, the
    * item is left to be redelivered after its ack wait.
    */
-  private async begin(m: JsMsg, rules: AttemptRules): Promise<Attempt | undefined> {
+  private async begin(d: Delivery, rules: AttemptRules): Promise<Attempt | undefined> {
     let beat: NodeJS.Timeout | undefined;
+    const m: JsMsg = d.msg;
     try {
-      for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      for (let delay = 100, prefetched: Partial<Delivery> = d; ; delay = Math.min(delay * 2, 2000), prefetched = {}) {
         try {
-          return await beginAttempt(m, rules, { deferActiveRecord: true });
+          return await beginAttempt(m, rules, prefetched);
         } catch (err) {
           if (this.stopping) return undefined;
           this.warn.warn("begin", "could not start a task; trying again", {

@@ -55,17 +55,21 @@ export class JetqMetrics implements TaskObserver {
 
   /**
    * @param storage when given, queue depth, in-flight and consumer lag of every queue this process
-   * used are read from JetStream at each scrape.
+   * used (every queue on the NATS with `opts.allQueues`) are read from JetStream at each scrape.
+   * @param opts.allQueues gauges for every queue, not only those this process used: for a central
+   * exporter such as `jetq serve --metrics`. @defaultValue false
    */
-  constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource) {
-    const queues = this.queues;
+  constructor(storage?: JetStreamStorage, scheduler?: SchedulerStatsSource, opts: { allQueues?: boolean } = {}) {
+    const used = this.queues;
+    const queues = async (): Promise<Iterable<string>> =>
+      storage && opts.allQueues ? new Set([...(await storage.queueNames()), ...used]) : used;
     // The queue gauges are collected together at each scrape; they share one JetStream read
     // per queue (the read in flight is reused, and forgotten once it settles).
     let reading: Promise<Map<string, QueueInfo>> | undefined;
     const read = (): Promise<Map<string, QueueInfo>> => {
       reading ??= (async () => {
         const infos = new Map<string, QueueInfo>();
-        for (const q of storage ? queues : []) {
+        for (const q of storage ? await queues() : []) {
           const info = await storage?.queueInfo(q).catch(() => undefined);
           if (info) infos.set(q, info);
         }

@@ -9,6 +9,9 @@ export interface StoredAck {
   duplicate: boolean;
 }
 
+/** JetStream's error code for a publish whose expected last (subject) sequence did not match. */
+const WRONG_LAST_SEQUENCE = 10071;
+
 interface Waiting {
   resolve: (ack: StoredAck) => void;
   reject: (err: Error) => void;
@@ -42,7 +45,8 @@ export class AckedPublisher {
 
   /**
    * Publishes `data` to `subject` (a stream subject) and resolves once JetStream stored it.
-   * @throws StorageError: `stream_not_found` (no stream has the subject), `publish_rejected`
+   * @throws StorageError: `stream_not_found` (no stream has the subject), `publish_conflict` (an
+   * expected last sequence did not match: someone wrote first), `publish_rejected`
    * (JetStream refused it, e.g. a full stream), `publish_timeout`.
    */
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck> {
@@ -69,7 +73,12 @@ export class AckedPublisher {
       w.reject(new StorageError("stream_not_found", `no stream stores subject ${w.subject}`));
       return;
     }
-    let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
+    let ack: {
+      stream?: string;
+      seq?: number;
+      duplicate?: boolean;
+      error?: { code?: number; err_code?: number; description?: string };
+    };
     try {
       ack = JSON.parse(new TextDecoder().decode(m.data));
     } catch {
@@ -79,7 +88,7 @@ export class AckedPublisher {
     if (ack.error || typeof ack.seq !== "number") {
       w.reject(
         new StorageError(
-          "publish_rejected",
+          ack.error?.err_code === WRONG_LAST_SEQUENCE ? "publish_conflict" : "publish_rejected",
           `JetStream refused a message on ${w.subject}: ${ack.error?.description ?? "no sequence"}`,
         ),
       );

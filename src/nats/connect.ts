@@ -10,6 +10,7 @@ import {
 } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { ConfigError } from "../errors.js";
+import { loadNatsContext } from "./nats-context.js";
 
 /** How to reach NATS; the same fields as `jetq serve`'s flags (and Gozo's). */
 export interface NatsOptions {
@@ -33,6 +34,17 @@ export interface NatsOptions {
   nkey?: string;
   /** Credentials (JWT + seed) file. */
   credentials?: string;
+  /** Do the TLS handshake before the server's INFO (servers configured with `handshake_first`). @defaultValue false */
+  tlsFirst?: boolean;
+  /** Prefix of reply subjects (the account's permissions may require one). @defaultValue `"_INBOX"` */
+  inboxPrefix?: string;
+  /**
+   * Start from the settings of this nats CLI context (`~/.config/nats/context/<name>.json`, the
+   * same files as `nats --context`), or of the selected one with `""`; an absolute path names a
+   * context file. Every other option given here beats the context's value.
+   * @defaultValue none
+   */
+  natsContext?: string;
   /** Connection name shown in server monitoring. @defaultValue `"jetq"` */
   name?: string;
   /**
@@ -149,7 +161,8 @@ async function serverInfo(server: string, timeoutMs = 2000): Promise<Record<stri
  * @throws ConfigError for unreadable key files, `tls_client_cert_required`; the client's own error
  * when no server answers.
  */
-export async function connectNats(opts: NatsOptions = {}): Promise<NatsConnection> {
+export async function connectNats(given: NatsOptions = {}): Promise<NatsConnection> {
+  const opts = withContext(given);
   const fromUrls = splitUrlCredentials(serverList(opts.servers));
   const user = opts.user ?? fromUrls.user;
   const password = opts.user ? opts.password : (fromUrls.password ?? opts.password);
@@ -162,8 +175,8 @@ export async function connectNats(opts: NatsOptions = {}): Promise<NatsConnectio
     authenticator.push(nkeyAuthenticator(new TextEncoder().encode(Buffer.from(seed).toString("utf8").trim())));
   }
   if (opts.credentials) authenticator.push(credsAuthenticator(readSecret(opts.credentials, "credentials")));
-  const tlsWanted = opts.secure || opts.cert || opts.key || opts.ca;
-  if (tlsWanted && !(opts.cert && opts.key)) {
+  const tlsWanted = opts.secure || opts.tlsFirst || opts.cert || opts.key || opts.ca;
+  if (tlsWanted && !opts.tlsFirst && !(opts.cert && opts.key)) {
     const info = await serverInfo(fromUrls.servers[0]!);
     if (info?.tls_verify === true)
       throw new ConfigError(
@@ -177,10 +190,12 @@ export async function connectNats(opts: NatsOptions = {}): Promise<NatsConnectio
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     noAsyncTraces: !opts.asyncTraces,
+    ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}),
     ...(authenticator.length > 0 ? { authenticator } : {}),
     ...(tlsWanted
       ? {
           tls: {
+            ...(opts.tlsFirst ? { handshakeFirst: true } : {}),
             ...(opts.cert ? { certFile: opts.cert } : {}),
             ...(opts.key ? { keyFile: opts.key } : {}),
             ...(opts.ca ? { caFile: opts.ca } : {}),
@@ -188,4 +203,16 @@ export async function connectNats(opts: NatsOptions = {}): Promise<NatsConnectio
         }
       : {}),
   });
+}
+
+/**
+ * The options with their `natsContext` applied: the context's settings, then every option given
+ * (a field left undefined keeps the context's value).
+ * @throws ConfigError when the context cannot be read or uses what jetq does not support
+ */
+export function withContext(opts: NatsOptions): NatsOptions {
+  if (opts.natsContext === undefined) return opts;
+  const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as NatsOptions;
+  const { natsContext: _, ...merged } = { ...loadNatsContext(opts.natsContext), ...given };
+  return merged;
 }

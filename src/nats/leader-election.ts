@@ -1,7 +1,8 @@
-import type { KV } from "@nats-io/kv";
+import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
 import { openBucket } from "./buckets.js";
+import { isNotFound } from "./streams.js";
 
 /** KV bucket that holds one key per elected component. */
 export const ELECTIONS_BUCKET = "JETQ_ELECTIONS";
@@ -76,7 +77,7 @@ export class LeaderElection {
       else {
         this.revision = await kv.create(this.p.component, this.p.name);
         this.leading = true;
-        this.p.log.info("elected leader", { component: this.p.component, name: this.p.name });
+        this.p.log.info("elected leader", { election: this.p.component, name: this.p.name });
         this.p.nc.publish(
           leaderEventSubject(this.p.component),
           JSON.stringify({
@@ -91,7 +92,7 @@ export class LeaderElection {
     } catch (err) {
       if (this.leading) {
         this.leading = false;
-        this.p.log.warn("lost leadership", { component: this.p.component, error: (err as Error).message });
+        this.p.log.warn("lost leadership", { election: this.p.component, error: (err as Error).message });
         this.p.onDemoted();
       }
     }
@@ -107,5 +108,20 @@ export class LeaderElection {
       this.p.onDemoted();
       await this.kv?.delete(this.p.component, { previousSeq: this.revision }).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * The name of the candidate leading `component` now, or undefined when none is (no election held,
+ * or the leader's claim ran out). Reads the election bucket without creating it.
+ */
+export async function currentLeader(nc: NatsConnection, component: string): Promise<string | undefined> {
+  try {
+    const kv = await new Kvm(nc).open(ELECTIONS_BUCKET);
+    const e = await kv.get(component);
+    return e?.operation === "PUT" ? e.string() : undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
 }

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError } from "../errors.js";
+import { type NatsServerBinary, resolveNatsServer } from "./nats-server-binary.js";
 
 /** Options for {@link NatsServerLauncher}. */
 export interface NatsServerOptions {
@@ -14,7 +15,11 @@ export interface NatsServerOptions {
   port?: number;
   /** Host to bind. @defaultValue `"127.0.0.1"` */
   host?: string;
-  /** Path to the `nats-server` binary. @defaultValue `"nats-server"` from PATH */
+  /**
+   * Path to the `nats-server` binary (or a command on PATH).
+   * @defaultValue `$JETQ_NATS_SERVER`, else the newest of the project's `.tools/bin/nats-server` and
+   * `nats-server` on PATH (see {@link resolveNatsServer})
+   */
   binary?: string;
   /** Server name (must be unique within a cluster). @defaultValue `"jetq"` */
   serverName?: string;
@@ -22,6 +27,8 @@ export interface NatsServerOptions {
   cluster?: { name: string; port: number; routes: number[] };
   /** How long to wait for the server to accept connections. @defaultValue 15000 ms */
   startTimeoutMs?: number;
+  /** More configuration appended to the server's, e.g. `authorization { token: "s3cret" }`. @defaultValue none */
+  extraConfig?: string;
 }
 
 /** Returns a TCP port on 127.0.0.1 that was free a moment ago. */
@@ -36,16 +43,13 @@ export async function freePort(): Promise<number> {
   return addr.port;
 }
 
-/** Throws a {@link ConfigError} naming the Debian package when `nats-server` is not runnable. */
-export function assertNatsServerAvailable(binary = "nats-server"): string {
-  const r = spawnSync(binary, ["--version"], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
-    throw new ConfigError(
-      "nats_server_missing",
-      `${binary} was not found on PATH; install it with "apt-get install nats-server" (Debian/Ubuntu) or from https://nats.io and retry`,
-    );
-  }
-  return r.stdout.trim();
+/**
+ * Resolves the `nats-server` that would run for `binary` (see {@link resolveNatsServer}) and returns
+ * its version line, e.g. `"nats-server: v2.14.10"`.
+ * @throws ConfigError (`nats_server_missing`) naming what to install when none runs
+ */
+export function assertNatsServerAvailable(binary?: string): string {
+  return `nats-server: v${resolveNatsServer(binary).version}`;
 }
 
 /**
@@ -59,6 +63,7 @@ export class NatsServerLauncher {
   private storeDir = "";
   private ownsStore = false;
   private log = "";
+  private resolved?: NatsServerBinary;
 
   constructor(private readonly opts: NatsServerOptions = {}) {
     this.host = opts.host ?? "127.0.0.1";
@@ -90,6 +95,17 @@ export class NatsServerLauncher {
     });
   }
 
+  /** The binary this launcher runs and its version (resolved on first use). */
+  get binary(): NatsServerBinary {
+    this.resolved ??= resolveNatsServer(this.opts.binary);
+    return this.resolved;
+  }
+
+  /** The version of the server this launcher runs, e.g. `"2.14.10"`. */
+  get version(): string {
+    return this.binary.version;
+  }
+
   /** True while the server process runs. */
   get running(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
@@ -97,8 +113,7 @@ export class NatsServerLauncher {
 
   /** Starts the server and waits until it is ready. */
   async start(): Promise<this> {
-    const binary = this.opts.binary ?? "nats-server";
-    assertNatsServerAvailable(binary);
+    const binary = this.binary.path;
     if (!this.storeDir) {
       this.ownsStore = this.opts.storeDir === undefined;
       this.storeDir = this.opts.storeDir ?? (await mkdtemp(join(tmpdir(), "jetq-nats-")));
@@ -116,6 +131,8 @@ export class NatsServerLauncher {
     proc.stdout?.on("data", keep);
     proc.stderr?.on("data", keep);
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
+    // One exit listener for the whole start-up (2.14 writes many lines before it is ready).
+    const exited = once(proc, "exit").then(() => undefined);
     while (!this.log.includes("Server is ready")) {
       if (!this.running)
         throw new ConfigError("nats_server_failed", `nats-server exited during start-up:\n${this.log}`);
@@ -123,7 +140,7 @@ export class NatsServerLauncher {
         await this.stop();
         throw new ConfigError("nats_server_timeout", `nats-server did not become ready:\n${this.log}`);
       }
-      await Promise.race([once(proc.stderr ?? proc, "data"), once(proc, "exit")]);
+      await Promise.race([once(proc.stderr ?? proc, "data"), exited]);
     }
     return this;
   }
@@ -143,6 +160,7 @@ export class NatsServerLauncher {
           .join(", ")}] }`,
       );
     }
+    if (this.opts.extraConfig) lines.push(this.opts.extraConfig);
     return `${lines.join("\n")}\n`;
   }
 

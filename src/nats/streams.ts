@@ -1,4 +1,5 @@
 import {
+  JetStreamApiCodes,
   JetStreamApiError,
   type JetStreamManager,
   type StoredMsg,
@@ -7,9 +8,18 @@ import {
 } from "@nats-io/jetstream";
 import { JetqError, StorageError } from "../errors.js";
 
-/** True when a JetStream API error says the stream, consumer or message does not exist. */
+/**
+ * True when a JetStream API error says the stream, consumer or message does not exist. A delete of a
+ * message that is gone (deleted, or replaced under a per-subject limit) answers "no message found"
+ * (code 10057, status 500) on 2.9 and 2.14 alike; a get of one answers 404 / code 10037.
+ */
 export function isNotFound(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === 404 || err.message.includes("not found"));
+  return (
+    err instanceof JetStreamApiError &&
+    (err.status === 404 ||
+      err.code === JetStreamApiCodes.NoMessageFound ||
+      /not found|no message found/.test(err.message))
+  );
 }
 
 /** Wraps a JetStream failure in a {@link StorageError} that says what was being done; jetq's own errors pass through. */

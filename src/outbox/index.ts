@@ -1,7 +1,8 @@
 /**
  * jetq/outbox — durable-first publishing to NATS JetStream through a local SQLite outbox.
  * A separate entry point (`import … from "jetq/outbox"`), so applications that do not use it
- * never load better-sqlite3. See docs/outbox.md.
+ * never load better-sqlite3 — an optional peer dependency: install it (`npm install
+ * better-sqlite3`) to open an outbox. See docs/outbox.md.
  */
 export type {
   OutboxDelivery,

@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { chmodSync, closeSync, openSync, statSync } from "node:fs";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { ValidationError } from "../errors.js";
 import { OutboxError, OutboxFullError, type OutboxLimit } from "./outbox-errors.js";
+import { sqlite } from "./sqlite.js";
 
 /**
  * Makes the outbox file readable by its owner only (it holds payloads not yet sent): a new file is
@@ -285,7 +286,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /**
    * Opens (creating when missing) the outbox file at `path`.
-   * @throws OutboxError naming the file: `outbox_unreadable` (a directory, no permission, missing
+   * @throws ConfigError (`missing_dependency`) when better-sqlite3 is not installed;
+   * OutboxError naming the file: `outbox_unreadable` (a directory, no permission, missing
    * parent directory), `outbox_corrupt` (not a database or damaged), `outbox_incompatible`,
    * `outbox_locked` (another process has it open)
    */
@@ -298,9 +300,10 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     }
     if (isDir) throw new OutboxError("outbox_unreadable", path, `outbox file ${path} is a directory, not a file`);
     if (path !== ":memory:" && path !== "") keepPrivate(path);
+    const Sqlite = sqlite();
     let db: Database.Database;
     try {
-      db = new Database(path);
+      db = new Sqlite(path);
     } catch (err) {
       throw outboxFailure(path, err, "opening", "outbox_unreadable");
     }

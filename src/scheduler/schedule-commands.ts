@@ -1,4 +1,5 @@
 import { NotFoundError } from "../errors.js";
+import { delayedTaskIdOf } from "../jobs/storage/layout.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { buildSchedule, type ScheduleLimits, type ScheduleSpec } from "./gozo-protocol.js";
@@ -8,6 +9,10 @@ import type { ScheduleStore } from "./schedule-store.js";
 /** A schedule as the request API and the HTTP API show it (JSON). */
 export interface ScheduleView {
   id: string;
+  /** `delayed_task`: a jetq task waiting for its `runAt` (see `task_id`); `message`: anything else. */
+  kind: "message" | "delayed_task";
+  /** The delayed task's id (kind `delayed_task` only). */
+  task_id?: string;
   subject: string;
   /** Next fire time, RFC 3339. */
   due: string;
@@ -31,8 +36,11 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  * written before times were bounded, or written to the stream directly, can hold such times).
  */
 export function viewSchedule(s: Schedule): ScheduleView {
+  const taskId = delayedTaskIdOf(s.id);
   const v: ScheduleView = {
     id: s.id,
+    kind: taskId === undefined ? "message" : "delayed_task",
+    ...(taskId === undefined ? {} : { task_id: taskId }),
     subject: s.target,
     due: new Date(s.due).toISOString(),
     due_ms: s.due,

@@ -3,22 +3,28 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { DashboardService } from "../dashboard/dashboard-service.js";
 import { JetStreamDashboardStore } from "../dashboard/dashboard-store.js";
 import { ConfigError, JetqError } from "../errors.js";
+import type { CheckResult } from "../gateway/health-routes.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
+import { DEFAULT_QUEUE } from "../jobs/queue.js";
 import { QueueJanitor } from "../jobs/queue-janitor.js";
+import type { SigningOptions } from "../jobs/signing.js";
 import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { Task } from "../jobs/task.js";
+import { type RunRuleOptions, TaskEngine } from "../jobs/task-engine.js";
 import { TaskScheduler } from "../jobs/task-scheduler.js";
 import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
-import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
+import { currentLeader } from "../nats/leader-election.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
 import { ServeHeartbeat } from "./serve-heartbeat.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
-  /** NATS to connect to; when `servers` is unset an embedded nats-server is started. */
+  /** NATS to connect to (`natsContext` included); when no server is named an embedded nats-server is started. */
   nats: NatsOptions;
   /** Directory for the embedded server's JetStream files. @defaultValue `"./.jetq"` */
   dataDir?: string;
@@ -36,6 +42,13 @@ export interface JetqServiceOptions {
   allowTargets?: readonly string[];
   /** Serve Prometheus metrics at `http://host:port/metrics`. @defaultValue off */
   metrics?: { host: string; port: number };
+  /**
+   * How the service's faces run and write tasks: retry policy, discarded states and signature
+   * checks for tasks taken over HTTP (the same options give a library worker the same behaviour),
+   * and the key that signs what the service enqueues (REST, emq, cron, redrives, released and
+   * delayed tasks). @defaultValue the library's defaults; unsigned
+   */
+  tasks?: RunRuleOptions & SigningOptions;
   log: Logger;
 }
 
@@ -59,6 +72,7 @@ export class JetqService {
   private embedded?: NatsServerLauncher;
   private nc?: NatsConnection;
   private storage?: JetStreamStorage;
+  private engine?: TaskEngine;
   /** The scheduler part; set once started. */
   scheduler?: SchedulerService;
   /** The HTTP gateway; set once started (unless disabled or its optional address was taken). */
@@ -79,14 +93,14 @@ export class JetqService {
 
   /** The NATS URL clients should use. */
   get natsUrl(): string {
-    return this.embedded?.url ?? String(this.opts.nats.servers);
+    return this.embedded?.url ?? String(withContext(this.opts.nats).servers);
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */
   async start(): Promise<void> {
     const { log } = this.opts;
     try {
-      let nats = this.opts.nats;
+      let nats = withContext(this.opts.nats);
       if (!nats.servers || (Array.isArray(nats.servers) && nats.servers.length === 0)) {
         this.embedded = new NatsServerLauncher({
           storeDir: join(this.opts.dataDir ?? ".jetq", "nats"),
@@ -99,14 +113,18 @@ export class JetqService {
             { cause: err },
           );
         });
-        log.info("embedded NATS started; clients connect to this URL", { url: this.embedded.url });
+        log.info("embedded NATS started; clients connect to this URL", {
+          url: this.embedded.url,
+          version: this.embedded.version,
+          binary: this.embedded.binary.path,
+        });
         nats = { ...nats, servers: this.embedded.url };
       }
       this.nc = await connectNats({ name: "jetq-serve", ...nats });
       this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
       await this.storage.prepare();
       const metrics = this.opts.metrics
-        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() })
+        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() }, { allQueues: true })
         : undefined;
       // Counts what goes through the service's storage (queue events, REST delayed tasks).
       if (metrics) this.storage.observer = metrics;
@@ -120,18 +138,32 @@ export class JetqService {
         ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
       });
       await this.scheduler.start();
+      const engine = new TaskEngine({
+        ...this.opts.tasks,
+        storage: this.storage,
+        log: log.child({ component: "tasks" }),
+        defaultQueue: DEFAULT_QUEUE,
+      });
+      this.engine = engine;
+      const put = (task: Task, msgId: string) => engine.enqueuer.put(task, msgId);
       this.taskScheduler = new TaskScheduler({
         storage: this.storage,
+        put,
         log: log.child({ component: "task-scheduler" }),
       });
       await this.taskScheduler.start();
-      this.resolver = new DependencyResolver({ storage: this.storage, log: log.child({ component: "dependencies" }) });
+      this.resolver = new DependencyResolver({
+        storage: this.storage,
+        dependencies: engine.dependencies,
+        put,
+        log: log.child({ component: "dependencies" }),
+      });
       await this.resolver.start();
-      this.janitor = new QueueJanitor({ storage: this.storage, log: log.child({ component: "janitor" }) });
+      this.janitor = new QueueJanitor({ storage: this.storage, put, log: log.child({ component: "janitor" }) });
       this.janitor.start();
       this.dashboard = new DashboardService({
         store: new JetStreamDashboardStore({
-          storage: this.storage,
+          engine,
           ...(this.scheduler.commands ? { schedules: this.scheduler.commands } : {}),
           log: log.child({ component: "dashboard" }),
         }),
@@ -144,7 +176,7 @@ export class JetqService {
         this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
         await this.metricsServer.start();
       }
-      if (this.opts.http) await this.startGateway(this.storage, this.scheduler, this.dashboard, this.opts.http);
+      if (this.opts.http) await this.startGateway(engine, this.scheduler, this.dashboard, this.opts.http);
       const { scheduler, taskScheduler } = this;
       this.heartbeat = new ServeHeartbeat(this.nc, () => ({
         scheduler: scheduler.isLeader ? "leader" : "follower",
@@ -161,7 +193,7 @@ export class JetqService {
   }
 
   private async startGateway(
-    storage: JetStreamStorage,
+    engine: TaskEngine,
     scheduler: SchedulerService,
     dashboard: DashboardService,
     http: JetqHttpOptions,
@@ -169,10 +201,11 @@ export class JetqService {
     const { optional, ...settings } = http;
     const log = this.opts.log.child({ component: "http" });
     const gateway = new HttpGateway({
-      storage,
+      engine,
       dashboard,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
+      readiness: async () => ({ scheduler: await this.schedulerReadiness() }),
       ...settings,
     });
     try {
@@ -184,6 +217,15 @@ export class JetqService {
         error: err.message,
       });
     }
+  }
+
+  /** Ready when this instance fires schedules, or follows another instance that does. */
+  private async schedulerReadiness(): Promise<CheckResult> {
+    if (this.scheduler?.isLeader) return { ok: true, detail: "leader" };
+    const leader = this.nc ? await currentLeader(this.nc, "scheduler") : undefined;
+    return leader === undefined
+      ? { ok: false, detail: "no scheduler is elected" }
+      : { ok: true, detail: `following ${leader}` };
   }
 
   /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
@@ -202,6 +244,7 @@ export class JetqService {
     ]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
+    await this.engine?.stop();
     this.storage?.close();
     if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
     await this.embedded?.stop();

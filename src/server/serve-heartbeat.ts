@@ -8,7 +8,7 @@ import { nuid } from "@nats-io/nuid";
 import { SERVE_HEARTBEAT, type ServeRoles } from "../dashboard/instances.js";
 import { serveHeartbeatSubject } from "../jobs/storage/layout.js";
 import { HEARTBEAT_INTERVAL_MS } from "../jobs/worker-heartbeat.js";
-import { JETQ_VERSION } from "../version.js";
+import { jetqVersion } from "../version.js";
 
 /** Publishes a `jetq serve` heartbeat now and every `intervalMs` until `stop()`. */
 export class ServeHeartbeat {
@@ -32,7 +32,7 @@ export class ServeHeartbeat {
       instance: this.instance,
       host: hostname(),
       pid: process.pid,
-      version: JETQ_VERSION,
+      version: jetqVersion(),
       started: this.started,
       timestamp: new Date().toISOString(),
       roles: this.roles(),

@@ -80,7 +80,7 @@ describe("the dashboard in Chromium", () => {
       concurrency: 2,
     });
     readOnly = new HttpGateway({
-      storage: client.storage,
+      engine: client.engine,
       dashboard: service.dashboard!,
       ui: { readOnly: true },
       tokens: [TOKEN],

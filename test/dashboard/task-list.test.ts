@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { headers } from "@nats-io/nats-core";
-import { TASKS_LIST_SUBJECT } from "../../src/dashboard/task-list-api.js";
 import { HttpGateway } from "../../src/gateway/http-server.js";
 import { Client, connectNats, newTask, Router, silentLogger, TaskState, TerminateTask } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { encodeTask, recordHeaders } from "../../src/jobs/storage/task-codec.js";
+import { TASKS_LIST_API } from "../../src/jobs/task-list.js";
 import { JetqService } from "../../src/server/jetq-service.js";
 import { finalOutcomes, useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -25,7 +25,7 @@ describe("the task index of jetq serve", () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   const natsApi = async (body: unknown): Promise<Record<string, unknown>> => {
-    const m = await client.nc.request(TASKS_LIST_SUBJECT, JSON.stringify(body), { timeout: 5000 });
+    const m = await client.nc.request(TASKS_LIST_API, JSON.stringify(body), { timeout: 5000 });
     return m.json();
   };
 
@@ -180,10 +180,10 @@ describe("the task index of jetq serve", () => {
 
   it("refuses malformed queries with a code, over REST and NATS", async () => {
     for (const [qs, body, code] of [
-      ["state=bogus", { state: "bogus" }, "invalid_request"],
+      ["state=bogus", { state: "bogus" }, "invalid_state"],
       ["queue=a.b", { queue: "a.b" }, "invalid_queue_name"],
-      ["limit=0", { limit: 0 }, "invalid_request"],
-      ["cursor=x.1", { cursor: "x.1" }, "invalid_request"],
+      ["limit=0", { limit: 0 }, "invalid_limit"],
+      ["cursor=x.1", { cursor: "x.1" }, "invalid_cursor"],
     ] as const) {
       const r = await rest(`/v1/tasks?${qs}`);
       assert.equal(r.status, 400, qs);
@@ -193,7 +193,7 @@ describe("the task index of jetq serve", () => {
       assert.equal((n.error as { code: string }).code, code);
     }
     assert.equal((await rest("/v1/tasks?bogus=1")).status, 400);
-    const notJson = await client.nc.request(TASKS_LIST_SUBJECT, "{", { timeout: 5000 });
+    const notJson = await client.nc.request(TASKS_LIST_API, "{", { timeout: 5000 });
     assert.equal(notJson.json<{ error: { code: string } }>().error.code, "invalid_json");
     const doc = (await rest("/v1/openapi.json")).body as { paths: Record<string, unknown> };
     assert.ok(doc.paths["/v1/tasks"], "documented in the OpenAPI document");
@@ -222,7 +222,7 @@ describe("the task index of jetq serve", () => {
 
   it("with the dashboard off, keeps /v1/tasks and serves no /ui", async () => {
     const gw = new HttpGateway({
-      storage: client.storage,
+      engine: client.engine,
       dashboard: service.dashboard!,
       ui: { enabled: false },
       log: silentLogger,

@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { HttpGateway, type HttpGatewayParams } from "../../src/gateway/index.js";
 import { Client, type ClientOptions, connectNats, silentLogger } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
+import { TaskEngine } from "../../src/jobs/task-engine.js";
 import type { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 
@@ -41,7 +42,7 @@ export async function startGateway(
   const scheduler = new SchedulerService({ nc, log: silentLogger, name: `t-${randomUUID()}` });
   await scheduler.start();
   const gw = new HttpGateway({
-    storage,
+    engine: new TaskEngine({ storage, log: silentLogger, defaultQueue: "DEFAULT" }),
     ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
     log: silentLogger,
     port: 0,

@@ -32,6 +32,7 @@ describe("REST API /v1", () => {
       max_tries: 3,
       max_run_time_ms: 3_600_000,
       max_concurrent: 5,
+      redeliver_after_ms: 30_000,
       dead_letters: true,
       dead_letter_retention_ms: 604_800_000,
     });
@@ -53,6 +54,28 @@ describe("REST API /v1", () => {
       errorOf((await g.call("PUT", `/v1/queues/${uniq()}`, { max_concurrent: 0 })).body),
       "invalid_queue_config",
     );
+  });
+
+  it("changes a queue's settings with PATCH, refusing unknown fields and changes that would drop tasks", async () => {
+    const q = uniq();
+    await g.call("PUT", `/v1/queues/${q}`, { max_concurrent: 5 });
+    const patched = await g.call("PATCH", `/v1/queues/${q}`, { max_concurrent: 7, max_tries: 4, max_entries: 10 });
+    assert.equal(patched.status, 200);
+    const body = patched.body as { config: Body; changed: string[] };
+    assert.deepEqual(body.changed.sort(), ["max_concurrent", "max_entries", "max_tries"]);
+    assert.equal(body.config.max_concurrent, 7);
+    assert.equal(((await g.call("GET", `/v1/queues/${q}`)).body as { config: Body }).config.max_tries, 4);
+    const level = await g.storage.jsm.consumers.info(`JETQ_Q_${q}`, "WORKERS_P5");
+    assert.equal(level.config.max_ack_pending, 7, "the consumers take the new max_concurrent at once");
+    assert.deepEqual(((await g.call("PATCH", `/v1/queues/${q}`, { max_tries: 4 })).body as Body).changed, []);
+
+    for (const n of [1, 2, 3]) await g.call("POST", `/v1/queues/${q}/tasks`, { type: "t", payload: n });
+    const refused = await g.call("PATCH", `/v1/queues/${q}`, { max_entries: 2 });
+    assert.equal(refused.status, 409);
+    assert.equal(errorOf(refused.body), "queue_update_drops_tasks");
+    assert.equal(((await g.call("GET", `/v1/queues/${q}`)).body as Body).depth, 3, "nothing was removed");
+    assert.equal(errorOf((await g.call("PATCH", `/v1/queues/${q}`, { name: "other" })).body), "invalid_request");
+    assert.equal((await g.call("PATCH", `/v1/queues/${uniq()}`, { max_tries: 2 })).status, 404);
   });
 
   it("enqueues tasks with every option and gets them by id", async () => {

@@ -245,7 +245,7 @@ describe("dead letters", () => {
     try {
       const dl = await c.deadLetters.get(q, id);
       dl.task.tries = 0;
-      await c.storage.addTask(dl.task, redriveMsgId(id, seq)); // the first redrive got this far
+      await c.engine.enqueuer.restart(dl.task, redriveMsgId(id, seq)); // the first redrive got this far
       await c.deadLetters.redrive(q, id);
       assert.equal((await c.admin.queueInfo(q)).depth, 1);
       assert.equal(await c.deadLetters.count(q), 0);
@@ -309,7 +309,11 @@ describe("dead letters", () => {
         assert.equal((await firstMatch(events, (e) => e.taskId === plain!.id)).state, TaskState.Complete);
 
         await waitUntil(() => Date.now() > dated.deadline!, 5_000, "deadline passed");
-        const keyless = new DeadLetters(c.storage);
+        const keyless = new DeadLetters({
+          storage: c.storage,
+          enqueuer: c.engine.enqueuer,
+          signingKey: () => undefined,
+        });
         await assert.rejects(
           keyless.redrive(q, dated.id),
           (e: unknown) => e instanceof ValidationError && e.code === "signing_key_required",

@@ -8,7 +8,6 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type ClientOptions,
   connectNats,
-  DelayedTasks,
   newTask,
   Router,
   SchedulerService,
@@ -58,7 +57,7 @@ describe("delayed tasks", () => {
       assert.equal(rec.state, TaskState.Delayed);
       assert.equal(rec.runAt, runAt);
       assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 0, "not in the queue before its time");
-      const delayed = DelayedTasks.for(c.storage, silentLogger);
+      const delayed = c.engine.delayed;
       assert.equal((await delayed.pending(t.id))?.runAt, runAt);
 
       const warnings = () => log.lines.filter((l) => l.includes("no scheduler is running"));
@@ -145,7 +144,7 @@ describe("delayed tasks", () => {
     const { router, started } = startTimes();
     await withWorker(nats.server.url, { name: uniq() }, router, async (c, outcome) => {
       const doomed = await c.enqueue(newTask("t", "doomed", { delayMs: 300 }));
-      assert.equal(await DelayedTasks.for(c.storage, silentLogger).cancel(doomed.id), true);
+      assert.equal(await c.engine.delayed.cancel(doomed.id), true);
       // A marker due after the cancelled one: once it ran, the cancelled one would have too.
       const marker = await c.enqueue(newTask("t", "marker", { delayMs: 600 }));
       await outcome(marker.id);

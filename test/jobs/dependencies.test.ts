@@ -8,6 +8,15 @@ import { deferred, finalOutcomes, useNatsServer } from "../support/nats.js";
 
 const nats = useNatsServer();
 
+/** A resolver on a client's storage, releasing through its enqueuer. */
+const resolverOf = (c: Client) =>
+  new DependencyResolver({
+    storage: c.storage,
+    dependencies: c.engine.dependencies,
+    put: (t, id) => c.engine.enqueuer.put(t, id),
+    log: silentLogger,
+  });
+
 describe("task dependencies", () => {
   it("blocked until dependencies complete, with their results; unreachable when one fails; survives a resolver restart", async () => {
     const queue = "deps";
@@ -17,7 +26,7 @@ describe("task dependencies", () => {
       logger: silentLogger,
     });
     const finals = finalOutcomes(c.events({ final: true, queue }));
-    let resolver = new DependencyResolver({ storage: c.storage, log: silentLogger });
+    let resolver = resolverOf(c);
     await resolver.start();
     const seen: Record<string, unknown> = {};
     const gate = deferred();
@@ -46,7 +55,7 @@ describe("task dependencies", () => {
 
       // Restart the resolver while dependencies are running: nothing is lost.
       await resolver.stop();
-      resolver = new DependencyResolver({ storage: c.storage, log: silentLogger });
+      resolver = resolverOf(c);
       await resolver.start();
       gate.resolve();
 
@@ -102,7 +111,7 @@ describe("dependency resolver", () => {
       // No resolver runs while `a` finishes: its final event reaches nobody.
       gate.resolve();
       await finals.reached(a.id);
-      resolver = new DependencyResolver({ storage: c.storage, log: silentLogger });
+      resolver = resolverOf(c);
       await resolver.start();
       await finals.reached(b.id);
       assert.equal((await c.loadTask(b.id)).state, TaskState.Complete);
@@ -150,7 +159,7 @@ describe("dependency resolver", () => {
       await kv.put(`${a.id}.${b.id}`, queue);
       gate.resolve();
       await finals.reached(a.id);
-      resolver = new DependencyResolver({ storage: c.storage, log: silentLogger });
+      resolver = resolverOf(c);
       await resolver.start();
       await finals.reached(b.id);
       assert.equal((await c.loadTask(b.id)).state, TaskState.Complete);
@@ -168,7 +177,7 @@ describe("dependency resolver", () => {
     const queue = "deps4";
     const c = await Client.connect({ servers: nats.server.url, queue, logger: silentLogger });
     const finals = finalOutcomes(c.events({ final: true, queue }));
-    const resolver = new DependencyResolver({ storage: c.storage, log: silentLogger });
+    const resolver = resolverOf(c);
     await resolver.start();
     const ac = new AbortController();
     const done = c.run(

@@ -52,7 +52,11 @@ describe("queue janitor", () => {
         "queue drained",
       );
       const before = (await jsm!.streams.info(stream)).state.messages;
-      const janitor = new QueueJanitor({ storage: c.storage, log: silentLogger });
+      const janitor = new QueueJanitor({
+        storage: c.storage,
+        put: (t, id) => c.engine.enqueuer.put(t, id),
+        log: silentLogger,
+      });
       const r = await janitor.sweep(queue);
       assert.equal(r.removed + r.requeued, before, `the sweep accounts for every item left (${before})`);
       assert.equal(r.requeued, 0, "every item left behind belonged to a finished task");

@@ -12,11 +12,15 @@ export interface ServeProcess {
   kill(): Promise<void>;
 }
 
-/** Starts `jetq serve <args>` and resolves once it logs that it is ready. */
-export async function startServe(args: string[], timeoutMs = 20_000): Promise<ServeProcess> {
+/** Starts `jetq serve <args>` (with more environment variables `env`) and resolves once it logs that it is ready. */
+export async function startServe(
+  args: string[],
+  timeoutMs = 20_000,
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServeProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", main, "serve", "--http", "127.0.0.1:0", ...args], {
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, JETQ_LOG_LEVEL: "info" },
+    env: { ...process.env, JETQ_LOG_LEVEL: "info", ...env },
   });
   let out = "";
   const ready = new Promise<void>((resolve, reject) => {

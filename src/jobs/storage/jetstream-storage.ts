@@ -17,12 +17,14 @@ import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
 import { openBucket } from "../../nats/buckets.js";
-import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
+import { type DirectMessage, DirectReader } from "../../nats/direct-reader.js";
+import { type ServerFeatures, serverFeatures } from "../../nats/server-features.js";
+import { ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
 import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
 import { type QueueControls, QueueControlsStore } from "../queue-controls.js";
-import { isFinalState, type Task, TaskState } from "../task.js";
+import { isFinalState, type Task, type TaskState } from "../task.js";
 import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
 import { deadLetterState, deleteDeadLetterStream, ensureDeadLetterStream } from "./dead-letter-store.js";
@@ -41,7 +43,7 @@ import {
   queueEventSubject,
   queueStream,
   queueSubjects,
-  recordMsgId,
+  RECORD_HEADERS,
   TASKS_STREAM,
   TASKS_SUBJECTS,
   TOMBSTONE_RUN_HEADER,
@@ -69,6 +71,11 @@ export interface StorageOptions {
    * task. @defaultValue `"all"`
    */
   events?: "all" | "final" | "none";
+  /**
+   * `"floor"`: use only what nats-server 2.9 offers even on a newer server (while a cluster is
+   * being upgraded node by node, see docs/storage.md). @defaultValue `"auto"` (from the server's version)
+   */
+  serverFeatures?: "auto" | "floor";
 }
 
 /** Live numbers of a queue. */
@@ -97,7 +104,10 @@ export interface QueueInfo {
  * What the task store holds for a task id: nothing, a tombstone (the task finished and its record
  * was discarded; `run` is the run that finished), or its latest record.
  */
-export type StoredRecord = { kind: "none" } | { kind: "discarded"; run: number } | { kind: "task"; task: Task };
+export type StoredRecord =
+  | { kind: "none" }
+  | { kind: "discarded"; run: number; state: TaskState | undefined; seq: number }
+  | { kind: "task"; task: Task; seq: number };
 
 /**
  * True when a delivery of run `run` of a task must not run: its record is final for that run or a
@@ -108,6 +118,21 @@ export function deliveryIsStale(rec: StoredRecord, run: number): boolean {
   if (rec.kind === "discarded") return rec.run >= run;
   const recRun = rec.task.run ?? 0;
   return recRun > run || (recRun === run && isFinalState(rec.task.state));
+}
+
+/** The {@link StoredRecord} a direct get of a task's record found. */
+function storedRecord(m: DirectMessage | undefined): StoredRecord {
+  if (!m) return { kind: "none" };
+  if (m.data.byteLength === 0) {
+    const state = m.headers?.get(RECORD_HEADERS.state);
+    return {
+      kind: "discarded",
+      run: Number(m.headers?.get(TOMBSTONE_RUN_HEADER) || 0),
+      state: state ? (state as TaskState) : undefined,
+      seq: m.seq,
+    };
+  }
+  return { kind: "task", task: decodeTask(m.data), seq: m.seq };
 }
 
 /** Summary of the task store. */
@@ -121,6 +146,12 @@ export interface TasksInfo {
 
 const ns = (ms: number) => ms * 1_000_000;
 
+/** JetStream's header making a publish conditional on the subject's last stored sequence. */
+const EXPECTED_LAST_SUBJECT_SEQ_HEADER = "Nats-Expected-Last-Subject-Sequence";
+
+/** Queues whose streams are searched at once for a task without a record. */
+const LOOKUP_CONCURRENCY = 32;
+
 /**
  * The JetStream side of jetq: creates streams, writes task records and work items, reads them back.
  * One instance per connection; see docs/storage.md for the layout it maintains.
@@ -129,6 +160,10 @@ export class JetStreamStorage {
   readonly js: JetStreamClient;
   /** Pipelined, acknowledged publishes for the hot paths (enqueue, outcome records). */
   readonly acks: AckedPublisher;
+  /** Direct gets (task records, work items) without nats.js' per-request machinery. */
+  private readonly reader: DirectReader;
+  /** What the connected server can do beyond the 2.9 floor. */
+  readonly features: ServerFeatures;
   private config?: KV;
   private readonly queues = new Map<string, ResolvedQueue>();
   private taskLogs?: TaskLogs;
@@ -143,11 +178,14 @@ export class JetStreamStorage {
   ) {
     this.js = jetstream(nc);
     this.acks = new AckedPublisher(nc);
+    this.features = serverFeatures(nc, opts.serverFeatures === "floor");
+    this.reader = new DirectReader(nc, this.features.batchDirectGet);
   }
 
-  /** Releases the acknowledgement subscription (the connection stays open). */
+  /** Releases the acknowledgement and read subscriptions (the connection stays open). */
   close(): void {
     this.acks.close();
+    this.reader.close();
   }
 
   /** Opens storage on a connection (checks JetStream is enabled). */
@@ -169,6 +207,7 @@ export class JetStreamStorage {
         taskRetentionMs: opts.taskRetentionMs ?? 0,
         duplicateWindowMs: opts.duplicateWindowMs ?? 120_000,
         events: opts.events ?? "all",
+        serverFeatures: opts.serverFeatures ?? "auto",
       },
       log,
     );
@@ -316,6 +355,13 @@ export class JetStreamStorage {
     return def;
   }
 
+  /** Stores a queue's definition (replacing the stored one) and remembers it in this storage. */
+  async saveQueueDefinition(def: ResolvedQueue): Promise<void> {
+    const kv = await this.configBucket();
+    await kv.put(queueConfigKey(def.name), JSON.stringify(def));
+    this.queues.set(def.name, def);
+  }
+
   /** Like {@link findQueue} but throws {@link NotFoundError} (`queue_not_found`). */
   async getQueue(name: string): Promise<ResolvedQueue> {
     const q = await this.findQueue(name);
@@ -347,12 +393,13 @@ export class JetStreamStorage {
   }
 
   /**
-   * Writes a new task: its record (fire-and-forget, de-duplicated) then its work item, whose
-   * acknowledgement the returned promise waits for. `msgId` de-duplicates repeated enqueues.
+   * Writes a new task's work item and waits for JetStream to store it: the only write of an
+   * enqueue (a waiting task has no record; {@link loadTask} finds its work item). `msgId`
+   * de-duplicates repeated enqueues. Tasks at a priority other than the default also send their
+   * level's signal, so idle consumers start pulling that level at once.
    * @returns whether JetStream recognised the work item as a duplicate.
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
-    this.nc.publish(taskSubject(task.id), data, { headers: recordHeaders(task, recordMsgId(msgId)) });
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);
     try {
@@ -365,18 +412,6 @@ export class JetStreamStorage {
     }
   }
 
-  /**
-   * Writes a new task (state `new`) to its queue — record and work item — and publishes its event
-   * unless JetStream recognised `msgId` as a duplicate.
-   * @throws ValidationError (`payload_too_large`), StorageError
-   */
-  async addTask(task: Task, msgId = task.id): Promise<{ duplicate: boolean }> {
-    task.state = TaskState.New;
-    const r = await this.enqueue(task, this.encode(task), msgId);
-    if (!r.duplicate) this.publishEvents(task);
-    return r;
-  }
-
   /** Writes a task record (`data`: the task already encoded) and waits for JetStream to store it. */
   async saveRecord(task: Task, data?: Uint8Array): Promise<void> {
     try {
@@ -387,11 +422,34 @@ export class JetStreamStorage {
   }
 
   /**
+   * Writes a task record only if the task's latest record is still the one at stream sequence
+   * `seq` (0: the task has none), so a record someone wrote meanwhile — a worker's outcome — is
+   * never overwritten. @returns false when someone wrote first. @throws StorageError
+   */
+  async replaceRecord(task: Task, seq: number, data?: Uint8Array): Promise<boolean> {
+    const h = recordHeaders(task);
+    h.set(EXPECTED_LAST_SUBJECT_SEQ_HEADER, String(seq));
+    try {
+      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), h);
+      return true;
+    } catch (err) {
+      if (err instanceof StorageError && err.code === "publish_conflict") return false;
+      throw wrapStorage(err, `saving task ${task.id}`);
+    }
+  }
+
+  /**
    * Writes a task record without waiting for an acknowledgement. Used for the `active` record,
    * which a later acknowledged record always follows on the same connection.
    */
   saveRecordQuietly(task: Task): void {
     this.nc.publish(taskSubject(task.id), encodeTask(task), { headers: recordHeaders(task) });
+  }
+
+  /** Publishes the event of a task's current state and tells the {@link observer} (metrics). */
+  announce(task: Task): void {
+    this.publishEvents(task);
+    this.observer?.taskState(task);
   }
 
   /** Publishes the event of a task's current state (core NATS, not awaited). */
@@ -447,6 +505,7 @@ export class JetStreamStorage {
    */
   async saveTombstone(task: Task): Promise<void> {
     const h = headers();
+    h.set(RECORD_HEADERS.state, task.state);
     if (task.run) h.set(TOMBSTONE_RUN_HEADER, String(task.run));
     try {
       await this.acks.publish(taskSubject(task.id), new Uint8Array(0), h);
@@ -455,12 +514,18 @@ export class JetStreamStorage {
     }
   }
 
-  /** What the task store holds for `id` (see {@link StoredRecord}). */
+  /** What the task store holds for `id` (see {@link StoredRecord}). @throws StorageError */
   async recordFor(id: string): Promise<StoredRecord> {
-    const m = await lastBySubject(this.jsm, TASKS_STREAM, taskSubject(id));
-    if (!m) return { kind: "none" };
-    if (m.data.byteLength === 0) return { kind: "discarded", run: Number(m.header?.get(TOMBSTONE_RUN_HEADER) || 0) };
-    return { kind: "task", task: decodeTask(m.data) };
+    return storedRecord(await this.reader.get(TASKS_STREAM, { last_by_subj: taskSubject(id) }));
+  }
+
+  /**
+   * What the task store holds for each of `ids` (at most 1,024): one request on servers with
+   * batched direct get (2.11), else one per id, all in flight at once. @throws StorageError
+   */
+  async recordsFor(ids: readonly string[]): Promise<Map<string, StoredRecord>> {
+    const found = await this.reader.lastOfMany(TASKS_STREAM, ids.map(taskSubject));
+    return new Map(ids.map((id) => [id, storedRecord(found.get(taskSubject(id)))]));
   }
 
   /**
@@ -493,19 +558,37 @@ export class JetStreamStorage {
   }
 
   /**
-   * Loads a task by id: its record, else its work item in any queue.
+   * Loads a task by id: its record, else — a task that has not started yet has none — its work
+   * item, looked for in `queue` first when given, then in every queue (a few at a time).
    * @throws NotFoundError (`task_not_found`)
    */
-  async loadTask(id: string): Promise<Task> {
+  async loadTask(id: string, queue?: string): Promise<Task> {
     validateId(id);
     const rec = await this.loadRecord(id);
     if (rec) return rec;
     if (rec === null) throw new NotFoundError("task_not_found", `task ${id} was discarded`);
-    for (const q of await this.queueNames()) {
-      const m = await lastBySubject(this.jsm, queueStream(q), workSubjectAnyPriority(q, id));
-      if (m) return decodeTask(m.data);
-    }
+    const item = await this.findWorkItem(id, queue);
+    if (item) return item;
     throw new NotFoundError("task_not_found", `task ${id} not found`);
+  }
+
+  /** The work item of a task that has one: in `queue` when given, else in any queue. */
+  async findWorkItem(id: string, queue?: string): Promise<Task | undefined> {
+    const inQueue = async (q: string) => {
+      const m = await this.reader.get(queueStream(q), { last_by_subj: workSubjectAnyPriority(q, id) });
+      return m ? decodeTask(m.data) : undefined;
+    };
+    if (queue !== undefined) {
+      const hit = await inQueue(queue);
+      if (hit) return hit;
+    }
+    const names = (await this.queueNames()).filter((q) => q !== queue);
+    for (let i = 0; i < names.length; i += LOOKUP_CONCURRENCY) {
+      const hits = await Promise.all(names.slice(i, i + LOOKUP_CONCURRENCY).map(inQueue));
+      const hit = hits.find((t) => t !== undefined);
+      if (hit) return hit;
+    }
+    return undefined;
   }
 
   /** Removes a task's work item (if queued) from `queue`. */
@@ -523,6 +606,38 @@ export class JetStreamStorage {
     await this.removeWorkItem(task.queue, id);
     await this.jsm.streams.purge(TASKS_STREAM, { filter: taskSubject(id) });
     await this.logs.remove(id);
+  }
+
+  /**
+   * Up to `n` items of a queue in queue order, without dispatching them: waiting and in-flight
+   * items alike (a waiting task has no record: this is where it is listed), skipping corrupt items
+   * and tasks past their deadline (they will never be dispatched). A queue that does not exist has
+   * none.
+   */
+  async peek(queue: string, n: number, now = Date.now()): Promise<Task[]> {
+    const out: Task[] = [];
+    if (n <= 0 || !(await this.findQueue(queue))) return out;
+    const stream = queueStream(queue);
+    try {
+      const { state } = await this.jsm.streams.info(stream);
+      let seq = state.first_seq;
+      while (out.length < n && state.messages > 0 && seq <= state.last_seq) {
+        const m = await this.reader.get(stream, { seq, next_by_subj: queueSubjects(queue) });
+        if (!m) break;
+        seq = m.seq + 1;
+        let task: Task;
+        try {
+          task = decodeTask(m.data);
+        } catch {
+          continue;
+        }
+        if (task.deadline === undefined || task.deadline >= now) out.push(task);
+      }
+    } catch (err) {
+      if (isNotFound(err)) return out;
+      throw wrapStorage(err, `peeking into queue ${queue}`);
+    }
+    return out;
   }
 
   /** Names of all queues. */

@@ -96,8 +96,15 @@ export const RATE_BUCKET = "JETQ_RATE";
 export const CANCELS_BUCKET = "JETQ_CANCELS";
 /** KV bucket of idempotency keys: key `<queue>.<key hash>`. */
 export const DEDUPE_BUCKET = "JETQ_DEDUPE";
+/** Prefix of the schedule ids of delayed tasks; the task id follows. */
+const DELAYED_TASK_SCHEDULE_PREFIX = "jetq-task-";
 /** Schedule id (in the scheduler's stream) of a delayed task. */
-export const delayedTaskScheduleId = (taskId: string): string => `jetq-task-${taskId}`;
+export const delayedTaskScheduleId = (taskId: string): string => `${DELAYED_TASK_SCHEDULE_PREFIX}${taskId}`;
+/** The task id of a delayed task's schedule id, or undefined for any other schedule. */
+export const delayedTaskIdOf = (scheduleId: string): string | undefined =>
+  scheduleId.startsWith(DELAYED_TASK_SCHEDULE_PREFIX)
+    ? scheduleId.slice(DELAYED_TASK_SCHEDULE_PREFIX.length)
+    : undefined;
 
 /**
  * Subject of a task state change event: `jetq.ev.task.<queue>.<step|final>.<state>`. Every
@@ -134,7 +141,10 @@ export const MSG_ID_HEADER = "Nats-Msg-Id";
  * indexes can follow `JETQ_TASKS` headers-only, without reading task bodies.
  */
 export const RECORD_HEADERS = { queue: "Jetq-Queue", state: "Jetq-State", type: "Jetq-Type" } as const;
-/** Header of a tombstone (a discarded finished task): the task's run (see `Task.run`), when not 0. */
+/**
+ * Header of a tombstone (a discarded finished task) besides `Jetq-State` (its final state): the
+ * task's run (see `Task.run`), when not 0.
+ */
 export const TOMBSTONE_RUN_HEADER = "Jetq-Run";
 
 /**
