@@ -21,7 +21,14 @@ export class JetqServeProcess {
   constructor(
     private readonly natsUrl: string,
     private readonly startTimeoutMs = 30_000,
+    /** More `jetq serve` flags (e.g. `["--http", "127.0.0.1:0"]`). */
+    private readonly args: string[] = [],
   ) {}
+
+  /** The URL of its HTTP gateway, once it logged it. */
+  get httpUrl(): string | undefined {
+    return /"msg":"HTTP gateway listening"/.test(this.log) ? /"url":"(http:[^"]+)"/.exec(this.log)?.[1] : undefined;
+  }
 
   /** The process id, once started. */
   get pid(): number | undefined {
@@ -35,11 +42,15 @@ export class JetqServeProcess {
 
   /** Starts the service. @throws Error with its output when it exits or is not ready in time */
   async start(): Promise<void> {
-    const proc = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve", "-a", this.natsUrl], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, JETQ_LOG_LEVEL: process.env.JETQ_LOG_LEVEL ?? "info" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const proc = spawn(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "serve", "-a", this.natsUrl, ...this.args],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, JETQ_LOG_LEVEL: process.env.JETQ_LOG_LEVEL ?? "info" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     this.proc = proc;
     const keep = (chunk: Buffer) => {
       this.log = (this.log + chunk.toString()).slice(-20_000);

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Installs what `npm start`, `npm test` and `npm run bench` need on a fresh machine:
 // - npm dependencies;
-// - nats-server 2.9 (the oldest server jetq supports) and redis-server (BullMQ's server, used by the
-//   benchmark and its smoke test in `npm test`) from Debian's packages when missing and we run as root;
-//   otherwise it says exactly what to install;
+// - nats-server 2.9 (the oldest server jetq supports), redis-server (BullMQ's server, used by the
+//   benchmark and its smoke test in `npm test`) and, for `--test` and `--bench`, chromium (the
+//   dashboard's tests and benchmark drive it; no browser is ever downloaded) from Debian's packages
+//   when missing and we run as root; otherwise it says exactly what to install;
+// - for `--test`, the dashboard's bundle (dist/ui) when ui/ changed since it was built;
 // - into .tools/ (git-ignored, once per checkout; Go's and Cargo's caches make a second checkout on the
 //   same machine quick): a pinned nats-server 2.14 built with `go install` when Go is present and, for
 //   `--test` and `--bench`, the real peers jetq is measured and checked against (asyncjobs through our
@@ -12,7 +14,7 @@
 // version changes (or JETQ_REBUILD=1); the tests and the benchmark print that reason where they skip.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -35,7 +37,19 @@ const say = (msg) => process.stderr.write(`[jetq setup] ${msg}\n`);
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 
 function has(cmd) {
+  if (cmd.startsWith("/")) return existsSync(cmd);
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
+}
+
+/** Newest modification time of the files under `dir` (0 when it does not exist). */
+function newest(dir) {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
 }
 
 /** A command on PATH, else the first of `fallbacks` that exists. */
@@ -59,7 +73,7 @@ if (!npmDepsCurrent()) {
 }
 
 const debs = [["nats-server", "nats-server"]];
-if (wantPeers) debs.push(["redis-server", "redis-server"]);
+if (wantPeers) debs.push(["redis-server", "redis-server"], ["/usr/bin/chromium", "chromium"]);
 const missing = debs.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
 if (missing.length > 0) {
   if (!isRoot || !has("apt-get")) {
@@ -200,4 +214,13 @@ if (wantPeers) {
       },
     );
   } else noToolchain("nats-py", PINS.natsPy, "Python 3");
+}
+
+// `npm start` builds everything itself; tests run from the sources but serve the bundled dashboard.
+if (process.argv.includes("--test")) {
+  const built = existsSync("dist/ui/index.html") ? statSync("dist/ui/index.html").mtimeMs : 0;
+  if (built < Math.max(newest("ui"), statSync("scripts/build-ui.mjs").mtimeMs)) {
+    say("bundling the dashboard (dist/ui)");
+    execFileSync(process.execPath, ["scripts/build-ui.mjs"], { stdio: ["ignore", 2, 2] });
+  }
 }

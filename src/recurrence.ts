@@ -56,3 +56,15 @@ export function nextOccurrence(r: Recurrence, after: number, anchor: number): nu
   }
   return cronFor(r).nextRun(new Date(after))?.getTime();
 }
+
+/**
+ * The latest fire time before `before` (epoch ms), or undefined when there was none (an interval
+ * schedule before its first step after `anchor`, a cron expression with no earlier run).
+ */
+export function previousOccurrence(r: Recurrence, before: number, anchor: number): number | undefined {
+  if ("everyMs" in r) {
+    const steps = Math.ceil((before - anchor) / r.everyMs) - 1;
+    return steps >= 1 ? anchor + steps * r.everyMs : undefined;
+  }
+  return cronFor(r).previousRuns(1, new Date(before))[0]?.getTime();
+}

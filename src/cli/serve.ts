@@ -22,6 +22,8 @@ interface ServeFlags extends NatsFlags {
   replicas?: string;
   maxDelay?: string;
   metrics?: string;
+  ui?: string;
+  uiReadOnly?: boolean;
   allowTarget?: string[];
   httpCreateQueues?: string;
   httpMaxNewQueues?: string;
@@ -61,6 +63,8 @@ function listenFlag(flag: string, v: string): { host: string; port: number } {
 export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = process.env): JetqHttpOptions | false {
   const address = parseListenAddress(f.http ?? DEFAULT_HTTP_ADDRESS);
   if (!address) return false;
+  const ui = (f.ui ?? "on").trim().toLowerCase();
+  if (ui !== "on" && ui !== "off") throw new ConfigError("invalid_flag", `--ui must be on or off, got ${f.ui}`);
   const limits: Partial<GatewayLimits> = {};
   if (f.httpMaxBody !== undefined) limits.bodyBytes = positiveInt("--http-max-body", f.httpMaxBody);
   if (f.httpMaxWait !== undefined) limits.waitTimeoutMs = durationFlag("--http-max-wait", f.httpMaxWait);
@@ -78,6 +82,7 @@ export function httpOptionsFromFlags(f: ServeFlags, env: NodeJS.ProcessEnv = pro
       ...(env.JETQ_HTTP_TOKENS ? { list: env.JETQ_HTTP_TOKENS } : {}),
     }),
     limits,
+    ui: { enabled: ui === "on", readOnly: f.uiReadOnly === true },
     createQueues: create === "on",
     // The built-in default address may be taken (say, by a second instance): then run without HTTP.
     optional: f.http === undefined,
@@ -126,6 +131,10 @@ export function registerServe(program: Command): void {
         .env("JETQ_MAX_DELAY"),
     )
     .addOption(new Option("--metrics <host:port>", "serve Prometheus metrics at /metrics").env("JETQ_METRICS"))
+    .addOption(new Option("--ui <on|off>", "the web dashboard at /ui on the HTTP gateway (default on)").env("JETQ_UI"))
+    .addOption(
+      new Option("--ui-read-only", "dashboard without actions (they are hidden and refused)").env("JETQ_UI_READ_ONLY"),
+    )
     .addOption(
       new Option(
         "--allow-target <pattern>",

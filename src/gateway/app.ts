@@ -2,9 +2,11 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { DashboardService } from "../dashboard/dashboard-service.js";
 import { API_DOCS_PATH, registerApiDocs } from "./api-docs.js";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
+import { type DashboardUiOptions, isDashboardShell, registerDashboardRoutes } from "./dashboard-routes.js";
 import { DEAD_LETTER_PATHS, registerDeadLetterRoutes } from "./dead-letter-routes.js";
 import { EMQ_PATHS, registerEmqRoutes } from "./emq-routes.js";
 import { HEALTH_PATHS, type ReadinessChecks, registerHealthRoutes } from "./health-routes.js";
@@ -12,6 +14,7 @@ import { httpErrorOf } from "./http-errors.js";
 import { REQUEST_ABORTED } from "./request-body.js";
 import { REST_PATHS, registerRestRoutes } from "./rest-routes.js";
 import type { RouteDeps } from "./route-deps.js";
+import { registerTaskListRoutes, TASK_LIST_PATHS } from "./task-list-routes.js";
 
 /** Everything {@link buildApp} needs. */
 export interface AppDeps extends RouteDeps {
@@ -20,6 +23,12 @@ export interface AppDeps extends RouteDeps {
   stopping: () => boolean;
   /** Version shown in the OpenAPI document. */
   version: string;
+  /** The task index and dashboard data of `jetq serve`; without it `/v1/tasks` answers 503 and there is no `/ui`. */
+  dashboard?: DashboardService;
+  /** Dashboard settings. @defaultValue on, not read-only */
+  ui?: DashboardUiOptions;
+  /** Aborted when the gateway stops (live streams end). */
+  closing: AbortSignal;
   /** Readiness checks `/readyz` adds to its own (NATS, streams). @defaultValue none */
   readiness?: ReadinessChecks;
 }
@@ -74,12 +83,23 @@ export function buildApp(d: AppDeps): OpenAPIHono {
     c.header("Connection", "close");
     return c.json({ error: "shutting_down", message: "the gateway is shutting down" }, 503);
   });
-  app.use("*", bearerAuth(d.tokens));
+  const ui = d.dashboard !== undefined && d.ui?.enabled !== false;
+  app.use("*", bearerAuth(d.tokens, ui ? isDashboardShell : undefined));
 
   registerEmqRoutes(app, d);
+  registerTaskListRoutes(app, d.dashboard?.catalog);
   registerRestRoutes(app, d);
   registerControlRoutes(app, d);
   registerDeadLetterRoutes(app, d);
+  if (d.dashboard && ui)
+    registerDashboardRoutes(app, {
+      dashboard: d.dashboard,
+      readOnly: d.ui?.readOnly ?? false,
+      auth: d.tokens.enabled,
+      version: d.version,
+      limits: d.limits,
+      closing: d.closing,
+    });
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
@@ -103,6 +123,7 @@ export function buildApp(d: AppDeps): OpenAPIHono {
     c.json({ error: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}` }, 405);
   for (const path of [
     ...EMQ_PATHS,
+    ...TASK_LIST_PATHS,
     ...REST_PATHS,
     ...CONTROL_PATHS,
     ...DEAD_LETTER_PATHS,

@@ -38,10 +38,14 @@ export function loadTokens(src: TokenSources): string[] {
   return tokens.filter((t) => t !== "");
 }
 
-/** Hono middleware answering 401 `unauthorized` unless the request carries an accepted bearer token. */
-export function bearerAuth(tokens: BearerTokens): MiddlewareHandler {
+/**
+ * Hono middleware answering 401 `unauthorized` unless the request carries an accepted bearer token
+ * (or its path is one `isPublic` lets through: the dashboard's page and assets, which hold no data).
+ */
+export function bearerAuth(tokens: BearerTokens, isPublic?: (path: string) => boolean): MiddlewareHandler {
   return async (c, next) => {
     if (!tokens.enabled || tokens.accepts(c.req.header("authorization"))) return next();
+    if (isPublic?.(c.req.path) && (c.req.method === "GET" || c.req.method === "HEAD")) return next();
     c.header("WWW-Authenticate", 'Bearer realm="jetq"');
     return c.json(
       { error: "unauthorized", message: "a valid bearer token is required (Authorization: Bearer <token>)" },

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { getRequestListener } from "@hono/node-server";
+import type { DashboardService } from "../dashboard/dashboard-service.js";
 import { ConfigError } from "../errors.js";
 import type { QueueConfig } from "../jobs/queue.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
@@ -9,6 +10,7 @@ import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { jetqVersion } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
+import type { DashboardUiOptions } from "./dashboard-routes.js";
 import { Dispatcher } from "./dispatcher.js";
 import { EMQ_QUEUE_DEFAULTS } from "./emq-tasks.js";
 import type { ReadinessChecks } from "./health-routes.js";
@@ -50,6 +52,13 @@ export interface HttpGatewayParams {
   createQueues?: boolean;
   /** How long {@link HttpGateway.stop} lets requests in progress finish. @defaultValue 5000 ms */
   stopTimeoutMs?: number;
+  /**
+   * The task index and dashboard data of `jetq serve`: serves `GET /v1/tasks` and the dashboard at
+   * `/ui` (docs/dashboard.md). @defaultValue none (`/v1/tasks` answers 503, no `/ui`)
+   */
+  dashboard?: DashboardService;
+  /** Dashboard settings. @defaultValue on, actions allowed */
+  ui?: DashboardUiOptions;
   /** More readiness checks for `/readyz` (e.g. the scheduler's election). @defaultValue none */
   readiness?: ReadinessChecks;
 }
@@ -74,6 +83,7 @@ export class HttpGateway {
   private inFlight = 0;
   private idle?: () => void;
   private readonly limits: GatewayLimits;
+  private readonly closing = new AbortController();
 
   constructor(private readonly p: HttpGatewayParams) {
     this.limits = resolveLimits(p.limits);
@@ -122,6 +132,9 @@ export class HttpGateway {
       tokens: new BearerTokens(this.p.tokens ?? []),
       stopping: () => this.stopping,
       version: jetqVersion(),
+      ...(this.p.dashboard ? { dashboard: this.p.dashboard } : {}),
+      ...(this.p.ui ? { ui: this.p.ui } : {}),
+      closing: this.closing.signal,
       ...(this.p.readiness ? { readiness: this.p.readiness } : {}),
     });
     const listener = getRequestListener(app.fetch);
@@ -173,6 +186,7 @@ export class HttpGateway {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.closing.abort();
     const server = this.server;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     server?.closeIdleConnections();

@@ -273,6 +273,30 @@ export const TaskView = z
 /** A reply carrying one task. */
 export const TaskReply = z.object({ task: TaskView }).openapi("TaskReply");
 
+/** `GET /v1/tasks` reply (also the reply of `jetq.api.tasks.list`, with `ok: true`). */
+export const TaskListReply = z
+  .object({
+    tasks: z.array(TaskView),
+    next_cursor: z
+      .string()
+      .optional()
+      .openapi({ description: "Present when more may follow: pass it as `cursor` for the next page." }),
+  })
+  .openapi("TaskList");
+
+/** `GET /v1/tasks` query parameters (documentation only; the route checks them). */
+export const TaskListQueryParams = z.object({
+  queue: z.string().optional().openapi({ description: "Only this queue" }),
+  state: z.string().optional().openapi({
+    description:
+      "Only this state: `new` (waiting in the queue), `active`, `retry`, `delayed`, `blocked`, `complete`, `expired`, `terminated`, `unreachable`, `cancelled`. Without it: waiting tasks first, then every other state.",
+  }),
+  type: z.string().optional().openapi({ description: "Only this task type" }),
+  id: z.string().optional().openapi({ description: "Only the task with this id" }),
+  limit: z.string().optional().openapi({ description: "1-1000, default 100" }),
+  cursor: z.string().optional().openapi({ description: "A previous page's `next_cursor`" }),
+});
+
 /** The `limit` and `after` query parameters of a paged listing (documentation only; routes parse them). */
 export const pageQuery = (max: number) =>
   z.object({

@@ -42,6 +42,11 @@ export class TaskScheduler {
     return this.timers.size;
   }
 
+  /** True while this instance is the elected one that fires. */
+  get isLeader(): boolean {
+    return this.election?.isLeader ?? false;
+  }
+
   /** Joins the election; fires while leader. */
   async start(): Promise<void> {
     const schedules = new ScheduledTasks(await this.p.storage.configBucket());

@@ -10,6 +10,7 @@ import type { QueueControlCommands } from "./queue-controls.js";
 import { type Delivery, QueueIntake } from "./queue-intake.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { HandlerContext, Router } from "./router.js";
+import { WorkerHeartbeat } from "./worker-heartbeat.js";
 
 /** One queue a {@link Worker} serves, with its share of the worker's slots. */
 export interface WorkerQueue {
@@ -61,6 +62,7 @@ export class Worker {
   private readonly inProgress = new Set<Promise<void>>();
   private free: number;
   private unlisten?: () => void;
+  private heartbeat?: WorkerHeartbeat;
   private readonly warn: RateLimitedLog;
   private markStopped!: () => void;
   /** Resolves once {@link stop} has finished. */
@@ -93,6 +95,7 @@ export class Worker {
       this.unlisten = await this.p.cancels.listen((id) => this.running.get(id)?.abort(new TaskCancelledError(id)));
     }
     await Promise.all(this.served.map((s) => s.intake.start()));
+    this.heartbeat = new WorkerHeartbeat(this.p, () => this.running.size);
   }
 
   /**
@@ -103,6 +106,7 @@ export class Worker {
     if (this.stopping) return this.stopped;
     this.stopping = true;
     this.unlisten?.();
+    this.heartbeat?.stop();
     const timer = setTimeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
       for (const a of this.settling) a.abandon();

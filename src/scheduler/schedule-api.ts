@@ -18,9 +18,11 @@ export const SCHEDULE_API_GROUP = "jetq-scheduler-api";
 /** Most schedules one list request returns. */
 export const MAX_LIST = 1000;
 
-type Reply = { ok: true; [k: string]: unknown } | { ok: false; error: { code: string; message: string } };
+/** The reply of a jetq request API: `{ok: true, ...}` or `{ok: false, error: {code, message}}`. */
+export type ApiReply = { ok: true; [k: string]: unknown } | { ok: false; error: { code: string; message: string } };
 
-function parseBody(m: Msg): Record<string, unknown> {
+/** The JSON object body of a request (empty body: `{}`). @throws JetqError (`invalid_json`, `invalid_request`) */
+export function parseRequestBody(m: Msg): Record<string, unknown> {
   if (m.data.byteLength === 0) return {};
   let v: unknown;
   try {
@@ -54,7 +56,7 @@ export class ScheduleApi {
   /** Subscribes to the API subjects. */
   start(): void {
     const c = this.commands;
-    const routes: [string, (b: Record<string, unknown>) => Promise<Reply>][] = [
+    const routes: [string, (b: Record<string, unknown>) => Promise<ApiReply>][] = [
       [SCHEDULE_API.add, async (b) => ({ ok: true, schedule: await c.add(scheduleSpecFromJson(b)) })],
       [SCHEDULE_API.get, async (b) => ({ ok: true, schedule: await c.get(idOf(b)) })],
       [
@@ -82,27 +84,35 @@ export class ScheduleApi {
       this.subs.push(
         this.nc.subscribe(subject, {
           queue: SCHEDULE_API_GROUP,
-          callback: (_err, m) => void this.answer(m, handler),
+          callback: (_err, m) => void answerRequest(m, handler, this.log),
         }),
       );
     }
-  }
-
-  private async answer(m: Msg, handler: (b: Record<string, unknown>) => Promise<Reply>): Promise<void> {
-    let reply: Reply;
-    try {
-      reply = await handler(parseBody(m));
-    } catch (err) {
-      const code = err instanceof JetqError ? err.code : "internal";
-      if (code === "internal")
-        this.log.error("schedule API request failed", { subject: m.subject, error: (err as Error).message });
-      reply = { ok: false, error: { code, message: (err as Error).message } };
-    }
-    if (m.reply) m.respond(JSON.stringify(reply));
   }
 
   /** Unsubscribes. */
   async stop(): Promise<void> {
     await Promise.all(this.subs.map((s) => s.drain().catch(() => undefined)));
   }
+}
+
+/**
+ * Answers one request of a jetq request API: the handler's reply, or `{ok: false, error}` with the
+ * error's stable code (`internal`, logged, for anything that is not a {@link JetqError}).
+ */
+export async function answerRequest(
+  m: Msg,
+  handler: (b: Record<string, unknown>) => Promise<ApiReply>,
+  log: Logger,
+): Promise<void> {
+  let reply: ApiReply;
+  try {
+    reply = await handler(parseRequestBody(m));
+  } catch (err) {
+    const code = err instanceof JetqError ? err.code : "internal";
+    if (code === "internal")
+      log.error("request API call failed", { subject: m.subject, error: (err as Error).message });
+    reply = { ok: false, error: { code, message: (err as Error).message } };
+  }
+  if (m.reply) m.respond(JSON.stringify(reply));
 }

@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { DashboardService } from "../dashboard/dashboard-service.js";
+import { JetStreamDashboardStore } from "../dashboard/dashboard-store.js";
 import { ConfigError, JetqError } from "../errors.js";
 import type { CheckResult } from "../gateway/health-routes.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
@@ -18,6 +20,7 @@ import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
 import { currentLeader } from "../nats/leader-election.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
+import { ServeHeartbeat } from "./serve-heartbeat.js";
 
 /** Options of {@link JetqService}. */
 export interface JetqServiceOptions {
@@ -52,7 +55,7 @@ export interface JetqServiceOptions {
 /** HTTP gateway settings of {@link JetqService}. */
 export type JetqHttpOptions = Pick<
   HttpGatewayParams,
-  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "createQueues"
+  "host" | "port" | "tokens" | "limits" | "nakDelayMs" | "queueDefaults" | "stopTimeoutMs" | "createQueues" | "ui"
 > & {
   /**
    * When the address is already in use, log an error and run without the gateway instead of failing
@@ -82,6 +85,9 @@ export class JetqService {
   janitor?: QueueJanitor;
   /** The metrics endpoint, when enabled. */
   metricsServer?: MetricsServer;
+  /** The task index, time series and instances behind the dashboard and `jetq.api.tasks.list`. */
+  dashboard?: DashboardService;
+  private heartbeat?: ServeHeartbeat;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -155,13 +161,30 @@ export class JetqService {
       await this.resolver.start();
       this.janitor = new QueueJanitor({ storage: this.storage, put, log: log.child({ component: "janitor" }) });
       this.janitor.start();
+      this.dashboard = new DashboardService({
+        store: new JetStreamDashboardStore({
+          engine,
+          ...(this.scheduler.commands ? { schedules: this.scheduler.commands } : {}),
+          log: log.child({ component: "dashboard" }),
+        }),
+        log: log.child({ component: "dashboard" }),
+      });
+      await this.dashboard.start();
       if (metrics && this.opts.metrics) {
         // With HTTP tokens set, /metrics asks for the same bearer tokens.
         const tokens = this.opts.http ? (this.opts.http.tokens ?? []) : [];
         this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
         await this.metricsServer.start();
       }
-      if (this.opts.http) await this.startGateway(engine, this.scheduler, this.opts.http);
+      if (this.opts.http) await this.startGateway(engine, this.scheduler, this.dashboard, this.opts.http);
+      const { scheduler, taskScheduler } = this;
+      this.heartbeat = new ServeHeartbeat(this.nc, () => ({
+        scheduler: scheduler.isLeader ? "leader" : "follower",
+        task_scheduler: taskScheduler.isLeader ? "leader" : "follower",
+        ...(this.gateway ? { gateway: this.gateway.url } : {}),
+        dashboard: this.gateway !== undefined && this.opts.http !== false && this.opts.http?.ui?.enabled !== false,
+      }));
+      await this.heartbeat.start();
       log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
       await this.stop();
@@ -169,11 +192,17 @@ export class JetqService {
     }
   }
 
-  private async startGateway(engine: TaskEngine, scheduler: SchedulerService, http: JetqHttpOptions): Promise<void> {
+  private async startGateway(
+    engine: TaskEngine,
+    scheduler: SchedulerService,
+    dashboard: DashboardService,
+    http: JetqHttpOptions,
+  ): Promise<void> {
     const { optional, ...settings } = http;
     const log = this.opts.log.child({ component: "http" });
     const gateway = new HttpGateway({
       engine,
+      dashboard,
       ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
       log,
       readiness: async () => ({ scheduler: await this.schedulerReadiness() }),
@@ -201,10 +230,18 @@ export class JetqService {
 
   /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
   async stop(): Promise<void> {
+    await this.heartbeat?.stop();
     await this.gateway
       ?.stop()
       .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    for (const part of [this.metricsServer, this.janitor, this.resolver, this.taskScheduler, this.scheduler]) {
+    for (const part of [
+      this.metricsServer,
+      this.dashboard,
+      this.janitor,
+      this.resolver,
+      this.taskScheduler,
+      this.scheduler,
+    ]) {
       await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
     }
     await this.engine?.stop();

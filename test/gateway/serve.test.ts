@@ -11,7 +11,12 @@ import { startServe } from "../support/serve-process.js";
 
 const nats = useNatsServer();
 
-const flags = (extra: Record<string, string> = {}) => ({ subject: "gozo", data: ".jetq", natsPort: "0", ...extra });
+const flags = (extra: Record<string, string | boolean> = {}) => ({
+  subject: "gozo",
+  data: ".jetq",
+  natsPort: "0",
+  ...extra,
+});
 
 describe("jetq serve --http", () => {
   it("parses listen addresses", () => {
@@ -53,6 +58,12 @@ describe("jetq serve --http", () => {
     assert.deepEqual(set.tokens, ["from-file", "a", "b"]);
     assert.deepEqual(set.limits, { bodyBytes: 2048, waitTimeoutMs: 30_000, peekN: 50, ackIds: 7 });
     assert.equal(httpOptionsFromFlags(flags({ http: "off" }), {}), false);
+    assert.deepEqual(dflt.ui, { enabled: true, readOnly: false }, "the dashboard is on by default");
+    const off = httpOptionsFromFlags(flags({ ui: "off" }), {});
+    assert.deepEqual(off ? off.ui : undefined, { enabled: false, readOnly: false });
+    const ro = httpOptionsFromFlags(flags({ uiReadOnly: true }), {});
+    assert.deepEqual(ro ? ro.ui : undefined, { enabled: true, readOnly: true });
+    assert.throws(() => httpOptionsFromFlags(flags({ ui: "maybe" }), {}), /--ui must be on or off/);
     assert.throws(() => httpOptionsFromFlags(flags({ httpMaxPeek: "-1" }), {}));
   });
 

@@ -41,6 +41,48 @@ describe("scheduled tasks (cron) with leader election", () => {
     }
   });
 
+  it("a paused schedule creates no task until it is resumed", async () => {
+    const c = await Client.connect({ servers: nats.server.url, queue: "cronq3", logger: silentLogger });
+    const ts = new TaskScheduler({
+      storage: c.storage,
+      put: (t, id) => c.engine.enqueuer.put(t, id),
+      log: silentLogger,
+      name: "p",
+      graceMs: 0,
+    });
+    const created: string[] = [];
+    const sub = c.nc.subscribe("jetq.ev.task.cronq3.step.new", {
+      callback: (_e, m) => {
+        created.push(m.json<{ task_id: string }>().task_id);
+      },
+    });
+    try {
+      const s = await c.scheduledTasks();
+      await s.create({ name: "often", schedule: "@every 100ms", queue: "cronq3", type: "x" });
+      await ts.start();
+      await waitUntil(() => ts.isLeader && created.length > 0, 10_000, "a first tick");
+      assert.equal((await s.setPaused("often", true)).paused, true);
+      await waitUntil(() => ts.count() === 0, 10_000, "the timer disarmed");
+      const atPause = created.length;
+      // Ten ticks' worth of time, measured by the events of another schedule.
+      await s.create({ name: "clock", schedule: "@every 50ms", queue: "cronq3", type: "clock" });
+      await waitUntil(() => created.filter((id) => id.startsWith("cron:clock:")).length >= 20, 10_000, "clock ticks");
+      assert.equal(created.filter((id) => id.startsWith("cron:often:")).length, atPause, "nothing fired while paused");
+      assert.equal((await s.setPaused("often", false)).paused, undefined);
+      await waitUntil(
+        () => created.filter((id) => id.startsWith("cron:often:")).length > atPause,
+        10_000,
+        "fires again",
+      );
+    } finally {
+      const s = await c.scheduledTasks();
+      for (const name of ["often", "clock"]) await s.remove(name).catch(() => undefined);
+      sub.unsubscribe();
+      await ts.stop();
+      await c.close();
+    }
+  });
+
   it("only the leader fires; each tick creates one task even across a failover", async () => {
     const c = await Client.connect({ servers: nats.server.url, queue: "cronq2", logger: silentLogger });
     const a = new TaskScheduler({

@@ -154,3 +154,12 @@ export const TOMBSTONE_RUN_HEADER = "Jetq-Run";
 export const LEGACY_FINAL_EVENTS_STREAM = "JETQ_FINAL_EVENTS";
 /** KV bucket of blocked tasks by dependency: key = the dependency's id (`:` as `/`), value `{"dependants": [{id, queue}]}`. */
 export const DEPENDENCIES_BUCKET = "JETQ_DEPENDENCIES";
+
+/** Prefix of heartbeat subjects: `jetq.hb.worker.<instance>` and `jetq.hb.serve.<instance>` (core NATS). */
+export const HEARTBEAT_PREFIX = `${SUBJECT_PREFIX}.hb`;
+/** Subject a running worker process announces itself on every few seconds. */
+export const workerHeartbeatSubject = (instance: string): string => `${HEARTBEAT_PREFIX}.worker.${instance}`;
+/** Subject a `jetq serve` instance announces itself (version, roles) on every few seconds. */
+export const serveHeartbeatSubject = (instance: string): string => `${HEARTBEAT_PREFIX}.serve.${instance}`;
+/** Wildcard of every heartbeat. */
+export const HEARTBEAT_WILDCARD = `${HEARTBEAT_PREFIX}.>`;
