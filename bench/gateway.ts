@@ -16,7 +16,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { parseArgs } from "node:util";
-import { HttpGateway } from "../src/gateway/index.js";
+import { HttpGateway } from "../src/server/index.js";
 import { Client, connectNats, newTask, Router, silentLogger } from "../src/index.js";
 import { JetStreamStorage } from "../src/jobs/storage/jetstream-storage.js";
 import { TaskEngine } from "../src/jobs/task-engine.js";

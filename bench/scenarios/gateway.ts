@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HttpGateway } from "../../src/gateway/index.js";
+import { HttpGateway } from "../../src/server/index.js";
 import { connectNats, silentLogger } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { TaskEngine } from "../../src/jobs/task-engine.js";

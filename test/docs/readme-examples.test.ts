@@ -84,7 +84,7 @@ describe("README examples", () => {
             paths: {
               jetq: ["../src/index.ts"],
               "jetq/outbox": ["../src/outbox/index.ts"],
-              "jetq/server": ["../src/gateway/index.ts"],
+              "jetq/server": ["../src/server/index.ts"],
               "jetq/testing": ["../src/testing/index.ts"],
             },
           },

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { HttpGateway, type HttpGatewayParams } from "../../src/gateway/index.js";
+import { HttpGateway, type HttpGatewayParams } from "../../src/server/index.js";
 import { Client, type ClientOptions, connectNats, silentLogger } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { TaskEngine } from "../../src/jobs/task-engine.js";

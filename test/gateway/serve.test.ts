@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_HTTP_ADDRESS, httpOptionsFromFlags } from "../../src/cli/serve.js";
-import { parseListenAddress } from "../../src/gateway/index.js";
+import { parseListenAddress } from "../../src/server/index.js";
 import { useNatsServer } from "../support/nats.js";
 import { startServe } from "../support/serve-process.js";
 
