@@ -16,11 +16,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Agent } from "node:http";
 import { parseArgs } from "node:util";
-import { HttpGateway } from "../src/server/index.js";
 import { Client, connectNats, newTask, Router, silentLogger } from "../src/index.js";
 import { JetStreamStorage } from "../src/jobs/storage/jetstream-storage.js";
 import { TaskEngine } from "../src/jobs/task-engine.js";
 import { assertNatsServerAvailable, NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
+import { HttpGateway } from "../src/server/index.js";
 import { httpPost, load } from "./http-load.js";
 import { machineInfo } from "./machine.js";
 import { distribution, percentile, ratePerSecond, round3 } from "./stats.js";

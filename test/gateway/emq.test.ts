@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { EMQ_TASK_TYPE } from "../../src/server/index.js";
 import { newTask, Router, TaskState } from "../../src/index.js";
+import { EMQ_TASK_TYPE } from "../../src/server/index.js";
 import { deferred, useNatsServer, waitUntil } from "../support/nats.js";
 import { type Answer, startGateway, type TestGateway, uniq } from "./gateway-support.js";
 

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { HttpGateway, type HttpGatewayParams } from "../../src/server/index.js";
 import { Client, type ClientOptions, connectNats, silentLogger } from "../../src/index.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { TaskEngine } from "../../src/jobs/task-engine.js";
 import type { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
+import { HttpGateway, type HttpGatewayParams } from "../../src/server/index.js";
 
 /** A unique queue name. */
 export const uniq = (): string => `q${randomUUID().slice(0, 8)}`;

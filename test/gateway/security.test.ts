@@ -4,8 +4,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BearerTokens, loadTokens } from "../../src/server/index.js";
 import { isValidQueueName } from "../../src/index.js";
+import { BearerTokens, loadTokens } from "../../src/server/index.js";
 import { useNatsServer } from "../support/nats.js";
 import { type Answer, startGateway, type TestGateway, uniq } from "./gateway-support.js";
 
