@@ -12,6 +12,7 @@ import { levelConsumer, PRIORITY_LEVELS, queueStream } from "../jobs/storage/lay
 import type { TaskState } from "../jobs/task.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { clampDelay } from "../timers.js";
 import { ignoreClosed } from "./leases.js";
 import type { SlotSource, WaitSlot } from "./waiter.js";
 
@@ -51,7 +52,7 @@ class Spare {
     readonly level: number,
     ackWait: number,
   ) {
-    this.beat = setInterval(() => ignoreClosed(() => msg.working()), Math.max(50, ackWait / 2));
+    this.beat = setInterval(() => ignoreClosed(() => msg.working()), clampDelay(Math.max(50, ackWait / 2)));
     this.beat.unref();
   }
 

@@ -2,6 +2,7 @@ import { NotFoundError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
 import { ackWaitMs, type ResolvedQueue } from "../jobs/queue.js";
 import type { Logger } from "../logger.js";
+import { clampDelay, type Timer, timeout } from "../timers.js";
 
 /** Parameters of {@link Leases}. */
 export interface LeasesParams {
@@ -15,7 +16,7 @@ interface Lease {
   /** Handed to an HTTP client (ack/nak-able), rather than held for a `/wait` still gathering. */
   dispatched: boolean;
   beat: NodeJS.Timeout;
-  timeout?: NodeJS.Timeout;
+  timeout?: Timer;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -53,7 +54,10 @@ export class Leases {
     const id = attempt.task.id;
     const old = this.byId.get(id);
     if (old) this.clear(old); // a redelivery superseded it: its item is no longer ours to settle
-    const beat = setInterval(() => ignoreClosed(() => attempt.keepAlive()), Math.max(50, ackWaitMs(queue) / 2));
+    const beat = setInterval(
+      () => ignoreClosed(() => attempt.keepAlive()),
+      clampDelay(Math.max(50, ackWaitMs(queue) / 2)),
+    );
     beat.unref();
     this.byId.set(id, { attempt, dispatched: false, beat });
   }
@@ -63,7 +67,7 @@ export class Leases {
     const lease = this.byId.get(attempt.task.id);
     if (!lease || lease.attempt !== attempt) return;
     lease.dispatched = true;
-    lease.timeout = setTimeout(() => {
+    lease.timeout = timeout(() => {
       if (this.byId.get(attempt.task.id) !== lease) return;
       this.remove(lease);
       this.p.log.debug("dispatched task not acknowledged in time; failing the try", {
@@ -134,6 +138,6 @@ export class Leases {
 
   private clear(lease: Lease): void {
     clearInterval(lease.beat);
-    if (lease.timeout) clearTimeout(lease.timeout);
+    lease.timeout?.clear();
   }
 }

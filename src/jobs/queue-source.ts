@@ -1,4 +1,5 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { clampDelay } from "../timers.js";
 import { type AttemptRules, releaseDelivery } from "./attempt.js";
 import { LevelActivity } from "./level-activity.js";
 import { PriorityPicker } from "./priority-picker.js";
@@ -83,7 +84,7 @@ export class QueueSource {
    */
   async start(): Promise<void> {
     this.watch = await this.p.controls.watch(this.name, (c) => this.apply(c));
-    const every = Math.max(50, ackWaitMs(this.p.rules.queue) / 3);
+    const every = clampDelay(Math.max(50, ackWaitMs(this.p.rules.queue) / 3));
     this.beat = setInterval(() => this.keepAlive(every), every);
     this.beat.unref();
     await this.activity.start();

@@ -1,5 +1,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
+import { clampDelay, timeout } from "../timers.js";
 import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import type { Cancellations } from "./cancellations.js";
 import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
@@ -98,12 +99,12 @@ export class Worker {
     if (this.stopping) return this.stopped;
     this.stopping = true;
     this.unlisten?.();
-    const timer = setTimeout(() => {
+    const timer = timeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
     }, this.p.shutdownTimeoutMs);
     await Promise.all(this.served.map((s) => s.source.stop()));
     await Promise.allSettled([...this.inProgress]);
-    clearTimeout(timer);
+    timer.clear();
     this.markStopped();
   }
 
@@ -167,10 +168,10 @@ export class Worker {
     const ctl = new AbortController();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const beat = setInterval(() => attempt.keepAlive(), Math.max(50, ackWaitMs(queue) / 2));
+    const beat = setInterval(() => attempt.keepAlive(), clampDelay(Math.max(50, ackWaitMs(queue) / 2)));
     // Most handlers finish in milliseconds; only a try that lasts gets an `active` record.
     const active = setTimeout(() => attempt.recordActive(), ACTIVE_RECORD_DELAY_MS);
-    const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
+    const overtime = timeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
     const aborted = new Promise<never>((_, reject) =>
       ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
     );
@@ -196,7 +197,7 @@ export class Worker {
     } finally {
       clearInterval(beat);
       clearTimeout(active);
-      clearTimeout(overtime);
+      overtime.clear();
       this.running.delete(task.id);
       free();
     }

@@ -4,6 +4,7 @@ import { DEFAULT_PRIORITY, levelSignalSubject, parseWorkSubject } from "../jobs/
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence } from "../recurrence.js";
+import { sleepUntil, type Timer, timeoutAt } from "../timers.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
 import { MessageDeleter } from "./message-deleter.js";
@@ -35,6 +36,8 @@ export interface SchedulerStats {
   pending: number;
   fired: number;
   failed: number;
+  /** Times the timer woke the scheduler to fire what is due (one wake-up can fire many). */
+  wakeups: number;
   /** True once the stored schedules were all loaded. */
   ready: boolean;
   /** Time the initial load took, ms. */
@@ -63,7 +66,9 @@ export class Scheduler {
   private readonly deleter: MessageDeleter;
   private messages?: ConsumerMessages;
   private follow?: Promise<void>;
-  private timer?: NodeJS.Timeout;
+  private timer?: Timer;
+  /** Aborted by `stop()`: ends the waits of fires in progress. */
+  private halt = new AbortController();
   private armedAt = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
   private running = false;
@@ -71,6 +76,7 @@ export class Scheduler {
     pending: 0,
     fired: 0,
     failed: 0,
+    wakeups: 0,
     ready: false,
     loadMs: 0,
     recentLateness: [],
@@ -98,6 +104,7 @@ export class Scheduler {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.halt = new AbortController();
     const t0 = Date.now();
     const ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
@@ -156,21 +163,26 @@ export class Scheduler {
     }
   }
 
-  /** (Re)arms the single timer for the earliest schedule, minus the look-ahead. */
+  /**
+   * (Re)arms the single timer for the earliest schedule, minus the look-ahead. The timer waits in
+   * steps Node accepts and wakes the scheduler only once that time has come on the clock, however
+   * far ahead it is (a schedule 40 days ahead would otherwise wake it every millisecond).
+   */
   private arm(): void {
     if (!this.running || !this.counters.ready) return;
     const top = this.queue.peek();
     if (!top) return;
     const at = top.due - this.lookahead;
     if (at >= this.armedAt) return;
-    clearTimeout(this.timer);
+    this.timer?.clear();
     this.armedAt = at;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, at - this.clock()));
+    this.timer = timeoutAt(() => this.tick(), at, { clock: this.clock });
   }
 
   private tick(): void {
     this.armedAt = Number.POSITIVE_INFINITY;
     if (!this.running) return;
+    this.counters.wakeups++;
     const limit = this.p.maxInFlight ?? 2000;
     const until = this.clock() + this.lookahead;
     while (this.inFlight.size < limit) {
@@ -218,8 +230,8 @@ export class Scheduler {
       this.deleter.add(e.seq);
       return;
     }
-    const wait = s.due - this.clock();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    // Loaded within the look-ahead: wait for the due time itself (on the clock, clamped).
+    if (s.due > this.clock()) await sleepUntil(s.due, { clock: this.clock, signal: this.halt.signal });
     // Replaced or cancelled while we waited: the newer version owns the key now.
     if (!this.running || this.popped.get(e.key) !== e.seq) return;
     try {
@@ -263,7 +275,8 @@ export class Scheduler {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    clearTimeout(this.timer);
+    this.halt.abort();
+    this.timer?.clear();
     this.armedAt = Number.POSITIVE_INFINITY;
     await this.messages?.close().catch(() => undefined);
     await this.follow;
