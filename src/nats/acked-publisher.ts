@@ -9,6 +9,9 @@ export interface StoredAck {
   duplicate: boolean;
 }
 
+/** JetStream's error code for a failed `Nats-Expected-Last-Sequence` / `-Subject-Sequence` check. */
+const WRONG_LAST_SEQUENCE = 10071;
+
 interface Waiting {
   resolve: (ack: StoredAck) => void;
   reject: (err: Error) => void;
@@ -42,8 +45,9 @@ export class AckedPublisher {
 
   /**
    * Publishes `data` to `subject` (a stream subject) and resolves once JetStream stored it.
-   * @throws StorageError: `stream_not_found` (no stream has the subject), `publish_rejected`
-   * (JetStream refused it, e.g. a full stream), `publish_timeout`.
+   * @throws StorageError: `stream_not_found` (no stream has the subject), `wrong_last_sequence`
+   * (a `Nats-Expected-Last-*` header did not hold), `publish_rejected` (JetStream refused it
+   * otherwise, e.g. a full stream), `publish_timeout`.
    */
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck> {
     const id = ++this.next;
@@ -69,7 +73,12 @@ export class AckedPublisher {
       w.reject(new StorageError("stream_not_found", `no stream stores subject ${w.subject}`));
       return;
     }
-    let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; description?: string } };
+    let ack: {
+      stream?: string;
+      seq?: number;
+      duplicate?: boolean;
+      error?: { code?: number; err_code?: number; description?: string };
+    };
     try {
       ack = JSON.parse(new TextDecoder().decode(m.data));
     } catch {
@@ -79,7 +88,7 @@ export class AckedPublisher {
     if (ack.error || typeof ack.seq !== "number") {
       w.reject(
         new StorageError(
-          "publish_rejected",
+          ack.error?.err_code === WRONG_LAST_SEQUENCE ? "wrong_last_sequence" : "publish_rejected",
           `JetStream refused a message on ${w.subject}: ${ack.error?.description ?? "no sequence"}`,
         ),
       );

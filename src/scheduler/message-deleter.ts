@@ -1,9 +1,11 @@
 import type { Logger } from "../logger.js";
 
 /**
- * Deletes stored messages in the background, a bounded number at a time, so that firing never
- * waits for a delete. A delete still queued when the process dies leaves its message behind: a
- * fired schedule then fires again after a restart (at least once; JetStream targets de-duplicate).
+ * Deletes stored messages that no longer mean anything — processed cancel markers, corrupt
+ * schedules — in the background, a bounded number at a time, so the follower never waits for a
+ * delete. One still queued when the process dies is left behind and deleted by the next leader
+ * when it loads the stream; nothing fires because of it. (A fired schedule is not deleted here:
+ * the fire waits for its own delete, see `Scheduler`.)
  */
 export class MessageDeleter {
   private readonly queue: number[] = [];

@@ -10,7 +10,7 @@ import {
   StorageType,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { NotFoundError } from "../errors.js";
+import { NotFoundError, StorageError } from "../errors.js";
 import { AckedPublisher } from "../nats/acked-publisher.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import {
@@ -36,6 +36,14 @@ export interface ScheduleStoreOptions {
    * `close()` then leaves it open. @defaultValue a new publisher
    */
   acks?: AckedPublisher;
+}
+
+/** Header making JetStream store a message only if its subject's last message has this sequence. */
+const EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+
+/** True when a conditional {@link ScheduleStore.save} found the schedule replaced or cancelled meanwhile. */
+export function isReplaced(err: unknown): boolean {
+  return err instanceof StorageError && err.code === "wrong_last_sequence";
 }
 
 /** A stored schedule message as seen while following the stream. */
@@ -89,9 +97,14 @@ export class ScheduleStore {
     return new ScheduleStore(nc, jsm, opts.acks);
   }
 
-  /** Stores a schedule (replacing one with the same id); resolves with its stream sequence once stored. */
-  async save(s: Schedule): Promise<number> {
+  /**
+   * Stores a schedule (replacing one with the same id); resolves with its stream sequence once
+   * stored. With `replacing`, stores it only if the id's stored message is still the one at that
+   * sequence. @throws StorageError; `wrong_last_sequence` (see {@link isReplaced}) when it is not
+   */
+  async save(s: Schedule, opts: { replacing?: number } = {}): Promise<number> {
     const { subject, headers, data } = encodeSchedule(s);
+    if (opts.replacing !== undefined) headers.set(EXPECTED_SUBJECT_SEQ, String(opts.replacing));
     try {
       return (await this.acks.publish(subject, data, headers)).seq;
     } catch (err) {

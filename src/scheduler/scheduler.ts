@@ -9,7 +9,7 @@ import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
 import { MessageDeleter } from "./message-deleter.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
-import { type ScheduleStore, scheduleRef } from "./schedule-store.js";
+import { isReplaced, type ScheduleStore, scheduleRef } from "./schedule-store.js";
 import { StreamTargets } from "./stream-targets.js";
 
 /** Parameters of {@link Scheduler}. */
@@ -51,8 +51,10 @@ const RETRY_MS = 1000;
 /**
  * Fires stored schedules on time. Runs only on the elected leader: `start()` loads every stored
  * schedule (headers only: id, due time, sequence) into a heap, follows the stream for new ones and
- * cancels, and at each due time reads the message, publishes it to its target and deletes it (or
- * stores the next occurrence of a recurring schedule).
+ * cancels, and at each due time reads the message, publishes it to its target and then records
+ * the fire: deletes the message, or stores the next occurrence of a recurring schedule. A fire is
+ * done only once that record is stored (it is retried until then), so a leader that dies leaves
+ * at most the fires in progress (`maxInFlight`) to be fired again by the next one.
  */
 export class Scheduler {
   private readonly queue = new DueQueue();
@@ -253,9 +255,37 @@ export class Scheduler {
     lat.push(late);
     this.p.onFire?.(late);
     if (lat.length > 10_000) lat.splice(0, lat.length - 10_000);
+    await this.record(e, s);
+  }
+
+  /**
+   * Records that `s` (stored at `e.seq`) fired: deletes its message, or replaces it with the next
+   * occurrence of a recurring schedule — only while it is still the stored version, so a
+   * replacement stored meanwhile wins. Retried until stored while this instance leads; if it dies
+   * first, the next leader fires the schedule again (see docs/scheduler.md, "Delivery").
+   */
+  private async record(e: DueEntry, s: Schedule): Promise<void> {
+    const { store } = this.p;
     const next = s.recurrence ? nextOccurrence(s.recurrence, Math.max(this.clock(), s.due), s.createdAt) : undefined;
-    if (next !== undefined) await store.save({ ...s, due: next });
-    else this.deleter.add(e.seq);
+    for (;;) {
+      try {
+        if (next === undefined) await store.delete(e.seq);
+        else await store.save({ ...s, due: next }, { replacing: e.seq });
+        return;
+      } catch (err) {
+        if (isReplaced(err)) {
+          this.p.log.debug("a fired schedule was replaced meanwhile; the replacement stands", { id: s.id });
+          return;
+        }
+        this.warn.warn("record", "could not record a fired schedule; retrying", {
+          id: s.id,
+          error: (err as Error).message,
+        });
+      }
+      if (!this.running) return;
+      await sleepUntil(Date.now() + RETRY_MS, { signal: this.halt.signal });
+      if (!this.running) return;
+    }
   }
 
   private async publish(s: Schedule): Promise<void> {
