@@ -73,8 +73,8 @@ export class ScheduleCommands {
 
   /** Up to `limit` pending schedules after cursor `after` (a stream sequence); `next` continues the listing. */
   async list(limit: number, after = 0): Promise<{ schedules: ScheduleView[]; next?: number }> {
-    const { schedules, last } = await this.store.list(limit, after);
-    return { schedules: schedules.map(viewSchedule), ...(schedules.length >= limit ? { next: last } : {}) };
+    const { schedules, last, more } = await this.store.list(limit, after);
+    return { schedules: schedules.map(viewSchedule), ...(more ? { next: last } : {}) };
   }
 
   /** Cancels a pending schedule. @throws NotFoundError (`schedule_not_found`) */

@@ -1,17 +1,19 @@
 import {
   type ConsumerMessages,
-  DeliverPolicy,
   type JetStreamClient,
+  JetStreamError,
   type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
+  type StoredMsg,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError, StorageError } from "../errors.js";
 import { AckedPublisher } from "../nats/acked-publisher.js";
+import { supportsBatchDirectGet } from "../nats/server-features.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import {
   decodeSchedule,
@@ -36,7 +38,25 @@ export interface ScheduleStoreOptions {
    * `close()` then leaves it open. @defaultValue a new publisher
    */
   acks?: AckedPublisher;
+  /**
+   * How long one {@link ScheduleStore.list} call reads before it answers with the page it has
+   * (plus at most one read's own timeout). @defaultValue 5000 ms
+   */
+  listTimeoutMs?: number;
 }
+
+/** A page of {@link ScheduleStore.list}. */
+export interface SchedulePage {
+  /** Pending schedules in stream order (at most the limit asked for). */
+  schedules: Schedule[];
+  /** Stream sequence of the last message read: the cursor of the next page. */
+  last: number;
+  /** True when messages stored before the listing began remain after `last`. */
+  more: boolean;
+}
+
+/** Most bytes one batched read returns (a page of large schedules takes several reads). */
+const PAGE_BYTES = 4 * 1024 * 1024;
 
 /** Header making JetStream store a message only if its subject's last message has this sequence. */
 const EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
@@ -66,15 +86,17 @@ export class ScheduleStore {
   readonly acks: AckedPublisher;
 
   private readonly ownsAcks: boolean;
+  private readonly listTimeoutMs: number;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
-    acks?: AckedPublisher,
+    opts: ScheduleStoreOptions,
   ) {
     this.js = jetstream(nc);
-    this.ownsAcks = acks === undefined;
-    this.acks = acks ?? new AckedPublisher(nc);
+    this.ownsAcks = opts.acks === undefined;
+    this.acks = opts.acks ?? new AckedPublisher(nc);
+    this.listTimeoutMs = opts.listTimeoutMs ?? 5000;
   }
 
   /** Releases the acknowledgement subscription (unless it was given in the options). */
@@ -94,7 +116,7 @@ export class ScheduleStore {
       storage: opts.memory ? StorageType.Memory : StorageType.File,
       num_replicas: opts.replicas ?? 1,
     });
-    return new ScheduleStore(nc, jsm, opts.acks);
+    return new ScheduleStore(nc, jsm, opts);
   }
 
   /**
@@ -154,27 +176,73 @@ export class ScheduleStore {
     }
   }
 
-  /** Pending schedules in stream order, at most `limit`, starting after sequence `after`. */
-  async list(limit: number, after = 0): Promise<{ schedules: Schedule[]; last: number }> {
-    const info = await this.jsm.streams.info(SCHEDULES_STREAM);
-    const out: Schedule[] = [];
-    let last = after;
-    if (info.state.messages === 0 || info.state.last_seq <= after) return { schedules: out, last };
-    const consumer = await this.js.consumers.get(SCHEDULES_STREAM, {
-      opt_start_seq: after + 1,
-      deliver_policy: DeliverPolicy.StartSequence,
-    });
-    const messages = await consumer.consume();
+  /**
+   * Pending schedules in stream order, at most `limit`, after stream sequence `after`. Reads only
+   * what was stored when the call began (up to the stream's last sequence then), so schedules added
+   * meanwhile cannot keep it going, and answers within {@link ScheduleStoreOptions.listTimeoutMs}
+   * with what it has read (`more` tells whether to go on). Creates no consumer: direct gets, a
+   * batch per request on servers that have them (2.11+), one message per request before.
+   */
+  async list(limit: number, after = 0): Promise<SchedulePage> {
+    const deadline = Date.now() + this.listTimeoutMs;
+    let end: number;
     try {
-      for await (const m of messages) {
-        last = m.seq;
-        if (!isCancelMarker(m.headers)) out.push(decodeSchedule(m.headers, m.data));
-        if (out.length >= limit || m.info.pending === 0) break;
-      }
-    } finally {
-      await messages.close();
+      end = (await this.jsm.streams.info(SCHEDULES_STREAM)).state.last_seq;
+    } catch (err) {
+      throw wrapStorage(err, "listing schedules");
     }
-    return { schedules: out, last };
+    const schedules: Schedule[] = [];
+    let last = Math.max(0, after);
+    const batched = supportsBatchDirectGet(this.nc);
+    // At least one read per call, however short the timeout: every call moves the cursor on.
+    while (schedules.length < limit && last < end) {
+      const page = batched ? await this.readBatch(last + 1, limit - schedules.length) : await this.readNext(last + 1);
+      if (page.length === 0) {
+        last = end; // nothing stored after `last`
+        break;
+      }
+      for (const m of page) {
+        if (m.seq > end) {
+          last = end; // stored after the listing began
+          break;
+        }
+        if (schedules.length >= limit) break;
+        last = m.seq;
+        if (!isCancelMarker(m.header)) schedules.push(decodeSchedule(m.header, m.data));
+      }
+      if (Date.now() >= deadline) break;
+    }
+    return { schedules, last, more: last < end };
+  }
+
+  /** The first stored message at or after `seq` (2.9: one message per direct get). */
+  private async readNext(seq: number): Promise<StoredMsg[]> {
+    try {
+      const m = await this.jsm.direct.getMessage(SCHEDULES_STREAM, { seq, next_by_subj: SCHEDULES_SUBJECTS });
+      return m ? [m] : [];
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw wrapStorage(err, "listing schedules");
+    }
+  }
+
+  /** Up to `n` stored messages from `seq` on, in one batched direct get (2.11+). */
+  private async readBatch(seq: number, n: number): Promise<StoredMsg[]> {
+    const out: StoredMsg[] = [];
+    try {
+      const iter = await this.jsm.direct.getBatch(SCHEDULES_STREAM, {
+        seq,
+        batch: n,
+        max_bytes: PAGE_BYTES,
+        next_by_subj: SCHEDULES_SUBJECTS,
+      });
+      for await (const m of iter) out.push(m);
+    } catch (err) {
+      // Nothing stored from `seq` on: the batch ends with a 404 status, not an API error.
+      const none = isNotFound(err) || (err instanceof JetStreamError && (err as { code?: unknown }).code === 404);
+      if (!none) throw wrapStorage(err, "listing schedules");
+    }
+    return out;
   }
 
   /**
