@@ -167,12 +167,16 @@ export class ScheduleStore {
     }
   }
 
-  /** Removes a message (a fired schedule or a processed cancel marker). Missing messages are fine. */
+  /**
+   * Removes a message (a fired one-shot schedule, a processed cancel marker, a corrupt schedule);
+   * pipelined with other deletes and publishes. A message already gone (replaced by a newer one
+   * with the same id, or deleted) is fine.
+   */
   async delete(seq: number): Promise<void> {
     try {
-      await this.jsm.streams.deleteMessage(SCHEDULES_STREAM, seq, false);
+      await this.acks.deleteMessage(SCHEDULES_STREAM, seq);
     } catch (err) {
-      if (!isNotFound(err)) throw wrapStorage(err, `deleting schedule message ${seq}`);
+      throw wrapStorage(err, `deleting schedule message ${seq}`);
     }
   }
 
@@ -255,9 +259,9 @@ export class ScheduleStore {
     return consumer.consume({ max_messages: 5000 });
   }
 
-  /** Messages stored now (pending schedules and unprocessed markers). */
-  async count(): Promise<number> {
-    return (await this.jsm.streams.info(SCHEDULES_STREAM)).state.messages;
+  /** Stream sequence of the last message stored now (a schedule or a marker); 0 when there is none. */
+  async lastSeq(): Promise<number> {
+    return (await lastBySubject(this.jsm, SCHEDULES_STREAM, SCHEDULES_SUBJECTS))?.seq ?? 0;
   }
 }
 

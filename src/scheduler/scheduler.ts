@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
 import { DEFAULT_PRIORITY, levelSignalSubject, parseWorkSubject } from "../jobs/storage/layout.js";
@@ -7,10 +8,10 @@ import { nextOccurrence } from "../recurrence.js";
 import { sleepUntil, type Timer, timeoutAt } from "../timers.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
-import { MessageDeleter } from "./message-deleter.js";
 import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
 import { isReplaced, type ScheduleStore, scheduleRef } from "./schedule-store.js";
 import { StreamTargets } from "./stream-targets.js";
+import { WriteQueue } from "./write-queue.js";
 
 /** Parameters of {@link Scheduler}. */
 export interface SchedulerParams {
@@ -27,6 +28,12 @@ export interface SchedulerParams {
   cacheWindowMs?: number;
   /** Most fires in progress at once (bounds a burst of overdue schedules after downtime). @defaultValue 2000 */
   maxInFlight?: number;
+  /**
+   * Most fires started and not yet recorded in the stream at once; firing pauses at this many.
+   * A leader that dies fires at most these again after takeover (docs/scheduler.md, "Delivery").
+   * @defaultValue 10_000
+   */
+  maxUnrecorded?: number;
   /** Called with the lateness (ms) of every fire. */
   onFire?: (latenessMs: number) => void;
 }
@@ -38,6 +45,8 @@ export interface SchedulerStats {
   failed: number;
   /** Times the timer woke the scheduler to fire what is due (one wake-up can fire many). */
   wakeups: number;
+  /** Fires started and not yet recorded, now: at most what a crash would fire again. */
+  unrecorded: number;
   /** True once the stored schedules were all loaded. */
   ready: boolean;
   /** Time the initial load took, ms. */
@@ -52,9 +61,10 @@ const RETRY_MS = 1000;
  * Fires stored schedules on time. Runs only on the elected leader: `start()` loads every stored
  * schedule (headers only: id, due time, sequence) into a heap, follows the stream for new ones and
  * cancels, and at each due time reads the message, publishes it to its target and then records
- * the fire: deletes the message, or stores the next occurrence of a recurring schedule. A fire is
- * done only once that record is stored (it is retried until then), so a leader that dies leaves
- * at most the fires in progress (`maxInFlight`) to be fired again by the next one.
+ * the fire: deletes the message, or replaces it with the next occurrence of a recurring
+ * schedule. Records are retried until stored, and firing pauses
+ * while `maxUnrecorded` of them are pending, so a leader that dies leaves at most that many fires
+ * (in practice those of its last few milliseconds) to be fired again by the next one.
  */
 export class Scheduler {
   private readonly queue = new DueQueue();
@@ -65,7 +75,9 @@ export class Scheduler {
   private readonly clock: () => number;
   private readonly targets: StreamTargets;
   private readonly warn: RateLimitedLog;
-  private readonly deleter: MessageDeleter;
+  private readonly writes: WriteQueue;
+  /** Fires started and not yet recorded (being fired, or their records waiting in `writes`). */
+  private unrecorded = 0;
   private messages?: ConsumerMessages;
   private follow?: Promise<void>;
   private timer?: Timer;
@@ -73,12 +85,15 @@ export class Scheduler {
   private halt = new AbortController();
   private armedAt = Number.POSITIVE_INFINITY;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Set when `tick` stopped at a limit: the next fire or record to finish calls it again. */
+  private starved = false;
   private running = false;
   private readonly counters: SchedulerStats = {
     pending: 0,
     fired: 0,
     failed: 0,
     wakeups: 0,
+    unrecorded: 0,
     ready: false,
     loadMs: 0,
     recentLateness: [],
@@ -90,7 +105,7 @@ export class Scheduler {
     this.clock = p.clock ?? Date.now;
     this.targets = new StreamTargets(p.store.jsm);
     this.warn = new RateLimitedLog(p.log);
-    this.deleter = new MessageDeleter((seq) => p.store.delete(seq), p.log);
+    this.writes = new WriteQueue(() => this.resume());
   }
 
   private get lookahead(): number {
@@ -99,7 +114,7 @@ export class Scheduler {
 
   /** Current counters. */
   stats(): SchedulerStats {
-    return { ...this.counters, pending: this.queue.size };
+    return { ...this.counters, pending: this.queue.size, unrecorded: this.unrecorded };
   }
 
   /** Loads the stored schedules and starts firing; resolves once every stored schedule is loaded. */
@@ -107,16 +122,19 @@ export class Scheduler {
     if (this.running) return;
     this.running = true;
     this.halt = new AbortController();
+    setMaxListeners(0, this.halt.signal); // one listener per fire waiting, each removed when it ends
     const t0 = Date.now();
     const ready = new Promise<void>((resolve, reject) => {
       this.markReady = resolve;
       this.failReady = reject;
     });
     this.messages = await this.p.store.follow();
-    // An empty stream (possibly after every schedule fired and was deleted) has nothing to load.
-    // Counted after the follower exists, so what it will be handed is all that is counted.
-    if ((await this.p.store.count()) === 0) this.setReady(t0);
-    this.follow = this.followLoop(t0);
+    // The load is complete once the follower has been handed the last message stored now (read
+    // after the follower exists, so it will be handed). An empty stream (possibly after every
+    // schedule fired and its marker was deleted) has nothing to load.
+    const tail = await this.p.store.lastSeq();
+    if (tail === 0) this.setReady(t0);
+    this.follow = this.followLoop(t0, tail);
     await ready;
   }
 
@@ -129,7 +147,7 @@ export class Scheduler {
     this.arm();
   }
 
-  private async followLoop(t0: number): Promise<void> {
+  private async followLoop(t0: number, tail: number): Promise<void> {
     const messages = this.messages!;
     try {
       for await (const m of messages) {
@@ -138,7 +156,7 @@ export class Scheduler {
         this.cached.delete(ref.key);
         if (isCancelMarker(ref.headers)) {
           this.queue.delete(ref.key);
-          this.deleter.add(ref.seq);
+          this.discard(ref.seq);
         } else {
           try {
             const due = dueOf(ref.headers!);
@@ -152,11 +170,14 @@ export class Scheduler {
               key: ref.key,
               error: (err as Error).message,
             });
-            this.deleter.add(ref.seq);
+            this.discard(ref.seq);
           }
         }
         if (!this.counters.ready) {
-          if (ref.pending === 0) this.setReady(t0);
+          // Not `pending` alone: nats-server 2.9 can report it too high when messages are replaced
+          // and deleted while the follower reads (seen: the stream's last message handed over with
+          // 4,483 "pending"), and the scheduler would never start firing.
+          if (ref.pending === 0 || ref.seq >= tail) this.setReady(t0);
         } else this.arm();
       }
     } catch (err) {
@@ -185,33 +206,56 @@ export class Scheduler {
     this.armedAt = Number.POSITIVE_INFINITY;
     if (!this.running) return;
     this.counters.wakeups++;
-    const limit = this.p.maxInFlight ?? 2000;
     const until = this.clock() + this.lookahead;
-    while (this.inFlight.size < limit) {
+    while (!this.atLimit()) {
       const e = this.queue.popDue(until);
       if (!e) break;
       this.popped.set(e.key, e.seq);
+      this.unrecorded++;
       this.track(this.fire(e));
     }
-    if (this.inFlight.size >= limit) {
-      // Back-pressure: continue when some fires finished.
-      void Promise.race(this.inFlight).then(() => this.tick());
-      return;
-    }
-    this.arm();
+    // Back-pressure: the next fire or write to finish calls tick again.
+    if (this.atLimit()) this.starved = true;
+    else this.arm();
+  }
+
+  private atLimit(): boolean {
+    return this.inFlight.size >= (this.p.maxInFlight ?? 2000) || this.unrecorded >= (this.p.maxUnrecorded ?? 10_000);
+  }
+
+  /** Fires again what `tick` held back at a limit, once something finished. */
+  private resume(): void {
+    if (!this.starved) return;
+    this.starved = false;
+    this.tick();
   }
 
   private track(p: Promise<void>): void {
     const t = p
       .catch((err: Error) => this.p.log.error("scheduler operation failed", { error: err.message }))
-      .finally(() => this.inFlight.delete(t));
+      .finally(() => {
+        this.inFlight.delete(t);
+        this.resume();
+      });
     this.inFlight.add(t);
   }
 
+  /** Deletes a message that no longer means anything (a processed marker, a corrupt schedule). */
+  private discard(seq: number): void {
+    this.writes.add(() =>
+      this.p.store.delete(seq).catch((err: Error) => {
+        // Left behind: the next load deletes it again; nothing fires because of it.
+        this.warn.warn("discard", "could not delete a stored schedule message", { seq, error: err.message });
+      }),
+    );
+  }
+
   private async fire(e: DueEntry): Promise<void> {
+    let published = false;
     try {
-      await this.fireEntry(e);
+      published = await this.fireEntry(e);
     } finally {
+      if (!published) this.unrecorded--; // else its record counts it down
       if (this.popped.get(e.key) === e.seq) {
         this.popped.delete(e.key);
         if (this.cached.get(e.key)?.seq === e.seq) this.cached.delete(e.key);
@@ -219,23 +263,24 @@ export class Scheduler {
     }
   }
 
-  private async fireEntry(e: DueEntry): Promise<void> {
+  /** Fires `e` if it is still due and current; true once published (its record then queued). */
+  private async fireEntry(e: DueEntry): Promise<boolean> {
     const { store } = this.p;
     const hit = this.cached.get(e.key);
     const stored = hit?.seq === e.seq ? hit : await store.getBySeq(e.seq);
-    if (!stored || isCancelMarker(stored.headers)) return;
+    if (!stored || isCancelMarker(stored.headers)) return false;
     let s: Schedule;
     try {
       s = decodeSchedule(stored.headers, stored.data);
     } catch (err) {
       this.p.log.error("dropping a corrupt stored schedule", { seq: e.seq, error: (err as Error).message });
-      this.deleter.add(e.seq);
-      return;
+      this.discard(e.seq);
+      return false;
     }
     // Loaded within the look-ahead: wait for the due time itself (on the clock, clamped).
     if (s.due > this.clock()) await sleepUntil(s.due, { clock: this.clock, signal: this.halt.signal });
     // Replaced or cancelled while we waited: the newer version owns the key now.
-    if (!this.running || this.popped.get(e.key) !== e.seq) return;
+    if (!this.running || this.popped.get(e.key) !== e.seq) return false;
     try {
       await this.publish(s);
     } catch (err) {
@@ -247,7 +292,7 @@ export class Scheduler {
       });
       if (this.popped.get(e.key) === e.seq) this.queue.set(e.key, this.clock() + RETRY_MS, e.seq);
       this.arm();
-      return;
+      return false;
     }
     this.counters.fired++;
     const lat = this.counters.recentLateness;
@@ -255,7 +300,9 @@ export class Scheduler {
     lat.push(late);
     this.p.onFire?.(late);
     if (lat.length > 10_000) lat.splice(0, lat.length - 10_000);
-    await this.record(e, s);
+    // The fire's slot is free once published; its record waits in `writes`, bounded by `maxUnrecorded`.
+    this.writes.add(() => this.record(e, s).finally(() => this.unrecorded--));
+    return true;
   }
 
   /**
@@ -311,7 +358,8 @@ export class Scheduler {
     await this.messages?.close().catch(() => undefined);
     await this.follow;
     await Promise.allSettled([...this.inFlight]);
-    await this.deleter.drain();
+    await this.writes.drain();
+    this.starved = false;
     for (let e = this.queue.peek(); e; e = this.queue.peek()) this.queue.delete(e.key);
     this.popped.clear();
     this.cached.clear();

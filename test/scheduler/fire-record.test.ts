@@ -6,6 +6,7 @@ import { connectNats } from "../../src/nats/connect.js";
 import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import type { Schedule } from "../../src/scheduler/schedule.js";
 import { ScheduleStore } from "../../src/scheduler/schedule-store.js";
+import { Scheduler } from "../../src/scheduler/scheduler.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { collect } from "../support/collect.js";
 import { memoryLogger } from "../support/memory-logger.js";
@@ -92,6 +93,39 @@ describe("recording fires", () => {
       out.sub.unsubscribe();
       for (const id of ["every", "replaced"]) await store.cancel(id).catch(() => undefined);
       await service.stop();
+      await leaderNc.close();
+    }
+  });
+
+  it("firing pauses while maxUnrecorded fires wait for their record: a crash could repeat no more", async () => {
+    await server.reload(authorization(true));
+    const log = memoryLogger();
+    const leaderNc = await connectNats({ servers: server.url, user: "leader", password: "leader" });
+    const leaderStore = await ScheduleStore.open(leaderNc);
+    const scheduler = new Scheduler({ store: leaderStore, log, maxUnrecorded: 5 });
+    const out = collect(admin, "burst.out");
+    const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
+    try {
+      const due = Date.now() - 1000; // overdue, as after downtime
+      for (const id of ids) await store.save(schedule(id, "burst.out", due));
+      await scheduler.start();
+      await out.waitFor(5);
+      // Records cannot be stored: nothing more may fire until one is.
+      assert.equal(scheduler.stats().fired, 5);
+      assert.equal(scheduler.stats().unrecorded, 5);
+      assert.equal(scheduler.stats().pending, 15);
+      await server.reload(authorization(false));
+      await out.waitFor(20, 30_000);
+      await waitUntil(() => scheduler.stats().unrecorded === 0, 30_000, "every record stored");
+      assert.deepEqual(
+        (await store.list(100)).schedules.filter((x) => x.id.startsWith("burst-")),
+        [],
+      );
+      assert.deepEqual(bodies(out.got), [...ids].sort(), log.lines.join("\n"));
+    } finally {
+      out.sub.unsubscribe();
+      await scheduler.stop();
+      leaderStore.close();
       await leaderNc.close();
     }
   });
