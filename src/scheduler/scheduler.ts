@@ -31,7 +31,7 @@ export interface SchedulerParams {
   /**
    * Most fires started and not yet recorded in the stream at once; firing pauses at this many.
    * A leader that dies fires at most these again after takeover (docs/scheduler.md, "Delivery").
-   * @defaultValue 10_000
+   * @defaultValue 2000
    */
   maxUnrecorded?: number;
   /** Called with the lateness (ms) of every fire. */
@@ -220,7 +220,7 @@ export class Scheduler {
   }
 
   private atLimit(): boolean {
-    return this.inFlight.size >= (this.p.maxInFlight ?? 2000) || this.unrecorded >= (this.p.maxUnrecorded ?? 10_000);
+    return this.inFlight.size >= (this.p.maxInFlight ?? 2000) || this.unrecorded >= (this.p.maxUnrecorded ?? 2000);
   }
 
   /** Fires again what `tick` held back at a limit, once something finished. */
