@@ -62,10 +62,10 @@ const RETRY_MS = 1000;
  * Fires stored schedules on time. Runs only on the elected leader: `start()` loads every stored
  * schedule (headers only: id, due time, sequence) into a heap, follows the stream for new ones and
  * cancels, and at each due time reads the message, publishes it to its target and then records
- * the fire: deletes the message, or replaces it with the next occurrence of a recurring
- * schedule. Records are retried until stored, and firing pauses
- * while `maxUnrecorded` of them are pending, so a leader that dies leaves at most that many fires
- * (in practice those of its last few milliseconds) to be fired again by the next one.
+ * the fire: deletes the message, or replaces it with the next occurrence of a recurring schedule.
+ * Records are written in the background and retried until stored; firing pauses while
+ * `maxUnrecorded` fires are started and unrecorded, so a leader that dies leaves at most that many
+ * (in steady firing, those of its last tens of milliseconds) to be fired again by the next one.
  */
 export class Scheduler {
   private readonly queue = new DueQueue();
