@@ -7,6 +7,7 @@ import type { QueueConfig } from "../jobs/queue.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
+import { timeout } from "../timers.js";
 import { jetqVersion } from "../version.js";
 import { buildApp } from "./app.js";
 import { BearerTokens } from "./auth.js";
@@ -193,9 +194,9 @@ export class HttpGateway {
     await this.dispatcher.stop();
     if (this.inFlight > 0) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.p.stopTimeoutMs ?? 5000);
+        const timer = timeout(resolve, this.p.stopTimeoutMs ?? 5000);
         this.idle = () => {
-          clearTimeout(timer);
+          timer.clear();
           resolve();
         };
       });

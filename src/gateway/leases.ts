@@ -1,6 +1,7 @@
 import { NotFoundError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
 import type { Logger } from "../logger.js";
+import { type Timer, timeout } from "../timers.js";
 
 /** Parameters of {@link Leases}. */
 export interface LeasesParams {
@@ -13,7 +14,7 @@ interface Lease {
   attempt: Attempt;
   /** Handed to an HTTP client (ack/nak-able), rather than held for a `/wait` still gathering. */
   dispatched: boolean;
-  timeout?: NodeJS.Timeout;
+  timeout?: Timer;
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -46,7 +47,7 @@ export class Leases {
     const lease = this.byId.get(attempt.task.id);
     if (!lease || lease.attempt !== attempt) return;
     lease.dispatched = true;
-    lease.timeout = setTimeout(() => {
+    lease.timeout = timeout(() => {
       if (this.byId.get(attempt.task.id) !== lease) return;
       this.remove(lease);
       this.p.log.debug("dispatched task not acknowledged in time; failing the try", {
@@ -119,6 +120,6 @@ export class Leases {
   }
 
   private clear(lease: Lease): void {
-    if (lease.timeout) clearTimeout(lease.timeout);
+    lease.timeout?.clear();
   }
 }

@@ -1,6 +1,7 @@
 import type { Attempt } from "../jobs/attempt.js";
 import type { ResolvedQueue } from "../jobs/queue.js";
 import type { Logger } from "../logger.js";
+import { clampDelay } from "../timers.js";
 import type { Leases } from "./leases.js";
 
 /** Where a {@link Waiter} registers its slots: the feed of each queue (see `feed.ts`). */
@@ -108,7 +109,7 @@ export class Waiter {
     for (const s of this.slots) if (this.state === "open") this.p.feed(s.queue).add(s);
     if (this.state === "open") {
       const arm = () => {
-        if (this.state === "open") this.timer = setTimeout(() => this.close(), this.p.timeoutMs);
+        if (this.state === "open") this.timer = setTimeout(() => this.close(), clampDelay(this.p.timeoutMs));
       };
       if (this.p.afterSettled) {
         const queues = [...new Set(this.p.queues)];

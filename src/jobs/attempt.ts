@@ -6,7 +6,7 @@ import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import type { Cancellations } from "./cancellations.js";
 import { TerminateTask } from "./handler-errors.js";
-import { ackWaitMs, type ResolvedQueue } from "./queue.js";
+import { keepAliveEveryMs, type ResolvedQueue } from "./queue.js";
 import type { RetryPolicy } from "./retry-policy.js";
 import { verifyTask } from "./signing.js";
 import { deadLetterReason, writeDeadLetter } from "./storage/dead-letter-store.js";
@@ -87,7 +87,7 @@ export class Attempt {
     private readonly msg: JsMsg,
     private readonly rules: AttemptRules,
   ) {
-    this.beat = setInterval(() => this.keepAlive(), Math.max(50, ackWaitMs(rules.queue) / 3));
+    this.beat = setInterval(() => this.keepAlive(), keepAliveEveryMs(rules.queue));
     this.beat.unref();
     this.activeTimer = setTimeout(() => this.recordActive(), ACTIVE_RECORD_DELAY_MS);
     this.activeTimer.unref();
@@ -145,7 +145,7 @@ export class Attempt {
             queue: this.task.queue,
             error: errorMessage(err),
           });
-          beat ??= setInterval(() => this.abandoned || touch(this.msg), Math.max(50, ackWaitMs(this.rules.queue) / 3));
+          beat ??= setInterval(() => this.abandoned || touch(this.msg), keepAliveEveryMs(this.rules.queue));
           await new Promise<void>((resolve) => {
             const t = setTimeout(resolve, delay);
             this.wake = () => {

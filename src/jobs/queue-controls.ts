@@ -1,6 +1,7 @@
 import type { KV } from "@nats-io/kv";
 import { ValidationError } from "../errors.js";
 import { updateKey } from "../nats/buckets.js";
+import { type Timer, timeoutAt } from "../timers.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { queueControlsKey } from "./storage/layout.js";
 
@@ -87,14 +88,11 @@ export class QueueControlsStore {
    * Resolves once the current value has been applied.
    */
   async watch(queue: string, apply: (c: QueueControls) => void): Promise<{ stop(): void }> {
-    let holdEnd: NodeJS.Timeout | undefined;
+    let holdEnd: Timer | undefined;
     const applyNow = (c: QueueControls) => {
-      clearTimeout(holdEnd);
-      const hold = (c.holdUntil ?? 0) - Date.now();
-      if (hold > 0) {
-        holdEnd = setTimeout(() => apply(c), hold + 1);
-        holdEnd.unref();
-      }
+      holdEnd?.clear();
+      const until = c.holdUntil ?? 0;
+      if (until > Date.now()) holdEnd = timeoutAt(() => apply(c), until + 1).unref();
       apply(c);
     };
     applyNow(await this.get(queue));
@@ -104,7 +102,7 @@ export class QueueControlsStore {
     })().catch(() => undefined); // the watch ends with the connection
     return {
       stop: () => {
-        clearTimeout(holdEnd);
+        holdEnd?.clear();
         w.stop();
       },
     };

@@ -4,7 +4,7 @@ import { RateLimitedLog } from "../rate-limited-log.js";
 import { type AttemptRules, releaseDelivery } from "./attempt.js";
 import { LevelActivity } from "./level-activity.js";
 import { PriorityPicker } from "./priority-picker.js";
-import { ackWaitMs } from "./queue.js";
+import { keepAliveEveryMs } from "./queue.js";
 import { isHeld, type QueueControls, type QueueControlsStore } from "./queue-controls.js";
 import { RateBudget } from "./rate-budget.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -127,7 +127,7 @@ export class QueueIntake {
   /** Follows the queue's controls and starts pulling. */
   async start(): Promise<void> {
     this.watch = await this.p.controls.watch(this.name, (c) => this.apply(c));
-    const every = Math.max(50, ackWaitMs(this.p.rules.queue) / 3);
+    const every = keepAliveEveryMs(this.p.rules.queue);
     this.beat = setInterval(() => this.keepAlive(every), every);
     this.beat.unref();
     await this.activity.start();

@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { clampDelay } from "../timers.js";
 import { validateQueueName } from "./names.js";
 
 /** A work queue's definition. Stored in the config bucket so every client and worker sees the same values. */
@@ -126,4 +127,12 @@ export function resolveQueue(q: QueueConfig): ResolvedQueue {
 /** How long JetStream waits for an ack before redelivering a queue's item. */
 export function ackWaitMs(q: ResolvedQueue): number {
   return Math.min(q.maxRunTimeMs, q.redeliverAfterMs);
+}
+
+/**
+ * How often a delivery of the queue is kept alive (a third of its ack wait, at least 50 ms, at most
+ * what a Node timer accepts).
+ */
+export function keepAliveEveryMs(q: ResolvedQueue): number {
+  return clampDelay(Math.max(50, ackWaitMs(q) / 3));
 }

@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import { type Timer, timeoutAt } from "../timers.js";
 import type { RateLimit } from "./queue-controls.js";
 import type { RateLimiter } from "./rate-limiter.js";
 
@@ -22,7 +23,7 @@ export class RateBudget {
   private tokens = 0;
   private until = 0;
   private claiming = false;
-  private retry?: NodeJS.Timeout;
+  private retry?: Timer;
   private stopped = false;
 
   constructor(private readonly p: RateBudgetParams) {}
@@ -52,7 +53,7 @@ export class RateBudget {
   /** Stops asking the limiter. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.retry);
+    this.retry?.clear();
   }
 
   private async claim(limit: RateLimit, want: number): Promise<void> {
@@ -78,12 +79,10 @@ export class RateBudget {
       this.p.onReady();
       return;
     }
-    this.retry = setTimeout(
-      () => {
-        this.retry = undefined;
-        this.p.onReady();
-      },
-      Math.max(1, retryAt - Date.now()),
-    );
+    // A window's end can lie far ahead (a limit per month): the timer waits for it in clamped steps.
+    this.retry = timeoutAt(() => {
+      this.retry = undefined;
+      this.p.onReady();
+    }, retryAt);
   }
 }

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Logger } from "../logger.js";
 import { LeaderElection } from "../nats/leader-election.js";
 import { nextOccurrence, type Recurrence } from "../recurrence.js";
+import { type Timer, timeoutAt } from "../timers.js";
 import { type ScheduledTask, ScheduledTasks, scheduledTaskRecurrence } from "./scheduled-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { newTask, type Task } from "./task.js";
@@ -21,6 +22,8 @@ export interface TaskSchedulerParams {
    * previous leader fired it). @defaultValue 10_000 ms
    */
   graceMs?: number;
+  /** Current time in epoch ms (ticks are due on it). @defaultValue `Date.now` */
+  clock?: () => number;
 }
 
 /**
@@ -30,12 +33,16 @@ export interface TaskSchedulerParams {
  * leaders around a failover is stored once.
  */
 export class TaskScheduler {
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** The armed tick of each schedule; a tick months ahead waits in clamped steps (see timers.ts). */
+  private readonly timers = new Map<string, Timer>();
+  private readonly clock: () => number;
   private election?: LeaderElection;
   private watcher?: { stop(): void };
   private watching?: Promise<void>;
 
-  constructor(private readonly p: TaskSchedulerParams) {}
+  constructor(private readonly p: TaskSchedulerParams) {
+    this.clock = p.clock ?? Date.now;
+  }
 
   /** Schedules armed by this instance (0 unless it leads). */
   count(): number {
@@ -45,6 +52,11 @@ export class TaskScheduler {
   /** True while this instance is the elected one that fires. */
   get isLeader(): boolean {
     return this.election?.isLeader ?? false;
+  }
+
+  /** The tick (epoch ms) this instance has armed for the named schedule; undefined unless it leads. */
+  nextRun(name: string): number | undefined {
+    return this.timers.get(name)?.due;
   }
 
   /** Joins the election; fires while leader. */
@@ -74,11 +86,11 @@ export class TaskScheduler {
   }
 
   private clear(name: string): void {
-    clearTimeout(this.timers.get(name));
+    this.timers.get(name)?.clear();
     this.timers.delete(name);
   }
 
-  private arm(st: ScheduledTask, first: boolean, after = Date.now()): void {
+  private arm(st: ScheduledTask, first: boolean, after = this.clock()): void {
     if (st.paused) return;
     let rec: Recurrence;
     try {
@@ -88,7 +100,7 @@ export class TaskScheduler {
       return;
     }
     const anchor = st.createdAt ?? 0;
-    const now = Date.now();
+    const now = this.clock();
     if (first) {
       // The latest tick missed within the grace period (a failover gap) fires now.
       let missed: number | undefined;
@@ -103,12 +115,18 @@ export class TaskScheduler {
     }
     const next = nextOccurrence(rec, Math.max(after, now), anchor);
     if (next === undefined) return;
+    // Runs only once the clock reaches the tick, however far ahead (a monthly tick is beyond what
+    // a single Node timer can wait).
     this.timers.set(
       st.name,
-      setTimeout(() => {
-        void this.fire(st, next);
-        this.arm(st, false, next);
-      }, next - now),
+      timeoutAt(
+        () => {
+          void this.fire(st, next);
+          this.arm(st, false, next);
+        },
+        next,
+        { clock: this.clock },
+      ),
     );
   }
 

@@ -2,10 +2,11 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../logger.js";
 import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { timeout } from "../timers.js";
 import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import type { Cancellations } from "./cancellations.js";
 import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./handler-errors.js";
-import { ackWaitMs } from "./queue.js";
+import { keepAliveEveryMs } from "./queue.js";
 import type { QueueControlCommands } from "./queue-controls.js";
 import { type Delivery, QueueIntake } from "./queue-intake.js";
 import type { RateLimiter } from "./rate-limiter.js";
@@ -107,13 +108,13 @@ export class Worker {
     this.stopping = true;
     this.unlisten?.();
     this.heartbeat?.stop();
-    const timer = setTimeout(() => {
+    const timer = timeout(() => {
       for (const c of this.running.values()) c.abort(new Error("worker shut down"));
       for (const a of this.settling) a.abandon();
     }, this.p.shutdownTimeoutMs);
     await Promise.all(this.served.map((s) => s.intake.stop()));
     await Promise.allSettled([...this.inProgress]);
-    clearTimeout(timer);
+    timer.clear();
     this.markStopped();
   }
 
@@ -170,7 +171,7 @@ export class Worker {
     const ctl = new AbortController();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const overtime = setTimeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
+    const overtime = timeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
     const aborted = new Promise<never>((_, reject) =>
       ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
     );
@@ -194,7 +195,7 @@ export class Worker {
       failed = true;
       failure = err;
     } finally {
-      clearTimeout(overtime);
+      overtime.clear();
       this.running.delete(task.id);
       free();
     }
@@ -237,7 +238,7 @@ export class Worker {
             subject: m.subject,
             error: errorMessage(err),
           });
-          beat ??= setInterval(() => ignoreClosed(() => m.working()), Math.max(50, ackWaitMs(rules.queue) / 3));
+          beat ??= setInterval(() => ignoreClosed(() => m.working()), keepAliveEveryMs(rules.queue));
           await new Promise((r) => setTimeout(r, delay));
         }
       }

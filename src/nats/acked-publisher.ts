@@ -9,21 +9,38 @@ export interface StoredAck {
   duplicate: boolean;
 }
 
-/** JetStream's error code for a publish whose expected last (subject) sequence did not match. */
+/** JetStream's error code for a failed `Nats-Expected-Last-Sequence` / `-Subject-Sequence` check. */
 const WRONG_LAST_SEQUENCE = 10071;
+/** JetStream's error codes of a delete whose message is not there. */
+const SEQUENCE_NOT_FOUND = 10043;
+const MESSAGE_DELETE_FAILED = 10057;
+/** JetStream's error code for an API call on a stream that does not exist. */
+const STREAM_NOT_FOUND = 10059;
+
+/** A JetStream answer: a publish acknowledgement or an API response. */
+interface Answer {
+  stream?: string;
+  seq?: number;
+  duplicate?: boolean;
+  success?: boolean;
+  error?: { code?: number; err_code?: number; description?: string };
+}
 
 interface Waiting {
-  resolve: (ack: StoredAck) => void;
+  /** Settles the caller's promise from the answer; throws to reject it. */
+  settle: (a: Answer) => void;
   reject: (err: Error) => void;
   at: number;
-  subject: string;
+  /** What was sent, for error messages: "a message on <subject>", "deleting …". */
+  what: string;
 }
 
 /**
- * Publishes to JetStream and resolves with the server's acknowledgement, for many messages in
- * flight at once. It does what `js.publish` does with less work per message: one wildcard reply
- * subscription and one sweep timer for all publishes, instead of a request object, a timer and two
- * stack-capturing errors each — the difference is most of the client CPU of an enqueue.
+ * Publishes to JetStream, or deletes stored messages, and resolves with the server's answer, for
+ * many in flight at once. It does what `js.publish` and `jsm.streams.deleteMessage` do with less
+ * work per message: one wildcard reply subscription and one sweep timer for all of them, instead
+ * of a request object, a timer and two stack-capturing errors each — the difference is most of the
+ * client CPU of an enqueue, and of a scheduler recording its fires.
  */
 export class AckedPublisher {
   private readonly prefix: string;
@@ -32,7 +49,7 @@ export class AckedPublisher {
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
 
-  /** @param timeoutMs how long to wait for an acknowledgement. @defaultValue 5000 */
+  /** @param timeoutMs how long to wait for an answer. @defaultValue 5000 */
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5000,
@@ -45,21 +62,58 @@ export class AckedPublisher {
 
   /**
    * Publishes `data` to `subject` (a stream subject) and resolves once JetStream stored it.
-   * @throws StorageError: `stream_not_found` (no stream has the subject), `publish_conflict` (an
-   * expected last sequence did not match: someone wrote first), `publish_rejected`
-   * (JetStream refused it, e.g. a full stream), `publish_timeout`.
+   * @throws StorageError: `stream_not_found` (no stream has the subject), `wrong_last_sequence`
+   * (a `Nats-Expected-Last-*` header did not hold), `publish_rejected` (JetStream refused it
+   * otherwise, e.g. a full stream), `publish_timeout`.
    */
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck> {
+    return this.send(subject, data, headers, `a message on ${subject}`, (a, what) => {
+      if (a.error || typeof a.seq !== "number") {
+        throw new StorageError(
+          a.error?.err_code === WRONG_LAST_SEQUENCE ? "wrong_last_sequence" : "publish_rejected",
+          `JetStream refused ${what}: ${a.error?.description ?? "no sequence"}`,
+        );
+      }
+      return { stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true };
+    });
+  }
+
+  /**
+   * Deletes the message at `seq` from `stream` (its data is not overwritten on disk); resolves
+   * with false when there is no such message.
+   * @throws StorageError: `stream_not_found`, `delete_rejected` (e.g. the stream denies deletes), `publish_timeout`.
+   */
+  deleteMessage(stream: string, seq: number): Promise<boolean> {
+    const body = new TextEncoder().encode(JSON.stringify({ seq, no_erase: true }));
+    const subject = `$JS.API.STREAM.MSG.DELETE.${stream}`;
+    return this.send(subject, body, undefined, `deleting ${stream} #${seq}`, (a, what) => {
+      if (a.success === true) return true;
+      const code = a.error?.err_code;
+      const missing = /not found|no message found|store EOF/i.test(a.error?.description ?? "");
+      if (code === SEQUENCE_NOT_FOUND || (code === MESSAGE_DELETE_FAILED && missing)) return false;
+      throw new StorageError(
+        code === STREAM_NOT_FOUND ? "stream_not_found" : "delete_rejected",
+        `JetStream refused ${what}: ${a.error?.description ?? "no answer"}`,
+      );
+    });
+  }
+
+  private send<T>(
+    subject: string,
+    data: Uint8Array,
+    headers: MsgHdrs | undefined,
+    what: string,
+    read: (a: Answer, what: string) => T,
+  ): Promise<T> {
     const id = ++this.next;
-    return new Promise<StoredAck>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, at: Date.now(), subject });
+    return new Promise<T>((resolve, reject) => {
+      const settle = (a: Answer) => resolve(read(a, what));
+      this.waiting.set(id, { settle, reject, at: Date.now(), what });
       try {
         this.nc.publish(subject, data, { reply: this.prefix + id, ...(headers ? { headers } : {}) });
       } catch (err) {
         this.waiting.delete(id);
-        reject(
-          new StorageError("publish_failed", `publishing to ${subject}: ${(err as Error).message}`, { cause: err }),
-        );
+        reject(new StorageError("publish_failed", `sending ${what}: ${(err as Error).message}`, { cause: err }));
       }
     });
   }
@@ -70,48 +124,38 @@ export class AckedPublisher {
     if (!w) return;
     this.waiting.delete(id);
     if (m.data.byteLength === 0 && m.headers?.code === 503) {
-      w.reject(new StorageError("stream_not_found", `no stream stores subject ${w.subject}`));
+      w.reject(new StorageError("stream_not_found", `no stream answered ${w.what} (none has that subject)`));
       return;
     }
-    let ack: {
-      stream?: string;
-      seq?: number;
-      duplicate?: boolean;
-      error?: { code?: number; err_code?: number; description?: string };
-    };
+    let a: Answer;
     try {
-      ack = JSON.parse(new TextDecoder().decode(m.data));
+      a = JSON.parse(new TextDecoder().decode(m.data));
     } catch {
-      w.reject(new StorageError("publish_rejected", `unreadable acknowledgement for ${w.subject}`));
+      w.reject(new StorageError("publish_rejected", `unreadable answer to ${w.what}`));
       return;
     }
-    if (ack.error || typeof ack.seq !== "number") {
-      w.reject(
-        new StorageError(
-          ack.error?.err_code === WRONG_LAST_SEQUENCE ? "publish_conflict" : "publish_rejected",
-          `JetStream refused a message on ${w.subject}: ${ack.error?.description ?? "no sequence"}`,
-        ),
-      );
-      return;
+    try {
+      w.settle(a);
+    } catch (err) {
+      w.reject(err as Error);
     }
-    w.resolve({ stream: ack.stream ?? "", seq: ack.seq, duplicate: ack.duplicate === true });
   }
 
   private sweep(): void {
     const limit = Date.now() - this.timeoutMs;
     for (const [id, w] of this.waiting) {
-      if (w.at > limit) break; // insertion order is publish order
+      if (w.at > limit) break; // insertion order is send order
       this.waiting.delete(id);
-      w.reject(new StorageError("publish_timeout", `no acknowledgement for ${w.subject} within ${this.timeoutMs} ms`));
+      w.reject(new StorageError("publish_timeout", `no answer to ${w.what} within ${this.timeoutMs} ms`));
     }
   }
 
-  /** Stops listening; publishes still waiting fail. */
+  /** Stops listening; what is still waiting fails. */
   close(): void {
     clearInterval(this.sweeper);
     this.sub.unsubscribe();
     for (const w of this.waiting.values())
-      w.reject(new StorageError("publish_failed", `publisher closed before ${w.subject} was acknowledged`));
+      w.reject(new StorageError("publish_failed", `publisher closed before an answer to ${w.what}`));
     this.waiting.clear();
   }
 }

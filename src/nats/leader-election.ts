@@ -1,6 +1,7 @@
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../logger.js";
+import { clampDelay } from "../timers.js";
 import { openBucket } from "./buckets.js";
 import { isNotFound } from "./streams.js";
 
@@ -66,7 +67,7 @@ export class LeaderElection {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.campaign(), this.leading ? this.ttl / 3 : this.ttl / 6);
+    this.timer = setTimeout(() => void this.campaign(), clampDelay(this.leading ? this.ttl / 3 : this.ttl / 6));
   }
 
   private async campaign(): Promise<void> {

@@ -64,9 +64,11 @@ export class NatsServerLauncher {
   private ownsStore = false;
   private log = "";
   private resolved?: NatsServerBinary;
+  private extraConfig: string;
 
   constructor(private readonly opts: NatsServerOptions = {}) {
     this.host = opts.host ?? "127.0.0.1";
+    this.extraConfig = opts.extraConfig ?? "";
   }
 
   /** The server's name (`server_name`, the name cluster info reports leaders by). */
@@ -120,8 +122,7 @@ export class NatsServerLauncher {
     }
     await mkdir(this.storeDir, { recursive: true });
     if (this.port === 0) this.port = this.opts.port || (await freePort());
-    const conf = join(this.storeDir, "nats-server.conf");
-    await writeFile(conf, this.config());
+    const conf = await this.writeConfig();
     this.log = "";
     const proc = spawn(binary, ["-c", conf], { stdio: ["ignore", "pipe", "pipe"] });
     this.proc = proc;
@@ -145,6 +146,43 @@ export class NatsServerLauncher {
     return this;
   }
 
+  /**
+   * Replaces the {@link NatsServerOptions.extraConfig} text and has the running server reload its
+   * configuration (SIGHUP); resolves once it reports the reload. Changed permissions apply to the
+   * clients already connected.
+   */
+  async reload(extraConfig: string): Promise<void> {
+    const proc = this.proc;
+    if (!proc || !this.running) throw new ConfigError("nats_server_stopped", "nats-server is not running");
+    this.extraConfig = extraConfig;
+    await this.writeConfig();
+    this.log = "";
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        proc.stderr?.off("data", onData);
+        proc.off("exit", onExit);
+        if (err) reject(err);
+        else resolve();
+      };
+      const failed = () => new ConfigError("nats_server_reload_failed", `nats-server did not reload:\n${this.log}`);
+      const onData = () => {
+        if (this.log.includes("Reloaded server configuration")) done();
+      };
+      const onExit = () => done(failed());
+      const timer = setTimeout(() => done(failed()), this.opts.startTimeoutMs ?? 15_000);
+      proc.stderr?.on("data", onData);
+      proc.once("exit", onExit);
+      proc.kill("SIGHUP");
+    });
+  }
+
+  private async writeConfig(): Promise<string> {
+    const conf = join(this.storeDir, "nats-server.conf");
+    await writeFile(conf, this.config());
+    return conf;
+  }
+
   private config(): string {
     const name = this.serverName;
     const lines = [
@@ -160,7 +198,7 @@ export class NatsServerLauncher {
           .join(", ")}] }`,
       );
     }
-    if (this.opts.extraConfig) lines.push(this.opts.extraConfig);
+    if (this.extraConfig) lines.push(this.extraConfig);
     return `${lines.join("\n")}\n`;
   }
 

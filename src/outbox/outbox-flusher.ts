@@ -3,6 +3,7 @@ import { type JetStreamClient, jetstream, type PubAck } from "@nats-io/jetstream
 import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { StorageError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
+import { MAX_TIMER_MS, type Timer, timeout } from "../timers.js";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 import { RateMeter } from "./rate-meter.js";
 
@@ -134,7 +135,7 @@ export class OutboxFlusher extends EventEmitter<OutboxFlusherEvents> {
   private suspended = false;
   private probe = true;
   private failuresInRow = 0;
-  private restartTimer?: NodeJS.Timeout;
+  private restartTimer?: Timer;
   private deleteScheduled = false;
   private statusIter?: AsyncIterable<unknown>;
   private counts = { flushed: 0, duplicates: 0, failures: 0, lateResends: 0 };
@@ -146,7 +147,8 @@ export class OutboxFlusher extends EventEmitter<OutboxFlusherEvents> {
     super();
     this.outbox = params.outbox;
     this.maxInFlight = Math.max(1, params.maxInFlight ?? 1024);
-    this.ackTimeoutMs = params.ackTimeoutMs ?? 5000;
+    // Also the timeout of nats.js's own timers (publish acks, requests), which cannot wait longer.
+    this.ackTimeoutMs = Math.min(params.ackTimeoutMs ?? 5000, MAX_TIMER_MS);
     this.minRetryMs = params.minRetryMs ?? 250;
     this.maxRetryMs = params.maxRetryMs ?? 5000;
     this.duplicateWindowMs = params.duplicateWindowMs ?? 120_000;
@@ -348,7 +350,7 @@ export class OutboxFlusher extends EventEmitter<OutboxFlusherEvents> {
 
   private scheduleRestart(delayMs: number): void {
     if (this.restartTimer || this.stopped) return;
-    this.restartTimer = setTimeout(() => {
+    this.restartTimer = timeout(() => {
       this.restartTimer = undefined;
       this.restart();
     }, delayMs);
@@ -417,20 +419,20 @@ export class OutboxFlusher extends EventEmitter<OutboxFlusherEvents> {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.restartTimer);
+    this.restartTimer?.clear();
     this.restartTimer = undefined;
     const stopIter = (this.statusIter as { stop?: () => void } | undefined)?.stop;
     if (stopIter) stopIter.call(this.statusIter);
     const pending = [...this.inflight.values()].map((r) => r.done);
     if (pending.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       await Promise.race([
         Promise.allSettled(pending),
         new Promise<void>((r) => {
-          timer = setTimeout(r, this.ackTimeoutMs + 100);
+          timer = timeout(r, this.ackTimeoutMs + 100);
         }),
       ]);
-      clearTimeout(timer);
+      timer?.clear();
     }
     this.inflight.clear();
     this.flushDeletes();

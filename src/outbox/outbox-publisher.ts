@@ -4,6 +4,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ConfigError, ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
 import { connectNats, type NatsOptions } from "../nats/connect.js";
+import { clampDelay } from "../timers.js";
 import { Outbox, type OutboxDropInfo, type OutboxMessage, type OutboxOptions } from "./outbox.js";
 import { OutboxError } from "./outbox-errors.js";
 import { type FlushedEvent, OutboxFlusher, type OutboxFlusherParams, type ReplyEvent } from "./outbox-flusher.js";
@@ -198,7 +199,7 @@ export class OutboxPublisher extends EventEmitter<OutboxPublisherEvents> {
     this.reportBacklog(); // the backlog left from before, reported before flushing starts
     this.flusher.start();
     const every = this.params.backlogIntervalMs ?? 1000;
-    this.backlogTimer = setInterval(() => this.reportBacklog(), every);
+    this.backlogTimer = setInterval(() => this.reportBacklog(), clampDelay(every));
     this.backlogTimer.unref();
   }
 

@@ -4,6 +4,7 @@ import { type ConsumerMessages, DeliverPolicy, type JetStreamClient, jetstream }
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders, type Subscription } from "@nats-io/nats-core";
 import { JetqError, ValidationError } from "../errors.js";
 import { createLogger, type Logger } from "../logger.js";
+import { clampDelay, type Timer, timeout } from "../timers.js";
 import type { ReplyEvent } from "./outbox-flusher.js";
 import type { OutboxPublisher } from "./outbox-publisher.js";
 
@@ -93,7 +94,7 @@ export class ReplyTimeoutError extends JetqError {
 interface Pending {
   resolve: (r: Reply) => void;
   reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
 }
 
 /** The reply subject a request carries, if any (for responders). */
@@ -215,7 +216,7 @@ export class ReplyMatcher extends EventEmitter<ReplyMatcherEvents> {
       return;
     }
     this.pending.delete(reply.requestId);
-    clearTimeout(p.timer);
+    p.timer.clear();
     p.resolve(reply);
   }
 
@@ -239,7 +240,7 @@ export class ReplyMatcher extends EventEmitter<ReplyMatcherEvents> {
     if (this.pending.has(requestId))
       throw new ValidationError("duplicate_request", `request ${requestId} is already waiting for a reply`);
     const reply = new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = timeout(() => {
         this.pending.delete(requestId);
         reject(new ReplyTimeoutError(requestId, timeoutMs));
       }, timeoutMs);
@@ -249,7 +250,7 @@ export class ReplyMatcher extends EventEmitter<ReplyMatcherEvents> {
       const p = this.pending.get(requestId);
       if (p) {
         this.pending.delete(requestId);
-        clearTimeout(p.timer);
+        p.timer.clear();
       }
       throw err;
     };
@@ -260,14 +261,14 @@ export class ReplyMatcher extends EventEmitter<ReplyMatcherEvents> {
       else if (mode === "request") {
         const h = natsHeaders();
         for (const [k, v] of Object.entries(hdr)) h.set(k, v);
-        void this.nc.request(subject, data, { timeout: timeoutMs, headers: h }).then(
+        void this.nc.request(subject, data, { timeout: clampDelay(timeoutMs), headers: h }).then(
           (m) =>
             this.deliver({ requestId, subject: m.subject, data: m.data, ...(m.headers ? { headers: m.headers } : {}) }),
           (err: Error) => {
             const p = this.pending.get(requestId);
             if (!p) return;
             this.pending.delete(requestId);
-            clearTimeout(p.timer);
+            p.timer.clear();
             p.reject(err);
           },
         );
@@ -295,7 +296,7 @@ export class ReplyMatcher extends EventEmitter<ReplyMatcherEvents> {
     this.sub?.unsubscribe();
     this.messages?.stop();
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
+      p.timer.clear();
       p.reject(new JetqError("matcher_stopped", `the reply matcher stopped before request ${id} got its reply`));
     }
     this.pending.clear();

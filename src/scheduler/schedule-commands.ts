@@ -96,7 +96,7 @@ export class ScheduleCommands {
    * so one bad message never breaks the listing.
    */
   async list(limit: number, after = 0): Promise<{ schedules: ScheduleView[]; next?: number }> {
-    const { schedules, last } = await this.store.list(limit, after, (seq, err) => this.skipped(seq, err));
+    const { schedules, last, more } = await this.store.list(limit, after, (seq, err) => this.skipped(seq, err));
     const views: ScheduleView[] = [];
     for (const s of schedules) {
       try {
@@ -105,7 +105,7 @@ export class ScheduleCommands {
         this.skipped(undefined, err, s.id);
       }
     }
-    return { schedules: views, ...(schedules.length >= limit ? { next: last } : {}) };
+    return { schedules: views, ...(more ? { next: last } : {}) };
   }
 
   private skipped(seq: number | undefined, err: unknown, id?: string): void {

@@ -1,17 +1,19 @@
 import {
   type ConsumerMessages,
-  DeliverPolicy,
   type JetStreamClient,
+  JetStreamError,
   type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
   StorageType,
+  type StoredMsg,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { NotFoundError } from "../errors.js";
+import { NotFoundError, StorageError } from "../errors.js";
 import { AckedPublisher } from "../nats/acked-publisher.js";
+import { serverFeatures } from "../nats/server-features.js";
 import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import {
   decodeSchedule,
@@ -36,6 +38,32 @@ export interface ScheduleStoreOptions {
    * `close()` then leaves it open. @defaultValue a new publisher
    */
   acks?: AckedPublisher;
+  /**
+   * How long one {@link ScheduleStore.list} call reads before it answers with the page it has
+   * (plus at most one read's own timeout). @defaultValue 5000 ms
+   */
+  listTimeoutMs?: number;
+}
+
+/** A page of {@link ScheduleStore.list}. */
+export interface SchedulePage {
+  /** Pending schedules in stream order (at most the limit asked for). */
+  schedules: Schedule[];
+  /** Stream sequence of the last message read: the cursor of the next page. */
+  last: number;
+  /** True when messages stored before the listing began remain after `last`. */
+  more: boolean;
+}
+
+/** Most bytes one batched read returns (a page of large schedules takes several reads). */
+const PAGE_BYTES = 4 * 1024 * 1024;
+
+/** Header making JetStream store a message only if its subject's last message has this sequence. */
+const EXPECTED_SUBJECT_SEQ = "Nats-Expected-Last-Subject-Sequence";
+
+/** True when a conditional {@link ScheduleStore.save} found the schedule replaced or cancelled meanwhile. */
+export function isReplaced(err: unknown): boolean {
+  return err instanceof StorageError && err.code === "wrong_last_sequence";
 }
 
 /** A stored schedule message as seen while following the stream. */
@@ -58,15 +86,17 @@ export class ScheduleStore {
   readonly acks: AckedPublisher;
 
   private readonly ownsAcks: boolean;
+  private readonly listTimeoutMs: number;
 
   private constructor(
     readonly nc: NatsConnection,
     readonly jsm: JetStreamManager,
-    acks?: AckedPublisher,
+    opts: ScheduleStoreOptions,
   ) {
     this.js = jetstream(nc);
-    this.ownsAcks = acks === undefined;
-    this.acks = acks ?? new AckedPublisher(nc);
+    this.ownsAcks = opts.acks === undefined;
+    this.acks = opts.acks ?? new AckedPublisher(nc);
+    this.listTimeoutMs = opts.listTimeoutMs ?? 5000;
   }
 
   /** Releases the acknowledgement subscription (unless it was given in the options). */
@@ -86,12 +116,17 @@ export class ScheduleStore {
       storage: opts.memory ? StorageType.Memory : StorageType.File,
       num_replicas: opts.replicas ?? 1,
     });
-    return new ScheduleStore(nc, jsm, opts.acks);
+    return new ScheduleStore(nc, jsm, opts);
   }
 
-  /** Stores a schedule (replacing one with the same id); resolves with its stream sequence once stored. */
-  async save(s: Schedule): Promise<number> {
+  /**
+   * Stores a schedule (replacing one with the same id); resolves with its stream sequence once
+   * stored. With `replacing`, stores it only if the id's stored message is still the one at that
+   * sequence. @throws StorageError; `wrong_last_sequence` (see {@link isReplaced}) when it is not
+   */
+  async save(s: Schedule, opts: { replacing?: number } = {}): Promise<number> {
     const { subject, headers, data } = encodeSchedule(s);
+    if (opts.replacing !== undefined) headers.set(EXPECTED_SUBJECT_SEQ, String(opts.replacing));
     try {
       return (await this.acks.publish(subject, data, headers)).seq;
     } catch (err) {
@@ -132,49 +167,96 @@ export class ScheduleStore {
     }
   }
 
-  /** Removes a message (a fired schedule or a processed cancel marker). Missing messages are fine. */
+  /**
+   * Removes a message (a fired one-shot schedule, a processed cancel marker, a corrupt schedule);
+   * pipelined with other deletes and publishes. A message already gone (replaced by a newer one
+   * with the same id, or deleted) is fine.
+   */
   async delete(seq: number): Promise<void> {
     try {
-      await this.jsm.streams.deleteMessage(SCHEDULES_STREAM, seq, false);
+      await this.acks.deleteMessage(SCHEDULES_STREAM, seq);
     } catch (err) {
-      if (!isNotFound(err)) throw wrapStorage(err, `deleting schedule message ${seq}`);
+      throw wrapStorage(err, `deleting schedule message ${seq}`);
     }
   }
 
   /**
-   * Pending schedules in stream order, at most `limit`, starting after sequence `after`. A message
-   * that does not decode is passed to `onUnreadable` and skipped.
+   * Pending schedules in stream order, at most `limit`, after stream sequence `after`. Reads only
+   * what was stored when the call began (up to the stream's last sequence then), so schedules added
+   * meanwhile cannot keep it going, and answers within {@link ScheduleStoreOptions.listTimeoutMs}
+   * with what it has read (`more` tells whether to go on). Creates no consumer: direct gets, a
+   * batch per request on servers that have them (2.11+), one message per request before. A
+   * message that does not decode is passed to `onUnreadable` and skipped.
    */
   async list(
     limit: number,
     after = 0,
     onUnreadable: (seq: number, err: unknown) => void = () => undefined,
-  ): Promise<{ schedules: Schedule[]; last: number }> {
-    const info = await this.jsm.streams.info(SCHEDULES_STREAM);
-    const out: Schedule[] = [];
-    let last = after;
-    if (info.state.messages === 0 || info.state.last_seq <= after) return { schedules: out, last };
-    const consumer = await this.js.consumers.get(SCHEDULES_STREAM, {
-      opt_start_seq: after + 1,
-      deliver_policy: DeliverPolicy.StartSequence,
-    });
-    const messages = await consumer.consume();
+  ): Promise<SchedulePage> {
+    const deadline = Date.now() + this.listTimeoutMs;
+    let end: number;
     try {
-      for await (const m of messages) {
-        last = m.seq;
-        if (!isCancelMarker(m.headers)) {
-          try {
-            out.push(decodeSchedule(m.headers, m.data));
-          } catch (err) {
-            onUnreadable(m.seq, err);
-          }
-        }
-        if (out.length >= limit || m.info.pending === 0) break;
-      }
-    } finally {
-      await messages.close();
+      end = (await this.jsm.streams.info(SCHEDULES_STREAM)).state.last_seq;
+    } catch (err) {
+      throw wrapStorage(err, "listing schedules");
     }
-    return { schedules: out, last };
+    const schedules: Schedule[] = [];
+    let last = Math.max(0, after);
+    const batched = serverFeatures(this.nc).batchDirectGet;
+    // At least one read per call, however short the timeout: every call moves the cursor on.
+    while (schedules.length < limit && last < end) {
+      const page = batched ? await this.readBatch(last + 1, limit - schedules.length) : await this.readNext(last + 1);
+      if (page.length === 0) {
+        last = end; // nothing stored after `last`
+        break;
+      }
+      for (const m of page) {
+        if (m.seq > end) {
+          last = end; // stored after the listing began
+          break;
+        }
+        if (schedules.length >= limit) break;
+        last = m.seq;
+        if (isCancelMarker(m.header)) continue;
+        try {
+          schedules.push(decodeSchedule(m.header, m.data));
+        } catch (err) {
+          onUnreadable(m.seq, err);
+        }
+      }
+      if (Date.now() >= deadline) break;
+    }
+    return { schedules, last, more: last < end };
+  }
+
+  /** The first stored message at or after `seq` (2.9: one message per direct get). */
+  private async readNext(seq: number): Promise<StoredMsg[]> {
+    try {
+      const m = await this.jsm.direct.getMessage(SCHEDULES_STREAM, { seq, next_by_subj: SCHEDULES_SUBJECTS });
+      return m ? [m] : [];
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw wrapStorage(err, "listing schedules");
+    }
+  }
+
+  /** Up to `n` stored messages from `seq` on, in one batched direct get (2.11+). */
+  private async readBatch(seq: number, n: number): Promise<StoredMsg[]> {
+    const out: StoredMsg[] = [];
+    try {
+      const iter = await this.jsm.direct.getBatch(SCHEDULES_STREAM, {
+        seq,
+        batch: n,
+        max_bytes: PAGE_BYTES,
+        next_by_subj: SCHEDULES_SUBJECTS,
+      });
+      for await (const m of iter) out.push(m);
+    } catch (err) {
+      // Nothing stored from `seq` on: the batch ends with a 404 status, not an API error.
+      const none = isNotFound(err) || (err instanceof JetStreamError && (err as { code?: unknown }).code === 404);
+      if (!none) throw wrapStorage(err, "listing schedules");
+    }
+    return out;
   }
 
   /**
@@ -187,9 +269,9 @@ export class ScheduleStore {
     return consumer.consume({ max_messages: 5000 });
   }
 
-  /** Messages stored now (pending schedules and unprocessed markers). */
-  async count(): Promise<number> {
-    return (await this.jsm.streams.info(SCHEDULES_STREAM)).state.messages;
+  /** Stream sequence of the last message stored now (a schedule or a marker); 0 when there is none. */
+  async lastSeq(): Promise<number> {
+    return (await lastBySubject(this.jsm, SCHEDULES_STREAM, SCHEDULES_SUBJECTS))?.seq ?? 0;
   }
 }
 

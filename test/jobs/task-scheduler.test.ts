@@ -159,4 +159,55 @@ describe("scheduled tasks (cron) with leader election", () => {
       await c.close();
     }
   });
+
+  it("a monthly and a yearly cron created on Dec 1 create no task and arm for their next tick", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    // The scheduler's clock reads Dec 1 2026, 23:11 UTC (moving on in real time): the next monthly
+    // tick is 31 days ahead, the yearly one 182 — both beyond what one Node timer can wait.
+    const offset = Date.UTC(2026, 11, 1, 23, 11) - Date.now();
+    const clock = () => Date.now() + offset;
+    const c = await Client.connect({ servers: nats.server.url, queue: "cronq3", logger: silentLogger });
+    const ts = new TaskScheduler({
+      storage: c.storage,
+      put: (t, id) => c.engine.enqueuer.put(t, id),
+      log: silentLogger,
+      name: "long",
+      electionTtlMs: 1000,
+      clock,
+    });
+    const created: string[] = [];
+    const sub = c.nc.subscribe("jetq.ev.task.cronq3.*.new", {
+      callback: (_e, m) => {
+        created.push(m.json<{ task_id: string }>().task_id);
+      },
+    });
+    const s = await c.scheduledTasks();
+    try {
+      await ts.start();
+      await s.create({ name: "monthly", schedule: "0 0 9 1 * *", queue: "cronq3", type: "report" });
+      await s.create({ name: "yearly", schedule: "0 0 9 1 6 *", queue: "cronq3", type: "report" });
+      // A schedule that does tick: once its first task is in, a monthly timer turned into 1 ms
+      // would have created hundreds (3,812 in 5 s before timers were clamped).
+      await s.create({ name: "second", schedule: "* * * * * *", queue: "cronq3", type: "tick" });
+      await waitUntil(() => created.some((id) => id.startsWith("cron:second:")), 10_000, "a tick of the marker");
+      assert.deepEqual(
+        created.filter((id) => !id.startsWith("cron:second:")),
+        [],
+      );
+      assert.equal(ts.nextRun("monthly"), Date.UTC(2027, 0, 1, 9));
+      assert.equal(ts.nextRun("yearly"), Date.UTC(2027, 5, 1, 9));
+      assert.deepEqual(
+        warnings.filter((w) => w.name === "TimeoutOverflowWarning").map((w) => w.message),
+        [],
+      );
+    } finally {
+      process.off("warning", onWarning);
+      sub.unsubscribe();
+      for (const name of ["monthly", "yearly", "second"]) await s.remove(name).catch(() => undefined);
+      await ts.stop();
+      await c.close();
+    }
+  });
 });

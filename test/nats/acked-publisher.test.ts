@@ -37,6 +37,29 @@ describe("AckedPublisher", () => {
     }
   });
 
+  it("deletes messages pipelined; reports a missing message, a failed expectation and a missing stream", async () => {
+    const nc = await connectNats({ servers: nats.server.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "APD", subjects: ["apd.>"] });
+    const p = new AckedPublisher(nc, 2000);
+    try {
+      const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => p.publish(`apd.${i}`, new Uint8Array(1))));
+      const deleted = await Promise.all(acks.map((a) => p.deleteMessage("APD", a.seq)));
+      assert.ok(deleted.every((d) => d));
+      assert.equal((await jsm.streams.info("APD")).state.messages, 0);
+      assert.equal(await p.deleteMessage("APD", acks[0]!.seq), false, "already deleted");
+      assert.equal(await p.deleteMessage("APD", 999_999), false, "never stored");
+      await assert.rejects(p.deleteMessage("NO_SUCH_STREAM", 1), { code: "stream_not_found" });
+      const h = headers();
+      h.set("Nats-Expected-Last-Subject-Sequence", "1");
+      await p.publish("apd.x", new Uint8Array(1));
+      await assert.rejects(p.publish("apd.x", new Uint8Array(1), h), { code: "wrong_last_sequence" });
+    } finally {
+      p.close();
+      await nc.close();
+    }
+  });
+
   it("fails what is still waiting when closed", async () => {
     const nc = await connectNats({ servers: nats.server.url });
     const p = new AckedPublisher(nc);

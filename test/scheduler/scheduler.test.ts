@@ -3,10 +3,12 @@ import { randomUUID } from "node:crypto";
 import { before, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { newTask } from "../../src/jobs/task.js";
 import { silentLogger } from "../../src/logger.js";
 import { connectNats } from "../../src/nats/connect.js";
 import { SCHEDULE_API } from "../../src/scheduler/schedule-api.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
+import { testClient, uniqueQueue } from "../support/client.js";
 import { collect } from "../support/collect.js";
 import { useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -184,6 +186,46 @@ describe("scheduler semantics", () => {
     await out.waitFor(1);
     await waitUntil(() => service["listener"]!.counts.refused - refusedBefore === bad.length + 1);
     out.sub.unsubscribe();
+  });
+});
+
+describe("schedules beyond 2^31-1 ms (the longest a Node timer waits)", () => {
+  it("a delayed message +40d and a delayed task for 2027-01-01 wait without waking the scheduler", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    const c = await testClient(nats.server.url, uniqueQueue());
+    const day = 86_400_000;
+    // The README's example date, or 40 days ahead once that is near.
+    const runAt = Math.max(Date.UTC(2027, 0, 1), Date.now() + 40 * day);
+    let taskId = "";
+    try {
+      const wakeupsBefore = service.stats()!.wakeups;
+      gozo({ "Gozo-When": "+40d", "Gozo-Id": "far-message" }, "reply.far", "far");
+      taskId = (await c.enqueue(newTask("t", {}, { runAt: new Date(runAt) }))).id;
+      await waitUntil(async () => (await service.commands!.get("far-message").catch(() => undefined)) !== undefined);
+      const far = await service.commands!.get(`jetq-task-${taskId}`);
+      assert.equal(far.due_ms, runAt);
+      // A marker due soon: by the time it fired, a far timer turned into 1 ms by Node would have
+      // woken the scheduler hundreds of times (about 850 per second before timers were clamped).
+      const out = collect(nc, "reply.near");
+      gozo({ "Gozo-When": "+300ms" }, "reply.near", "near");
+      await out.waitFor(1);
+      out.sub.unsubscribe();
+      const wakeups = service.stats()!.wakeups - wakeupsBefore;
+      assert.ok(wakeups <= 3, `${wakeups} wake-ups while waiting for one schedule`);
+      assert.deepEqual(
+        warnings.filter((w) => w.name === "TimeoutOverflowWarning").map((w) => w.message),
+        [],
+      );
+      assert.equal(service.stats()!.pending >= 2, true, "both far schedules still pending");
+    } finally {
+      process.off("warning", onWarning);
+      gozo({ "Gozo-Del-Id": "far-message" });
+      if (taskId) await c.cancelTask(taskId);
+      await waitUntil(async () => (await service.commands!.get("far-message").catch(() => undefined)) === undefined);
+      await c.close();
+    }
   });
 });
 

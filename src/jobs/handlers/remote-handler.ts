@@ -1,5 +1,6 @@
 import { type NatsConnection, headers as natsHeaders } from "@nats-io/nats-core";
 import { JetqError } from "../../errors.js";
+import { clampDelay } from "../../timers.js";
 import { TerminateTask } from "../handler-errors.js";
 import { validateTaskType } from "../names.js";
 import type { Handler } from "../router.js";
@@ -49,7 +50,7 @@ export function remoteHandler(nc: NatsConnection, subject?: string): Handler {
     const to = subject ?? remoteHandlerSubject(task.type);
     let reply: Awaited<ReturnType<NatsConnection["request"]>>;
     try {
-      reply = await nc.request(to, encodeTask(task), { timeout, headers: h });
+      reply = await nc.request(to, encodeTask(task), { timeout: clampDelay(timeout), headers: h });
     } catch (err) {
       throw new RemoteHandlerError(`remote handler on ${to} did not answer: ${(err as Error).message}`, { cause: err });
     }
