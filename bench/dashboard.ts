@@ -18,6 +18,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Client, connectNats, newTask, Router, silentLogger, TaskState } from "../src/index.js";
+import { handlesOf } from "../src/jobs/storage/handles.js";
 import { JetStreamStorage } from "../src/jobs/storage/jetstream-storage.js";
 import { workSubject } from "../src/jobs/storage/layout.js";
 import { encodeTask, recordHeaders } from "../src/jobs/storage/task-codec.js";
@@ -258,7 +259,7 @@ async function jobsRun(nats: NatsServerLauncher, pid: number, queue: string, ser
     if (++done === JOBS) finish();
     return null;
   });
-  const api0 = (await c.storage.jsm.getAccountInfo()).api.total;
+  const api0 = (await handlesOf(c.storage).jsm.getAccountInfo()).api.total;
   const s0 = processCpuMs(pid)!;
   const v0 = servePid ? processCpuMs(servePid)! : 0;
   const t0 = performance.now();
@@ -268,7 +269,7 @@ async function jobsRun(nats: NatsServerLauncher, pid: number, queue: string, ser
   const ms = performance.now() - t0;
   const server = processCpuMs(pid)! - s0;
   const serve = servePid ? processCpuMs(servePid)! - v0 : 0;
-  const apiCalls = (await c.storage.jsm.getAccountInfo()).api.total - api0 - 1;
+  const apiCalls = (await handlesOf(c.storage).jsm.getAccountInfo()).api.total - api0 - 1;
   ac.abort();
   await run;
   await c.close();

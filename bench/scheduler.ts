@@ -6,11 +6,12 @@ import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { SCHEDULES_STREAM } from "../src/jobs/storage/schedule-codec.js";
 import { silentLogger } from "../src/logger.js";
 import { connectNats } from "../src/nats/connect.js";
 import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
-import { SCHEDULES_STREAM } from "../src/scheduler/schedule.js";
 import { SchedulerService } from "../src/scheduler/scheduler-service.js";
+import { storageOn } from "../test/support/storage.js";
 import { percentile } from "./stats.js";
 
 const { values: args } = parseArgs({
@@ -87,7 +88,7 @@ const nc = await connectNats({ servers: server.url });
 const producer = await connectNats({ servers: server.url });
 const results: Record<string, unknown> = { pending: PENDING };
 try {
-  let service = new SchedulerService({ nc, log: silentLogger, electionTtlMs: 1000 });
+  let service = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, electionTtlMs: 1000 });
   await service.start();
 
   const t0 = performance.now();
@@ -99,7 +100,7 @@ try {
   await service.stop();
   heapMb();
   const heapStopped = heapMb();
-  service = new SchedulerService({ nc, log: silentLogger, electionTtlMs: 1000 });
+  service = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, electionTtlMs: 1000 });
   const r0 = performance.now();
   await service.start();
   while (!service.stats()?.ready) await new Promise((r) => setTimeout(r, 10));

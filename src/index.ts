@@ -70,10 +70,6 @@ export {
   DEFAULT_QUEUE,
 } from "./jobs/queue.js";
 export type { QueueControls, RateLimit } from "./jobs/queue-controls.js";
-export type { QueueRates } from "./jobs/queue-rates.js";
-export { sampleQueueRates } from "./jobs/queue-rates.js";
-export type { QueueChanges, QueueSetting, QueueUpdateOptions, QueueUpdateResult } from "./jobs/queue-update.js";
-export { QUEUE_SETTINGS, queueDifferences, updateQueue } from "./jobs/queue-update.js";
 export type { ExponentialOptions, RetryPolicy } from "./jobs/retry-policy.js";
 export {
   customPolicy,
@@ -94,9 +90,13 @@ export { ScheduledTasks } from "./jobs/scheduled-tasks.js";
 export type { SigningKey, VerificationKey } from "./jobs/signing.js";
 export { canonicalJson, signTask, verifyTask } from "./jobs/signing.js";
 export type { QueueInfo, StorageOptions, TasksInfo } from "./jobs/storage/jetstream-storage.js";
-export { DEFAULT_PRIORITY, PRIORITY_LEVELS } from "./jobs/storage/layout.js";
-export type { StreamSummary, SystemInfo } from "./jobs/system-info.js";
-export { ELECTED_COMPONENTS, systemInfo } from "./jobs/system-info.js";
+export { DEFAULT_PRIORITY, ELECTED_COMPONENTS, PRIORITY_LEVELS } from "./jobs/storage/layout.js";
+export type { QueueRates } from "./jobs/storage/queue-rates.js";
+export { sampleQueueRates } from "./jobs/storage/queue-rates.js";
+export type { QueueChanges, QueueSetting, QueueUpdateOptions, QueueUpdateResult } from "./jobs/storage/queue-update.js";
+export { QUEUE_SETTINGS, queueDifferences, updateQueue } from "./jobs/storage/queue-update.js";
+export type { StreamSummary, SystemInfo } from "./jobs/storage/system-info.js";
+export { systemInfo } from "./jobs/storage/system-info.js";
 export type { NewTaskOptions, Task, TaskFailure, TaskResult } from "./jobs/task.js";
 export { isFinalState, MAX_FAILURES_KEPT, newTask, TaskState } from "./jobs/task.js";
 export type { RunRuleOptions, TaskEngineParams } from "./jobs/task-engine.js";

@@ -14,7 +14,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { headers, type Msg } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { newTask } from "../../src/index.js";
-import { SCHEDULES_STREAM } from "../../src/scheduler/schedule.js";
+import { SCHEDULES_STREAM } from "../../src/jobs/storage/schedule-codec.js";
 import { sleep, until } from "../clock.js";
 import { JetqServeProcess } from "../jetq-serve-process.js";
 import { BULL_JOB_NAME, flushRedis, openBullQueue, startBullWorker, uniqueBullQueue } from "../sides/bullmq.js";

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { SCHEDULES_STREAM } from "../../src/scheduler/schedule.js";
+import { SCHEDULES_STREAM } from "../../src/jobs/storage/schedule-codec.js";
 import { sleep, until } from "../clock.js";
 import { PeerProcess } from "../peers/peer-process.js";
 import { findPeer } from "../peers/tools.js";

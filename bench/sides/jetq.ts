@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Client, newTask, Router, silentLogger, type Task } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { queueStream, TASKS_STREAM } from "../../src/jobs/storage/layout.js";
 import { until } from "../clock.js";
 
@@ -58,7 +59,7 @@ export function startJetqWorker(client: Client, onStart: (task: Task) => void): 
 
 /** Number of work items still in a queue's stream (waiting or unacknowledged). */
 export async function jetqQueueDepth(client: Client, queue: string): Promise<number> {
-  const info = await client.storage.jsm.streams.info(queueStream(queue));
+  const info = await handlesOf(client.storage).jsm.streams.info(queueStream(queue));
   return info.state.messages;
 }
 
@@ -73,5 +74,7 @@ export function jetqDrained(client: Client, queue: string, timeoutMs: number): P
 /** Deletes the queue and purges every task record, so the next run starts from empty streams. */
 export async function cleanupJetq(client: Client, queue: string): Promise<void> {
   await client.admin.deleteQueue(queue).catch(() => undefined);
-  await client.storage.jsm.streams.purge(TASKS_STREAM).catch(() => undefined);
+  await handlesOf(client.storage)
+    .jsm.streams.purge(TASKS_STREAM)
+    .catch(() => undefined);
 }

@@ -1,7 +1,7 @@
 /** `jetq info`: the NATS server, jetq's JetStream use, its streams and buckets, and the elected leaders. */
 import type { Command } from "commander";
 import { systemInfoView } from "../gateway/views.js";
-import { systemInfo } from "../jobs/system-info.js";
+import { systemInfo } from "../jobs/storage/system-info.js";
 import { jetqVersion } from "../version.js";
 import { adminAction } from "./admin-context.js";
 import { fields, table } from "./output.js";

@@ -3,36 +3,21 @@
  * one interface ({@link DashboardStore}). Its JetStream implementation is the only dashboard code
  * that touches NATS handles; the rest (index, time series, routes) works on this interface.
  */
-import { DeliverPolicy, type JsMsg, type StoredMsg } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
-import type { Msg, NatsConnection } from "@nats-io/nats-core";
+import type { MsgHdrs } from "@nats-io/nats-core";
 import { NotFoundError } from "../errors.js";
 import type { DeadLetter, DeadLetterPage, DeadLetters, RedriveAllResult } from "../jobs/dead-letters.js";
 import { isValidQueueName, isValidTaskType, validateId } from "../jobs/names.js";
 import type { RateLimit } from "../jobs/queue-controls.js";
 import { type ScheduledTask, ScheduledTasks } from "../jobs/scheduled-tasks.js";
 import type { JetStreamStorage, QueueInfo } from "../jobs/storage/jetstream-storage.js";
-import {
-  DEPENDENCIES_BUCKET,
-  levelConsumer,
-  PRIORITY_LEVELS,
-  parseWorkSubject,
-  queueStream,
-  queueSubjects,
-  RECORD_HEADERS,
-  TASKS_STREAM,
-  taskSubject,
-  workSubjectAnyPriority,
-} from "../jobs/storage/layout.js";
+import { ELECTED_COMPONENTS, RECORD_HEADERS, taskSubject } from "../jobs/storage/layout.js";
 import { decodeTask } from "../jobs/storage/task-codec.js";
 import { type Task, TaskState } from "../jobs/task.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
 import type { TaskLogLine } from "../jobs/task-logs.js";
 import type { Logger } from "../logger.js";
-import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
-import { isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
-import { type ApiReply, answerRequest } from "../scheduler/schedule-api.js";
+import { type ApiReply, answerRequest } from "../request-api.js";
 import type { ScheduleCommands, ScheduleView } from "../scheduler/schedule-commands.js";
 
 /** One task record met while replaying `JETQ_TASKS`. */
@@ -56,23 +41,9 @@ export interface TaskStreamState {
   maxAgeMs: number;
 }
 
-/** A query of {@link DashboardStore.waitingTasks}. */
-export interface WaitingQuery {
-  /** Continue below this stream sequence (a previous page's `nextSeq`). */
-  beforeSeq?: number;
-  limit: number;
-  /** Only tasks of this type. */
-  type?: string;
-  /** Work items read at most for one page (a filter that matches little stops here). */
-  scanLimit: number;
-}
+import type { WaitingPage, WaitingQuery } from "../jobs/storage/jetstream-storage.js";
 
-/** A page of waiting tasks, newest first. */
-export interface WaitingPage {
-  tasks: Task[];
-  /** Present when more may follow: pass it as `beforeSeq`. */
-  nextSeq?: number;
-}
+export type { WaitingPage, WaitingQuery } from "../jobs/storage/jetstream-storage.js";
 
 /** A change a dashboard user asks for; every one goes through {@link DashboardStore.act}. */
 export type DashboardAction =
@@ -156,34 +127,21 @@ const STATES = new Set<string>(Object.values(TaskState));
 /** {@link DashboardStore} on jetq's JetStream layout (docs/storage.md). */
 export class JetStreamDashboardStore implements DashboardStore {
   private readonly storage: JetStreamStorage;
-  private readonly nc: NatsConnection;
   private readonly dead: DeadLetters;
   private readonly bad: RateLimitedLog;
-  private readonly buckets = new Map<string, KV>();
 
   constructor(private readonly p: JetStreamDashboardStoreParams) {
     this.storage = p.engine.storage;
-    this.nc = this.storage.nc;
     this.dead = p.engine.deadLetters;
     this.bad = new RateLimitedLog(p.log);
   }
 
   async taskStreamState(): Promise<TaskStreamState> {
-    try {
-      const info = await this.storage.jsm.streams.info(TASKS_STREAM);
-      return {
-        records: info.state.messages,
-        lastSeq: info.state.last_seq,
-        maxAgeMs: Math.round(info.config.max_age / 1e6),
-      };
-    } catch (err) {
-      if (isNotFound(err)) return { records: 0, lastSeq: 0, maxAgeMs: 0 };
-      throw wrapStorage(err, "reading the task stream");
-    }
+    return this.storage.taskStreamState();
   }
 
   /** The queue, state and type in a record's headers, if it has valid ones. */
-  private headOf(h: JsMsg["headers"] | StoredMsg["header"]): ReplayedRecord["head"] | undefined {
+  private headOf(h: MsgHdrs | undefined): ReplayedRecord["head"] | undefined {
     const queue = h?.get(RECORD_HEADERS.queue) ?? "";
     const state = h?.get(RECORD_HEADERS.state) ?? "";
     const type = h?.get(RECORD_HEADERS.type) ?? "";
@@ -193,13 +151,7 @@ export class JetStreamDashboardStore implements DashboardStore {
 
   /** A record whose headers do not say its state: read its body (undefined when it was replaced meanwhile). */
   private async fetchHead(seq: number, id: string, at: number): Promise<ReplayedRecord | undefined> {
-    let m: StoredMsg | null;
-    try {
-      m = await this.storage.jsm.direct.getMessage(TASKS_STREAM, { seq });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw wrapStorage(err, `reading task record ${seq}`);
-    }
+    const m = await this.storage.recordAt(seq);
     if (!m) return undefined;
     if (m.data.byteLength === 0) return { id, seq, at };
     try {
@@ -216,13 +168,7 @@ export class JetStreamDashboardStore implements DashboardStore {
     const target = state.lastSeq;
     if (state.records === 0 || target < fromSeq) return target;
     const prefix = taskSubject("").length;
-    const consumer = await this.storage.js.consumers.get(TASKS_STREAM, {
-      headers_only: true,
-      ...(fromSeq > 1
-        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
-        : { deliver_policy: DeliverPolicy.All }),
-    });
-    const messages = await consumer.consume({ max_messages: 10_000 });
+    const messages = await this.storage.followRecordHeaders(fromSeq);
     // Records without headers need their body read; `pending` keeps stream order meanwhile.
     const pending: (ReplayedRecord | Promise<ReplayedRecord | undefined> | undefined)[] = [];
     let fetching = 0;
@@ -263,8 +209,7 @@ export class JetStreamDashboardStore implements DashboardStore {
         const rec = await this.storage.loadRecord(id);
         if (rec) return rec;
         if (rec === null) return undefined;
-        const m = await lastBySubject(this.storage.jsm, queueStream(queue), workSubjectAnyPriority(queue, id));
-        return m ? decodeTask(m.data) : undefined;
+        return this.storage.findWorkItem(id, queue, true);
       }),
     );
   }
@@ -278,64 +223,8 @@ export class JetStreamDashboardStore implements DashboardStore {
     }
   }
 
-  async waitingTasks(queue: string, q: WaitingQuery): Promise<WaitingPage> {
-    const { jsm } = this.storage;
-    const stream = queueStream(queue);
-    let first: number;
-    let last: number;
-    const delivered = new Array<number>(PRIORITY_LEVELS).fill(0);
-    try {
-      const info = await jsm.streams.info(stream);
-      first = info.state.first_seq;
-      last = info.state.last_seq;
-      if (info.state.messages === 0) return { tasks: [] };
-      const levels = new Map(Array.from({ length: PRIORITY_LEVELS }, (_, l) => [levelConsumer(l), l]));
-      for await (const c of jsm.consumers.list(stream)) {
-        const level = levels.get(c.name);
-        if (level !== undefined) delivered[level] = c.delivered.stream_seq;
-      }
-    } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError("queue_not_found", `queue ${queue} does not exist`);
-      throw wrapStorage(err, `reading queue ${queue}`);
-    }
-    const tasks: Task[] = [];
-    let hi = Math.min(last, (q.beforeSeq ?? last + 1) - 1);
-    let window = q.limit;
-    let scanned = 0;
-    const subject = queueSubjects(queue);
-    while (hi >= first && scanned < q.scanLimit) {
-      // Work items of [lo, hi], read forward (direct get of the next item on the queue's subjects).
-      const lo = Math.max(first, hi - window + 1);
-      const batch: StoredMsg[] = [];
-      for (let seq = lo; seq <= hi; ) {
-        const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: subject }).catch((err) => {
-          if (isNotFound(err)) return null;
-          throw wrapStorage(err, `reading queue ${queue}`);
-        });
-        if (!m || m.seq > hi) break;
-        batch.push(m);
-        scanned++;
-        seq = m.seq + 1;
-      }
-      for (let i = batch.length - 1; i >= 0; i--) {
-        const m = batch[i]!;
-        const level = parseWorkSubject(m.subject)?.level;
-        if (level === undefined || m.seq <= delivered[level]!) continue; // handed to a consumer already
-        let t: Task;
-        try {
-          t = decodeTask(m.data);
-        } catch (err) {
-          this.bad.warn("corrupt_item", "skipping a corrupt work item", { queue, error: (err as Error).message });
-          continue;
-        }
-        if (q.type !== undefined && t.type !== q.type) continue;
-        tasks.push(t);
-        if (tasks.length === q.limit) return { tasks, nextSeq: m.seq };
-      }
-      hi = lo - 1;
-      window *= 2;
-    }
-    return hi >= first ? { tasks, nextSeq: hi + 1 } : { tasks };
+  waitingTasks(queue: string, q: WaitingQuery): Promise<WaitingPage> {
+    return this.storage.waitingTasks(queue, q);
   }
 
   queueNames(): Promise<string[]> {
@@ -347,11 +236,7 @@ export class JetStreamDashboardStore implements DashboardStore {
   }
 
   subscribe(subject: string, each: (subject: string, data: Uint8Array) => void): () => void {
-    const sub = this.nc.subscribe(subject, {
-      callback: (err, m: Msg) => {
-        if (!err) each(m.subject, m.data);
-      },
-    });
+    const sub = this.storage.bus.subscribe(subject, (m) => each(m.subject, m.data));
     return () => sub.unsubscribe();
   }
 
@@ -360,58 +245,26 @@ export class JetStreamDashboardStore implements DashboardStore {
     group: string,
     handler: (body: Record<string, unknown>) => Promise<ApiReply>,
   ): () => Promise<void> {
-    const sub = this.nc.subscribe(subject, {
-      queue: group,
-      callback: (err, m) => {
-        if (!err) void answerRequest(m, handler, this.p.log);
-      },
-    });
-    return () => sub.drain().catch(() => undefined);
+    return this.storage.bus.serve(subject, group, (m) => answerRequest(m, handler, this.p.log));
   }
 
   onReconnect(each: () => void): () => void {
-    let stopped = false;
-    void (async () => {
-      for await (const s of this.nc.status()) {
-        if (stopped) return;
-        if (s.type === "reconnect") each();
-      }
-    })().catch(() => undefined);
-    return () => {
-      stopped = true;
-    };
-  }
-
-  /** An existing KV bucket (opened once), or undefined while it does not exist. */
-  private async bucket(name: string): Promise<KV | undefined> {
-    const open = this.buckets.get(name);
-    if (open) return open;
-    try {
-      const kv = await new Kvm(this.nc).open(name, { bindOnly: true });
-      this.buckets.set(name, kv);
-      return kv;
-    } catch {
-      return undefined;
-    }
+    return this.storage.bus.onConnectionEvent((e) => {
+      if (e === "reconnect") each();
+    });
   }
 
   async leaders(): Promise<Record<string, string>> {
-    const kv = await this.bucket(ELECTIONS_BUCKET);
     const out: Record<string, string> = {};
-    if (!kv) return out;
-    for (const component of ["scheduler", "task-scheduler"]) {
-      const e = await kv.get(component).catch(() => null);
-      if (e?.operation === "PUT") out[component] = e.string();
+    for (const component of ELECTED_COMPONENTS) {
+      const name = await this.storage.leader(component);
+      if (name !== undefined) out[component] = name;
     }
     return out;
   }
 
   async dependants(id: string): Promise<string[]> {
-    const kv = await this.bucket(DEPENDENCIES_BUCKET);
-    if (!kv) return [];
-    const out: string[] = [];
-    for await (const key of await kv.keys(`${validateId(id)}.*`)) out.push(key.slice(id.length + 1));
-    return out.sort();
+    return (await this.p.engine.dependencies.dependantsOf(validateId(id))).map((d) => d.id).sort();
   }
 
   taskLogs(id: string): Promise<TaskLogLine[]> {

@@ -8,7 +8,7 @@ import { JetqError } from "../errors.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
 import type { Task, TaskState } from "../jobs/task.js";
 import { TASKS_LIST_API } from "../jobs/task-list.js";
-import type { ApiReply } from "../scheduler/schedule-api.js";
+import type { ApiReply } from "../request-api.js";
 import type { DashboardStore } from "./dashboard-store.js";
 import type { TaskListing, TaskListQuery } from "./task-catalog.js";
 

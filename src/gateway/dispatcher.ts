@@ -109,6 +109,8 @@ export class Dispatcher {
   async nak(ids: readonly string[]): Promise<number> {
     const attempts = this.leases.take(ids);
     await this.settle(attempts, (a) => a.fail(new Error("nak"), this.p.nakDelayMs));
+    for (const a of attempts)
+      if (a.retryInMs !== undefined) this.feeds.get(a.task.queue)?.expect(a.task.priority, a.retryInMs);
     return attempts.length;
   }
 

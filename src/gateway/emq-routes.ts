@@ -8,7 +8,6 @@ import { newTask } from "../jobs/task.js";
 import { DEFAULT_EXPIRY_MS, EMQ_TASK_TYPE, emqTaskId, emqView } from "./emq-tasks.js";
 import { badRequest } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
-import { createQueue } from "./queue-access.js";
 import { disconnectSignal, jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
@@ -68,7 +67,7 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
     });
     if (!(await storage.findQueue(queue))) {
       d.queueCreation.take(queue, true);
-      await createQueue(storage, { ...d.queueDefaults, name: queue });
+      await storage.prepareQueue({ ...d.queueDefaults, name: queue });
     }
     await d.engine.enqueuer.enqueue(task, { queue });
     dispatcher.poke(queue);

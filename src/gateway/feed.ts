@@ -99,6 +99,11 @@ export class QueueFeed implements SlotSource {
     void this.bind();
   }
 
+  /** A task handed back with a delay will be there again at `level` in `afterMs`. */
+  expect(level: number, afterMs: number): void {
+    this.intake?.expect(level, afterMs);
+  }
+
   /** Stops pulling and gives back held deliveries. Slots still registered are left to their waiters. */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -4,7 +4,6 @@
  * data. docs/http.md#health-checks.
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { TASKS_STREAM } from "../jobs/storage/layout.js";
 import type { RouteDeps } from "./route-deps.js";
 
 /** One readiness check: `ok`, or what is wrong. */
@@ -50,12 +49,12 @@ export function registerHealthRoutes(
 ): void {
   app.get("/healthz", (c) => c.json({ status: "ok" }, 200));
   app.get("/readyz", async (c) => {
-    const { nc, jsm } = d.storage;
-    const nats: CheckResult = nc.isClosed()
+    const { bus } = d.storage;
+    const nats: CheckResult = bus.closed
       ? { ok: false, detail: "connection closed" }
-      : await timed("NATS", nc.flush());
+      : await timed("NATS", bus.flush());
     const streams: CheckResult = nats.ok
-      ? await timed("JetStream", jsm.streams.info(TASKS_STREAM))
+      ? await timed("JetStream", d.storage.tasksInfo())
       : { ok: false, detail: "NATS is not reachable" };
     const checks: Record<string, CheckResult> = { nats, streams };
     Object.assign(

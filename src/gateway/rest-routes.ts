@@ -4,14 +4,13 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { validateQueueName } from "../jobs/names.js";
-import { QUEUE_SETTINGS, type QueueChanges, updateQueue } from "../jobs/queue-update.js";
+import { QUEUE_SETTINGS, type QueueChanges, updateQueue } from "../jobs/storage/queue-update.js";
 import { MAX_LIST } from "../scheduler/schedule-api.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { scheduleSpecFromJson } from "../scheduler/schedule-request.js";
 import { HttpError } from "./http-errors.js";
 import { documentEndpoint } from "./openapi-doc.js";
 import { intQuery } from "./query-params.js";
-import { createQueue } from "./queue-access.js";
 import { jsonBody } from "./request-body.js";
 import type { RouteDeps } from "./route-deps.js";
 import {
@@ -74,7 +73,7 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     const existing = await storage.findQueue(name);
     if (existing) return c.json(queueView(existing), 200);
     d.queueCreation.take(name, false);
-    const q = await createQueue(storage, { name, ...queueSettingsOf(b) });
+    const q = await storage.prepareQueue({ name, ...queueSettingsOf(b) });
     d.dispatcher.poke(name);
     return c.json(queueView(q), 201);
   });

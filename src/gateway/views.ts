@@ -8,11 +8,11 @@ import type { DeadLetter } from "../jobs/dead-letters.js";
 import { type JetqEvent, TASK_LOG_EVENT, TASK_PROGRESS_EVENT, TASK_STATE_EVENT } from "../jobs/events.js";
 import type { ResolvedQueue } from "../jobs/queue.js";
 import type { QueueControls } from "../jobs/queue-controls.js";
-import { QUEUE_SETTINGS, type QueueSetting, type QueueUpdateResult } from "../jobs/queue-update.js";
 import type { ScheduledTask } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
+import { QUEUE_SETTINGS, type QueueSetting, type QueueUpdateResult } from "../jobs/storage/queue-update.js";
+import type { SystemInfo } from "../jobs/storage/system-info.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
-import type { SystemInfo } from "../jobs/system-info.js";
 import type { Task } from "../jobs/task.js";
 import type { TaskLogLine } from "../jobs/task-logs.js";
 import type {

@@ -78,6 +78,8 @@ export class Attempt {
   private activeRecorded = false;
   private abandoned = false;
   private wake?: () => void;
+  /** Set when the try ended by handing the task back to be tried again: after how long (ms). */
+  retryInMs?: number;
   private readonly beat: NodeJS.Timeout;
   private readonly activeTimer: NodeJS.Timeout;
 
@@ -131,7 +133,7 @@ export class Attempt {
    * handler never runs again because its outcome could not be written, and no nak raises the
    * delivery count. Gives up only when {@link abandon}ed.
    */
-  private async persist(write: () => Promise<void>): Promise<void> {
+  private async persist(write: () => Promise<unknown>): Promise<void> {
     let beat: NodeJS.Timeout | undefined;
     try {
       for (let delay = OUTCOME_RETRY_MIN_MS; ; delay = Math.min(delay * 2, OUTCOME_RETRY_MAX_MS)) {
@@ -196,6 +198,7 @@ export class Attempt {
     });
     if (!undone) return;
     this.rules.storage.announce(this.task);
+    this.retryInMs = delayMs;
     this.msg.nak(delayMs);
   }
 
@@ -274,7 +277,8 @@ export class Attempt {
     this.task.lastError = msg;
     await this.persist(() => storage.saveRecord(this.task));
     storage.announce(this.task);
-    this.msg.nak(delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries));
+    this.retryInMs = delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries);
+    this.msg.nak(this.retryInMs);
   }
 
   private async settle(state: TaskState, error?: string): Promise<void> {

@@ -1,13 +1,10 @@
 import type { KV } from "@nats-io/kv";
 import { StateError } from "../errors.js";
-import { openBucket } from "../nats/buckets.js";
 import type { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { CANCELS_BUCKET } from "./storage/layout.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
-/** How long a cancellation request is remembered (the bucket's max age). */
-export const CANCEL_REQUEST_TTL_MS = 7 * 24 * 3_600_000;
+export { CANCEL_REQUEST_TTL_MS } from "./storage/layout.js";
 
 /**
  * Cancellation requests: one KV key per task id, kept {@link CANCEL_REQUEST_TTL_MS}. A request is
@@ -21,15 +18,9 @@ export class Cancellations {
 
   private constructor(private readonly kv: KV) {}
 
-  /** Opens the requests of a storage (their bucket is created when missing). */
+  /** Opens the requests of a storage (its `cancels` bucket). */
   static async open(storage: JetStreamStorage): Promise<Cancellations> {
-    return new Cancellations(
-      await openBucket(storage.nc, CANCELS_BUCKET, {
-        history: 1,
-        ttl: CANCEL_REQUEST_TTL_MS,
-        ...storage.bucketPlacement,
-      }),
-    );
+    return new Cancellations(await storage.bucket("cancels"));
   }
 
   /** Stores a cancellation request for a task. */

@@ -9,17 +9,17 @@ import type { JetqEvent } from "./events.js";
 import { validateQueueName } from "./names.js";
 import { DEFAULT_QUEUE, type QueueConfig, type ResolvedQueue } from "./queue.js";
 import type { QueueControls, RateLimit } from "./queue-controls.js";
+import type { Router } from "./router.js";
+import { ScheduledTasks } from "./scheduled-tasks.js";
+import type { SigningOptions } from "./signing.js";
+import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
 import {
   type QueueChanges,
   type QueueUpdateOptions,
   type QueueUpdateResult,
   updateQueue,
   warnQueueDifferences,
-} from "./queue-update.js";
-import type { Router } from "./router.js";
-import { ScheduledTasks } from "./scheduled-tasks.js";
-import type { SigningOptions } from "./signing.js";
-import { JetStreamStorage, type StorageOptions } from "./storage/jetstream-storage.js";
+} from "./storage/queue-update.js";
 import type { Task } from "./task.js";
 import { type RunRuleOptions, TaskEngine } from "./task-engine.js";
 import { combineObservers, type TaskObserver } from "./task-observer.js";

@@ -4,18 +4,15 @@
  * leader of `jetq serve`, or any `SchedulerService`) puts it in its queue at `runAt`, with the
  * precision and crash safety of delayed messages. See docs/scheduler.md.
  */
-import { Kvm } from "@nats-io/kv";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { ValidationError } from "../errors.js";
+import { NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { ELECTIONS_BUCKET } from "../nats/leader-election.js";
-import { isNotFound, wrapStorage } from "../nats/streams.js";
-import { encodeCancel, encodeSchedule, type Schedule } from "../scheduler/schedule.js";
-import { ScheduleStore } from "../scheduler/schedule-store.js";
 import type { DurablePublisher } from "./enqueuer.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { delayedTaskScheduleId, MSG_ID_HEADER, recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
-import { decodeTask, encodeTask, recordHeaders, recordHeaderValues } from "./storage/task-codec.js";
+import { delayedTaskScheduleId, recordMsgId, taskSubject, workSubject } from "./storage/layout.js";
+import { encodeSchedule, type Schedule } from "./storage/schedule-codec.js";
+import type { ScheduleStore } from "./storage/schedule-store.js";
+import { decodeTask, encodeTask, recordHeaderValues } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 
 /** Longest a task may be delayed: 10 years, the scheduler's own limit for delayed messages. */
@@ -56,7 +53,6 @@ function headerRecord(h: MsgHdrs): Record<string, string> {
  * settings) on first use.
  */
 export class DelayedTasks {
-  private store?: Promise<ScheduleStore>;
   private schedulerChecked = false;
 
   constructor(
@@ -64,19 +60,9 @@ export class DelayedTasks {
     private readonly log: Logger,
   ) {}
 
-  /** The scheduler's stream (`JETQ_SCHEDULES`), opened once; publishes share the storage's publisher. */
+  /** The scheduler's stream (`JETQ_SCHEDULES`), opened once by the storage. */
   schedules(): Promise<ScheduleStore> {
-    if (!this.store) {
-      const { replicas, memory } = this.storage.settings;
-      const opening = ScheduleStore.open(this.storage.nc, { replicas, memory, acks: this.storage.acks }).catch(
-        (err: unknown) => {
-          this.store = undefined;
-          throw wrapStorage(err, "opening the schedules stream");
-        },
-      );
-      this.store = opening;
-    }
-    return this.store;
+    return this.storage.schedules();
   }
 
   /** The schedule that fires `task` (state `delayed`, `runAt` set) into its queue as a `new` work item. */
@@ -100,9 +86,9 @@ export class DelayedTasks {
    * @returns whether JetStream recognised the record as a duplicate.
    */
   async add(task: Task, record: Uint8Array, outbox?: DurablePublisher): Promise<{ duplicate: boolean }> {
-    const msg = encodeSchedule(this.scheduleOf(task));
-    msg.headers.set(MSG_ID_HEADER, scheduleMsgId(task));
+    const schedule = this.scheduleOf(task);
     if (outbox) {
+      const msg = encodeSchedule(schedule);
       await Promise.all([
         outbox.publish(taskSubject(task.id), record, {
           msgId: recordMsgId(task.id),
@@ -113,17 +99,10 @@ export class DelayedTasks {
       return { duplicate: false };
     }
     this.checkScheduler();
-    await this.schedules();
-    let duplicate: boolean;
-    try {
-      duplicate = (
-        await this.storage.acks.publish(taskSubject(task.id), record, recordHeaders(task, recordMsgId(task.id)))
-      ).duplicate;
-      // Even when the record was a duplicate: an earlier try may have stopped before the schedule.
-      await this.storage.acks.publish(msg.subject, msg.data, msg.headers);
-    } catch (err) {
-      throw wrapStorage(err, `storing delayed task ${task.id}`);
-    }
+    const store = await this.schedules();
+    const { duplicate } = await this.storage.saveRecord(task, record, recordMsgId(task.id));
+    // Even when the record was a duplicate: an earlier try may have stopped before the schedule.
+    await store.save(schedule, { msgId: scheduleMsgId(task) });
     return { duplicate };
   }
 
@@ -135,12 +114,8 @@ export class DelayedTasks {
    */
   async reschedule(task: Task, record: Uint8Array): Promise<void> {
     const store = await this.schedules();
-    try {
-      await this.storage.acks.publish(taskSubject(task.id), record, recordHeaders(task));
-      await store.save(this.scheduleOf(task));
-    } catch (err) {
-      throw wrapStorage(err, `rescheduling delayed task ${task.id}`);
-    }
+    await this.storage.saveRecord(task, record);
+    await store.save(this.scheduleOf(task));
   }
 
   /**
@@ -162,13 +137,11 @@ export class DelayedTasks {
    */
   async cancel(taskId: string): Promise<boolean> {
     const store = await this.schedules();
-    const id = delayedTaskScheduleId(taskId);
-    if (!(await store.get(id))) return false;
-    const { subject, headers } = encodeCancel(id);
     try {
-      await this.storage.acks.publish(subject, new Uint8Array(0), headers);
+      await store.cancel(delayedTaskScheduleId(taskId));
     } catch (err) {
-      throw wrapStorage(err, `cancelling delayed task ${taskId}`);
+      if (err instanceof NotFoundError) return false;
+      throw err;
     }
     return true;
   }
@@ -180,14 +153,10 @@ export class DelayedTasks {
     void (async () => {
       let leader: string | undefined;
       try {
-        const kv = await new Kvm(this.storage.nc).open(ELECTIONS_BUCKET);
-        const e = await kv.get(SCHEDULER_COMPONENT);
-        if (e?.operation === "PUT") leader = e.string();
+        leader = await this.storage.leader(SCHEDULER_COMPONENT);
       } catch (err) {
-        if (!isNotFound(err)) {
-          this.log.debug("could not check for a scheduler", { error: (err as Error).message });
-          return;
-        }
+        this.log.debug("could not check for a scheduler", { error: (err as Error).message });
+        return;
       }
       if (leader) return;
       this.log.warn(

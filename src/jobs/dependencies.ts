@@ -1,12 +1,11 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
-import type { Subscription } from "@nats-io/nats-core";
 import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { openBucket, updateKey } from "../nats/buckets.js";
-import { isNotFound } from "../nats/streams.js";
+import { updateKey } from "../nats/buckets.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { parseTaskStateEvent } from "./events.js";
 import { validateId } from "./names.js";
+import type { BusSubscription } from "./storage/bus.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { DEPENDENCIES_BUCKET, LEGACY_FINAL_EVENTS_STREAM, taskEventWildcard } from "./storage/layout.js";
 import { isFinalState, type Task, type TaskResult, TaskState } from "./task.js";
@@ -51,20 +50,11 @@ function dependantsOf(value: DependantsValue | undefined): Dependant[] {
  * (created on first use). One per storage, made by its owner (client or service).
  */
 export class Dependencies {
-  private bucket?: Promise<KV>;
-
   constructor(private readonly storage: JetStreamStorage) {}
 
   /** The index of blocked tasks by dependency, opened (created when missing) once. */
   index(): Promise<KV> {
-    this.bucket ??= openBucket(this.storage.nc, DEPENDENCIES_BUCKET, {
-      history: 1,
-      ...this.storage.bucketPlacement,
-    }).catch((err: unknown) => {
-      this.bucket = undefined;
-      throw err;
-    });
-    return this.bucket;
+    return this.storage.bucket("dependants");
   }
 
   /**
@@ -200,9 +190,9 @@ export class DependencyResolver {
   /** Releases in progress, by dependency: one at a time per dependency. */
   private readonly releasing = new Map<string, Promise<void>>();
   private watch?: { stop(): void };
-  private sub?: Subscription;
+  private sub?: BusSubscription;
   private sweeper?: NodeJS.Timeout;
-  private status?: AsyncIterable<unknown> & { stop?(): void };
+  private unwatchConnection?: () => void;
   private stopped = false;
   /** True once the index's existing entries were read (checks run one by one until then: see sweep). */
   private loaded = false;
@@ -217,14 +207,9 @@ export class DependencyResolver {
     const { storage } = this.p;
     const kv = await this.p.dependencies.index();
     await this.dropLegacyEvents();
-    this.sub = storage.nc.subscribe(taskEventWildcard("*", true), {
-      queue: RESOLVER_QUEUE_GROUP,
-      callback: (err, m) => {
-        if (err) {
-          this.warn.warn("events", "final events subscription failed; sweeping", { error: err.message });
-          this.sweep();
-          return;
-        }
+    this.sub = storage.bus.subscribe(
+      taskEventWildcard("*", true),
+      (m) => {
         let id: string;
         try {
           id = parseTaskStateEvent(m.data).taskId;
@@ -233,12 +218,22 @@ export class DependencyResolver {
         }
         if (this.watched.has(id)) this.release(id);
       },
-    });
+      {
+        queue: RESOLVER_QUEUE_GROUP,
+        onError: (err) => {
+          this.warn.warn("events", "final events subscription failed; sweeping", { error: err.message });
+          this.sweep();
+        },
+      },
+    );
     const loaded = new Promise<void>((resolve) => {
       void this.follow(kv, resolve);
     });
     await loaded;
-    void this.followStatus();
+    this.unwatchConnection = storage.bus.onConnectionEvent((e) => {
+      // After a reconnect, or when this client fell behind, events may have been lost.
+      if (e !== "disconnect") this.sweep();
+    });
     this.sweeper = setInterval(() => this.sweep(), this.p.sweepIntervalMs ?? 300_000);
     this.sweeper.unref();
   }
@@ -249,14 +244,15 @@ export class DependencyResolver {
    */
   private async dropLegacyEvents(): Promise<void> {
     try {
-      await this.p.storage.jsm.streams.delete(LEGACY_FINAL_EVENTS_STREAM);
-      this.p.log.info("removed the final-events stream of an earlier version", { stream: LEGACY_FINAL_EVENTS_STREAM });
-    } catch (err) {
-      if (!isNotFound(err))
-        this.p.log.warn("could not remove the final-events stream of an earlier version", {
+      if (await this.p.storage.dropLegacyFinalEvents())
+        this.p.log.info("removed the final-events stream of an earlier version", {
           stream: LEGACY_FINAL_EVENTS_STREAM,
-          error: (err as Error).message,
         });
+    } catch (err) {
+      this.p.log.warn("could not remove the final-events stream of an earlier version", {
+        stream: LEGACY_FINAL_EVENTS_STREAM,
+        error: (err as Error).message,
+      });
     }
   }
 
@@ -339,16 +335,6 @@ export class DependencyResolver {
     for (let i = 0; i < SWEEP_CONCURRENCY; i++) void next();
   }
 
-  /** After a reconnect, or when this client fell behind, events may be lost: sweep. */
-  private async followStatus(): Promise<void> {
-    const status = this.p.storage.nc.status();
-    this.status = status;
-    for await (const s of status) {
-      if (this.stopped) return;
-      if (s.type === "reconnect" || s.type === "slowConsumer") this.sweep();
-    }
-  }
-
   /** Settles the dependants of a finished task (serialised per dependency). */
   private release(dep: string): void {
     const before = this.releasing.get(dep) ?? Promise.resolve();
@@ -387,7 +373,7 @@ export class DependencyResolver {
     clearInterval(this.sweeper);
     this.sub?.unsubscribe();
     this.watch?.stop();
-    this.status?.stop?.();
+    this.unwatchConnection?.();
     await Promise.allSettled([...this.releasing.values()]);
   }
 }

@@ -36,7 +36,7 @@ export interface EnqueuerParams {
   storage: JetStreamStorage;
   log: Logger;
   /** Queue of tasks that name none. */
-  defaultQueue: string;
+  defaultQueue?: string;
   /** The signing key for one call (read anew each call, for seed files), or undefined: unsigned. */
   signer: () => KeyObject | undefined;
   delayed: DelayedTasks;
@@ -62,7 +62,7 @@ export class Enqueuer {
   private readonly known = new Set<string>();
 
   constructor(private readonly p: EnqueuerParams) {
-    this.known.add(p.defaultQueue);
+    if (p.defaultQueue !== undefined) this.known.add(p.defaultQueue);
   }
 
   /** The queue a task goes to: the call's, else the task's, else the default. */

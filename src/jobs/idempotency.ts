@@ -4,16 +4,14 @@
  * Keys live in the KV bucket `JETQ_DEDUPE`; docs/idempotency.md describes modes, layout and failures.
  */
 import { createHash } from "node:crypto";
-import { JetStreamApiError, StorageType } from "@nats-io/jetstream";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
 import { StorageError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import { openBucket } from "../nats/buckets.js";
-import { lastBySubject, wrapStorage } from "../nats/streams.js";
+import { wrapStorage } from "../nats/streams.js";
 import type { DelayedTasks } from "./delayed-tasks.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { DEDUPE_BUCKET, queueStream, workSubjectAnyPriority } from "./storage/layout.js";
-import { decodeTask } from "./storage/task-codec.js";
+import { MAX_DEDUPE_WINDOW_MS } from "./storage/layout.js";
 import type { Task } from "./task.js";
 
 /** What a later enqueue with a claimed key does within the window. */
@@ -52,8 +50,7 @@ export interface TaskWriter {
   write(task: Task, data: Uint8Array): Promise<void>;
 }
 
-/** Longest de-duplication window: 7 days (also the age at which the bucket forgets a key). */
-export const MAX_DEDUPE_WINDOW_MS = 7 * 86_400_000;
+export { MAX_DEDUPE_WINDOW_MS } from "./storage/layout.js";
 /** Longest idempotency key, in UTF-8 bytes. */
 export const MAX_DEDUPE_KEY_BYTES = 1024;
 /**
@@ -152,8 +149,6 @@ type Step = DedupeResult | "again" | "wait";
  * created on first use with the storage's replicas and memory settings.
  */
 export class Idempotency {
-  private bucket?: Promise<KV>;
-
   constructor(
     private readonly storage: JetStreamStorage,
     private readonly delayed: DelayedTasks,
@@ -161,19 +156,7 @@ export class Idempotency {
   ) {}
 
   private kv(): Promise<KV> {
-    if (!this.bucket) {
-      const { replicas, memory } = this.storage.settings;
-      this.bucket = openBucket(this.storage.nc, DEDUPE_BUCKET, {
-        history: 1,
-        ttl: MAX_DEDUPE_WINDOW_MS,
-        replicas,
-        storage: memory ? StorageType.Memory : StorageType.File,
-      }).catch((err: unknown) => {
-        this.bucket = undefined;
-        throw err;
-      });
-    }
-    return this.bucket;
+    return this.storage.bucket("dedupe");
   }
 
   /**
@@ -288,8 +271,7 @@ export class Idempotency {
   private async find(id: string, queue: string): Promise<Task | null | undefined> {
     const rec = await this.storage.loadRecord(id);
     if (rec !== undefined) return rec;
-    const m = await lastBySubject(this.storage.jsm, queueStream(queue), workSubjectAnyPriority(queue, id));
-    return m ? decodeTask(m.data) : undefined;
+    return this.storage.findWorkItem(id, queue, true);
   }
 
   private duplicate(task: Task, queue: string, mode: DedupeMode): DedupeResult {

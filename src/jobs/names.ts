@@ -48,3 +48,11 @@ export function isValidTaskType(type: unknown): type is string {
 export function isValidId(id: unknown): id is string {
   return typeof id === "string" && ID.test(id);
 }
+
+/** A control character: C0 (U+0000–U+001F), DEL (U+007F) or C1 (U+0080–U+009F). */
+const CONTROL = /\p{Cc}/u;
+
+/** True when `s` holds a control character (C0, DEL or C1). */
+export function hasControlCharacter(s: string): boolean {
+  return CONTROL.test(s);
+}

@@ -5,11 +5,11 @@ import { type AttemptRules, releaseDelivery } from "./attempt.js";
 import { LevelActivity } from "./level-activity.js";
 import { PriorityPicker } from "./priority-picker.js";
 import { keepAliveEveryMs } from "./queue.js";
-import { isHeld, type QueueControls, type QueueControlsStore } from "./queue-controls.js";
 import { RateBudget } from "./rate-budget.js";
-import type { RateLimiter } from "./rate-limiter.js";
 import { deliveryIsStale, type StoredRecord } from "./storage/jetstream-storage.js";
 import { DEFAULT_PRIORITY, levelConsumer, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
+import { isHeld, type QueueControls, type QueueControlsStore } from "./storage/queue-controls-store.js";
+import type { RateLimiter } from "./storage/rate-limiter.js";
 import { decodeTask } from "./storage/task-codec.js";
 import type { Task } from "./task.js";
 
@@ -151,6 +151,11 @@ export class QueueIntake {
     await Promise.allSettled([...this.handingBack]);
   }
 
+  /** A task this front end handed back will be there again at `level` in `afterMs`. */
+  expect(level: number, afterMs: number): void {
+    this.activity.expect(level, afterMs);
+  }
+
   /** The front end's demand changed (a slot freed up, a `/wait` arrived): pull if needed. */
   wake(): void {
     for (const r of this.resumed.splice(0)) r();
@@ -212,7 +217,7 @@ export class QueueIntake {
 
   private async consumer(level: number): Promise<Consumer> {
     const { storage, queue } = this.p.rules;
-    this.consumers[level] ??= await storage.js.consumers.get(queueStream(queue.name), levelConsumer(level));
+    this.consumers[level] ??= await storage.workConsumer(queue, level);
     return this.consumers[level]!;
   }
 

@@ -1,9 +1,7 @@
 import type { Logger } from "../logger.js";
-import { isNotFound } from "../nats/streams.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { deliveryIsStale, type JetStreamStorage } from "./storage/jetstream-storage.js";
-import { levelConsumer, levelSubjects, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
-import { decodeTask } from "./storage/task-codec.js";
+import { deleteWorkItemAt, orphanedItems } from "./storage/orphaned-items.js";
 import type { Task } from "./task.js";
 
 /** Parameters of {@link QueueJanitor}. */
@@ -37,7 +35,7 @@ export interface SweepResult {
  */
 export class QueueJanitor {
   private timer?: NodeJS.Timeout;
-  private status?: AsyncIterable<unknown> & { stop?(): void };
+  private unwatch?: () => void;
   private running?: Promise<void>;
   private stopped = false;
   private readonly warn: RateLimitedLog;
@@ -51,16 +49,9 @@ export class QueueJanitor {
     this.sweepAll();
     this.timer = setInterval(() => this.sweepAll(), this.p.intervalMs ?? 600_000);
     this.timer.unref();
-    void this.followStatus();
-  }
-
-  private async followStatus(): Promise<void> {
-    const status = this.p.storage.nc.status();
-    this.status = status;
-    for await (const s of status) {
-      if (this.stopped) return;
-      if (s.type === "reconnect") this.sweepAll();
-    }
+    this.unwatch = this.p.storage.bus.onConnectionEvent((e) => {
+      if (e === "reconnect") this.sweepAll();
+    });
   }
 
   /** Sweeps every queue once, unless a sweep is already running. */
@@ -81,45 +72,13 @@ export class QueueJanitor {
   /** Looks at one queue and clears what a crash left behind. */
   async sweep(queue: string): Promise<SweepResult> {
     const { storage, log } = this.p;
-    const jsm = storage.jsm;
-    const stream = queueStream(queue);
     const result: SweepResult = { removed: 0, requeued: 0 };
-    const info = await jsm.streams.info(stream).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    if (!info || info.state.messages === 0) return result;
-    const floors: { level: number; floor: number }[] = [];
-    let accounted = 0;
-    for await (const c of jsm.consumers.list(stream)) {
-      const level = Number(/^WORKERS_P(\d)$/.exec(c.name)?.[1] ?? Number.NaN);
-      if (!(level >= 0 && level < PRIORITY_LEVELS) || c.name !== levelConsumer(level)) continue;
-      accounted += c.num_pending + c.num_ack_pending;
-      floors.push({ level, floor: c.ack_floor.stream_seq });
-    }
-    if (info.state.messages <= accounted) return result;
-    for (const { level, floor } of floors) {
-      for (let seq = info.state.first_seq; seq <= floor; ) {
-        const m = await jsm.direct
-          .getMessage(stream, { seq, next_by_subj: levelSubjects(queue, level) })
-          .catch((err) => {
-            if (isNotFound(err)) return null;
-            throw err;
-          });
-        if (!m || m.seq > floor) break;
-        seq = m.seq + 1;
-        let task: ReturnType<typeof decodeTask> | undefined;
-        try {
-          task = decodeTask(m.data);
-        } catch {
-          task = undefined; // corrupt: it was acknowledged as such
-        }
-        if (task && !deliveryIsStale(await storage.recordFor(task.id), task.run ?? 0)) {
-          await this.p.put(task, `${task.id}:repair:${m.seq}`);
-          result.requeued++;
-        } else result.removed++;
-        await jsm.streams.deleteMessage(stream, m.seq, false);
-      }
+    for await (const item of orphanedItems(storage, queue)) {
+      if (item.task && !deliveryIsStale(await storage.recordFor(item.task.id), item.task.run ?? 0)) {
+        await this.p.put(item.task, `${item.task.id}:repair:${item.seq}`);
+        result.requeued++;
+      } else result.removed++;
+      await deleteWorkItemAt(storage, queue, item.seq);
     }
     if (result.removed + result.requeued > 0)
       log.warn("cleared work items a server crash left behind (see docs/operations.md)", { queue, ...result });
@@ -130,7 +89,7 @@ export class QueueJanitor {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    this.status?.stop?.();
+    this.unwatch?.();
     await this.running;
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from "../logger.js";
 import { type Timer, timeoutAt } from "../timers.js";
 import type { RateLimit } from "./queue-controls.js";
-import type { RateLimiter } from "./rate-limiter.js";
+import type { RateLimiter } from "./storage/rate-limiter.js";
 
 /** Parameters of {@link RateBudget}. */
 export interface RateBudgetParams {

@@ -9,10 +9,10 @@ import { type DurablePublisher, Enqueuer } from "./enqueuer.js";
 import { Idempotency } from "./idempotency.js";
 import type { ResolvedQueue } from "./queue.js";
 import { QueueControlCommands } from "./queue-controls.js";
-import { RateLimiter } from "./rate-limiter.js";
 import { type RetryPolicy, resolveRetryPolicy } from "./retry-policy.js";
 import { type SigningOptions, signerOf, type VerificationOptions, type Verifier, verifierOf } from "./signing.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
+import { RateLimiter } from "./storage/rate-limiter.js";
 import type { Task, TaskState } from "./task.js";
 
 /**
@@ -33,8 +33,8 @@ export interface RunRuleOptions extends VerificationOptions {
 export interface TaskEngineParams extends RunRuleOptions, SigningOptions {
   storage: JetStreamStorage;
   log: Logger;
-  /** Queue of tasks enqueued without one. */
-  defaultQueue: string;
+  /** Queue of tasks enqueued without one. @defaultValue none: a task must name its queue */
+  defaultQueue?: string;
   /** Enqueue through this durable buffer (the outbox). @defaultValue straight to JetStream */
   outbox?: DurablePublisher;
 }
@@ -75,7 +75,7 @@ export class TaskEngine {
     this.enqueuer = new Enqueuer({
       storage: p.storage,
       log: p.log,
-      defaultQueue: p.defaultQueue,
+      ...(p.defaultQueue !== undefined ? { defaultQueue: p.defaultQueue } : {}),
       signer: this.signer,
       delayed: this.delayed,
       dependencies: this.dependencies,
@@ -108,7 +108,7 @@ export class TaskEngine {
 
   /** The queue-wide rate limiter, opened once. */
   rateLimiter(): Promise<RateLimiter> {
-    this.limiter ??= RateLimiter.open(this.storage);
+    this.limiter ??= this.storage.bucket("rates").then((kv) => new RateLimiter(kv));
     this.limiter.catch(() => {
       this.limiter = undefined;
     });

@@ -1,16 +1,9 @@
-/**
- * Listing tasks by queue, state and type. `jetq serve` answers the request API
- * `jetq.api.tasks.list` from its index; without a service on the NATS, the task records are
- * scanned instead (every record read: slow on large stores, fine for a few thousand).
- */
-import { DeliverPolicy } from "@nats-io/jetstream";
 import { JetqError, NotFoundError, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { isNoResponders } from "../nats/no-responders.js";
-import { isNotFound, wrapStorage } from "../nats/streams.js";
+import { wrapStorage } from "../nats/streams.js";
 import { validateId, validateQueueName, validateTaskType } from "./names.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { TASKS_STREAM } from "./storage/layout.js";
 import { decodeTask } from "./storage/task-codec.js";
 import { type Task, TaskState } from "./task.js";
 
@@ -73,7 +66,8 @@ const matches = (t: Task, q: TaskListQuery) =>
 
 /**
  * A page of tasks matching `query`, from `jetq serve`'s request API when one answers, else from a
- * scan of the task records (oldest record first; `opts.log` is told once).
+ * scan (`opts.log` is told once): the waiting tasks of each queue newest first (they have no record
+ * yet), then the task records oldest first.
  * @throws ValidationError for a malformed query, JetqError with the API's code when it refused, StorageError
  */
 export async function listTasks(
@@ -84,8 +78,7 @@ export async function listTasks(
   const q = checkQuery(query);
   let reply: Uint8Array;
   try {
-    const m = await storage.nc.request(TASKS_LIST_API, JSON.stringify(q), { timeout: opts.timeoutMs ?? 5000 });
-    reply = m.data;
+    reply = await storage.bus.request(TASKS_LIST_API, JSON.stringify(q), opts.timeoutMs ?? 5000);
   } catch (err) {
     if (!isNoResponders(err)) throw wrapStorage(err, "listing tasks");
     opts.log?.warn(
@@ -120,11 +113,11 @@ function parseReply(data: Uint8Array): TaskListPage {
 }
 
 /**
- * Scans for tasks without `jetq serve`'s index: first the work items of tasks that have not
- * started (they have no record yet: `new` tasks waiting in their queue, in queue order), then the
- * task records after the stream sequence in the cursor, keeping those that match, until a page is
- * full. A cursor is `w<queue index>:<seq>` while in the queues, `r<seq>` in the records. A record
- * rewritten between pages (its task changed state) may show on a later page again.
+ * Scans for tasks without `jetq serve`'s index: first the tasks waiting in their queues (they have
+ * no record yet: newest first, like the index), then the task records after the stream sequence in
+ * the cursor, keeping those that match, until a page is full. A cursor is `w<queue index>:<seq>`
+ * while in the queues, `r<seq>` in the records. A record rewritten between pages (its task changed
+ * state) may show on a later page again.
  */
 export async function scanTasks(
   storage: JetStreamStorage,
@@ -137,21 +130,34 @@ export async function scanTasks(
     });
     return { tasks: rec && matches(rec, query) ? [rec] : [], source: "scan" };
   }
-  const cursor = query.cursor ?? "w0:0";
-  const m = /^(?:w(\d{1,9}):(\d{1,15})|r(\d{1,15}))$/.exec(cursor);
+  const cursor = query.cursor ?? "w0:";
+  const m = /^(?:w(\d{1,9}):(\d{0,15})|r(\d{1,15}))$/.exec(cursor);
   if (!m) throw new ValidationError("invalid_cursor", "cursor must come from a previous page");
   const tasks: Task[] = [];
   if (m[1] !== undefined && (query.state === undefined || query.state === TaskState.New)) {
     const queues = query.queue !== undefined ? [query.queue] : await storage.queueNames();
-    for (let qi = Number(m[1]), after = Number(m[2]); qi < queues.length; qi++, after = 0) {
+    for (
+      let qi = Number(m[1]), before = m[2] ? Number(m[2]) : undefined;
+      qi < queues.length;
+      qi++, before = undefined
+    ) {
       for (;;) {
-        const items = await storage.waitingTasks(queues[qi]!, after, query.limit - tasks.length);
-        for (const { task } of items.tasks) if (matches(task, query)) tasks.push(task);
-        after = items.lastSeq;
-        if (tasks.length >= query.limit)
-          return { tasks, nextCursor: items.more ? `w${qi}:${after}` : `w${qi + 1}:0`, source: "scan" };
-        if (!items.more) break;
+        const page = await storage
+          .waitingTasks(queues[qi]!, {
+            limit: query.limit - tasks.length,
+            ...(before !== undefined ? { beforeSeq: before } : {}),
+            ...(query.type !== undefined ? { type: query.type } : {}),
+          })
+          .catch((err: unknown) => {
+            if (err instanceof NotFoundError) return { tasks: [] } as { tasks: Task[]; nextSeq?: number };
+            throw err;
+          });
+        for (const task of page.tasks) if (matches(task, query)) tasks.push(task);
+        if (page.nextSeq === undefined) break;
+        before = page.nextSeq;
+        if (tasks.length >= query.limit) return { tasks, nextCursor: `w${qi}:${before}`, source: "scan" };
       }
+      if (tasks.length >= query.limit) return { tasks, nextCursor: `w${qi + 1}:`, source: "scan" };
     }
   }
   const records = await scanRecords(storage, query, tasks, m[3] === undefined ? 0 : Number(m[3]));
@@ -165,38 +171,10 @@ async function scanRecords(
   tasks: Task[],
   after: number,
 ): Promise<{ next?: number }> {
-  try {
-    const info = await storage.jsm.streams.info(TASKS_STREAM).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    if (!info) return {};
-    const { state } = info;
-    if (state.messages === 0 || after >= state.last_seq || tasks.length >= query.limit) return {};
-    const consumer = await storage.js.consumers.get(TASKS_STREAM, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(after + 1, state.first_seq),
-    });
-    const messages = await consumer.consume();
-    try {
-      for await (const m of messages) {
-        if (m.data.byteLength > 0) {
-          try {
-            const task = decodeTask(m.data);
-            if (matches(task, query)) tasks.push(task);
-          } catch {
-            // a corrupt record: loadTask reports it
-          }
-        }
-        const more = m.info.pending > 0 && m.seq < state.last_seq;
-        if (tasks.length === query.limit) return more ? { next: m.seq } : {};
-        if (!more) break;
-      }
-    } finally {
-      await messages.close();
-    }
-  } catch (err) {
-    throw wrapStorage(err, "scanning task records");
+  if (tasks.length >= query.limit) return {};
+  for await (const { seq, task, more } of storage.recordsAfter(after)) {
+    if (matches(task, query)) tasks.push(task);
+    if (tasks.length === query.limit) return more ? { next: seq } : {};
   }
   return {};
 }

@@ -63,7 +63,8 @@ export class TaskScheduler {
   async start(): Promise<void> {
     const schedules = new ScheduledTasks(await this.p.storage.configBucket());
     this.election = new LeaderElection({
-      nc: this.p.storage.nc,
+      bucket: () => this.p.storage.bucket("elections", this.p.electionTtlMs ? { ttlMs: this.p.electionTtlMs } : {}),
+      publish: (subject, data) => this.p.storage.bus.publish(subject, data),
       component: "task-scheduler",
       name: this.p.name ?? `${hostname()}:${process.pid}`,
       ...(this.p.electionTtlMs ? { ttlMs: this.p.electionTtlMs } : {}),

@@ -4,9 +4,9 @@
  * consuming each queue. See docs/storage.md.
  */
 import { hostname } from "node:os";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nuid";
 import { jetqVersion } from "../version.js";
+import type { Bus } from "./storage/bus.js";
 import { workerHeartbeatSubject } from "./storage/layout.js";
 
 /** Type of a worker heartbeat message. */
@@ -18,7 +18,7 @@ export const HEARTBEAT_INTERVAL_MS = 5000;
 /** What a heartbeat needs from the worker (the shape of its parameters). */
 export interface WorkerHeartbeatSource {
   /** The queues served; the connection of the first one carries the heartbeats. */
-  queues: readonly { rules: { queue: { name: string }; storage: { nc: NatsConnection } } }[];
+  queues: readonly { rules: { queue: { name: string }; storage: { bus: Bus } } }[];
   /** Handlers the worker runs at once. */
   concurrency: number;
 }
@@ -62,8 +62,8 @@ export class WorkerHeartbeat {
   }
 
   private beat(stopping: boolean): void {
-    const nc = this.source.queues[0]?.rules.storage.nc;
-    if (!nc || nc.isClosed()) return;
+    const bus = this.source.queues[0]?.rules.storage.bus;
+    if (!bus || bus.closed) return;
     const body: WorkerHeartbeatBody = {
       type: WORKER_HEARTBEAT,
       instance: this.instance,
@@ -78,7 +78,7 @@ export class WorkerHeartbeat {
       ...(stopping ? { stopping: true } : {}),
     };
     try {
-      nc.publish(workerHeartbeatSubject(this.instance), JSON.stringify(body));
+      bus.publish(workerHeartbeatSubject(this.instance), JSON.stringify(body));
     } catch {
       // a closing connection: the readers forget this instance after three missed beats
     }

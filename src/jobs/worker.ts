@@ -9,8 +9,8 @@ import { RateLimitError, RunTimeExceededError, TaskCancelledError } from "./hand
 import { keepAliveEveryMs } from "./queue.js";
 import type { QueueControlCommands } from "./queue-controls.js";
 import { type Delivery, QueueIntake } from "./queue-intake.js";
-import type { RateLimiter } from "./rate-limiter.js";
 import type { HandlerContext, Router } from "./router.js";
+import type { RateLimiter } from "./storage/rate-limiter.js";
 import { WorkerHeartbeat } from "./worker-heartbeat.js";
 
 /** One queue a {@link Worker} serves, with its share of the worker's slots. */
@@ -125,7 +125,7 @@ export class Worker {
       const d = s?.intake.take();
       if (!s || !d) return;
       this.free--;
-      const job = this.process(d, s.rules).finally(() => this.inProgress.delete(job));
+      const job = this.process(d, s.rules, s.intake).finally(() => this.inProgress.delete(job));
       this.inProgress.add(job);
     }
   }
@@ -148,7 +148,7 @@ export class Worker {
    * Handles one delivery. The slot is given back as soon as the handler returns; recording the
    * outcome (bounded by the consumers' max ack pending) overlaps the next handler.
    */
-  private async process(d: Delivery, rules: AttemptRules): Promise<void> {
+  private async process(d: Delivery, rules: AttemptRules, intake: QueueIntake): Promise<void> {
     let held = true;
     const free = () => {
       if (!held) return;
@@ -157,13 +157,13 @@ export class Worker {
       this.pump();
     };
     try {
-      await this.handle(d, rules, free);
+      await this.handle(d, rules, free, intake);
     } finally {
       free();
     }
   }
 
-  private async handle(d: Delivery, rules: AttemptRules, free: () => void): Promise<void> {
+  private async handle(d: Delivery, rules: AttemptRules, free: () => void, intake: QueueIntake): Promise<void> {
     const { queue, log, storage } = rules;
     const attempt = await this.begin(d, rules);
     if (!attempt) return;
@@ -216,6 +216,7 @@ export class Worker {
     } finally {
       this.settling.delete(attempt);
     }
+    if (attempt.retryInMs !== undefined) intake.expect(task.priority, attempt.retryInMs);
   }
 
   /**

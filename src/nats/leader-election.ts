@@ -1,29 +1,27 @@
-import { type KV, Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { KV } from "@nats-io/kv";
 import type { Logger } from "../logger.js";
 import { clampDelay } from "../timers.js";
-import { openBucket } from "./buckets.js";
-import { isNotFound } from "./streams.js";
-
-/** KV bucket that holds one key per elected component. */
-export const ELECTIONS_BUCKET = "JETQ_ELECTIONS";
 /** Subject of the event published when a candidate wins an election. */
 export const leaderEventSubject = (component: string): string => `jetq.ev.leader.${component}`;
 
 /** Parameters of {@link LeaderElection}. */
 export interface LeaderElectionParams {
-  nc: NatsConnection;
+  /**
+   * The election bucket: one key per component, whose max age is the claim's lifetime (see
+   * `ttlMs`). Opened by the caller (jetq's storage opens `JETQ_ELECTIONS`).
+   */
+  bucket: () => Promise<KV>;
+  /** Publishes the event of a won election (core NATS, nothing stored). */
+  publish: (subject: string, data: string) => void;
   /** What is being led, e.g. `"scheduler"` (a KV key: letters, digits, `_`, `-`). */
   component: string;
   /** This candidate's name, unique among candidates (e.g. host and pid). */
   name: string;
   /**
-   * How long a leader's claim lives without renewal (the bucket's max age). A dead leader is
-   * replaced after at most this plus one campaign interval. @defaultValue 3000 ms
+   * How long a leader's claim lives without renewal: the bucket's max age, which this must match.
+   * A dead leader is replaced after at most this plus one campaign interval. @defaultValue 3000 ms
    */
   ttlMs?: number;
-  /** Bucket replicas. @defaultValue 1 */
-  replicas?: number;
   /** Called when this candidate becomes leader. */
   onElected: () => void;
   /** Called when this candidate stops being leader (lost its claim, or stopped). */
@@ -51,17 +49,27 @@ export class LeaderElection {
     return this.leading;
   }
 
+  /** The claim lifetime in force: the bucket's max age once known (see start). */
+  private ttlInForce?: number;
+
   private get ttl(): number {
-    return this.p.ttlMs ?? 3000;
+    return this.ttlInForce ?? this.p.ttlMs ?? 3000;
   }
 
   /** Opens the bucket and starts campaigning. */
   async start(): Promise<void> {
-    this.kv = await openBucket(this.p.nc, ELECTIONS_BUCKET, {
-      ttl: this.ttl,
-      history: 1,
-      replicas: this.p.replicas ?? 1,
-    });
+    this.kv = await this.p.bucket();
+    // A bucket made earlier with another lifetime keeps it: campaign at its pace, or a claim
+    // would run out between renewals.
+    const bucketTtl = (await this.kv.status()).ttl;
+    if (bucketTtl > 0 && bucketTtl !== this.ttl) {
+      this.p.log.warn("the election bucket's claim lifetime differs from the one asked for; using the bucket's", {
+        election: this.p.component,
+        bucketTtlMs: bucketTtl,
+        askedTtlMs: this.ttl,
+      });
+      this.ttlInForce = bucketTtl;
+    }
     await this.campaign();
   }
 
@@ -79,7 +87,7 @@ export class LeaderElection {
         this.revision = await kv.create(this.p.component, this.p.name);
         this.leading = true;
         this.p.log.info("elected leader", { election: this.p.component, name: this.p.name });
-        this.p.nc.publish(
+        this.p.publish(
           leaderEventSubject(this.p.component),
           JSON.stringify({
             type: "jetq.v1.leader_elected",
@@ -114,15 +122,9 @@ export class LeaderElection {
 
 /**
  * The name of the candidate leading `component` now, or undefined when none is (no election held,
- * or the leader's claim ran out). Reads the election bucket without creating it.
+ * or the leader's claim ran out).
  */
-export async function currentLeader(nc: NatsConnection, component: string): Promise<string | undefined> {
-  try {
-    const kv = await new Kvm(nc).open(ELECTIONS_BUCKET);
-    const e = await kv.get(component);
-    return e?.operation === "PUT" ? e.string() : undefined;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+export async function currentLeader(bucket: KV, component: string): Promise<string | undefined> {
+  const e = await bucket.get(component);
+  return e?.operation === "PUT" ? e.string() : undefined;
 }

@@ -13,6 +13,8 @@ export interface ServerFeatures {
   batchDirectGet: boolean;
   /** Pull consumers with priority groups and policies (2.11). */
   priorityGroups: boolean;
+  /** Consumers paused and resumed by the server (2.11). */
+  consumerPause: boolean;
   /** Per-message TTL (`Nats-TTL`, 2.11). */
   messageTtl: boolean;
   /** Atomic batch publish (`Nats-Batch-*`, 2.12; de-duplication inside a batch from 2.12.1). */
@@ -34,6 +36,7 @@ export function featuresOf(version: string, floor = false): ServerFeatures {
     version,
     batchDirectGet: at(2, 11),
     priorityGroups: at(2, 11),
+    consumerPause: at(2, 11),
     messageTtl: at(2, 11),
     atomicBatch: at(2, 12, 1),
   };

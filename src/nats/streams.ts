@@ -52,6 +52,24 @@ export async function ensureStream(
   }
 }
 
+/**
+ * Creates a stream with `cfg` unless it exists (an existing stream is left as it is).
+ * @returns whether this call created it.
+ */
+export async function createStreamIfMissing(
+  jsm: JetStreamManager,
+  cfg: Partial<StreamConfig> & { name: string },
+): Promise<boolean> {
+  try {
+    await jsm.streams.info(cfg.name);
+    return false;
+  } catch (err) {
+    if (!isNotFound(err)) throw wrapStorage(err, `reading stream ${cfg.name}`);
+  }
+  await ensureStream(jsm, cfg);
+  return true;
+}
+
 /** Tries of a stream creation that failed because the cluster could not place it yet (250 ms apart). */
 const PLACEMENT_RETRIES = 40;
 

@@ -1,32 +1,19 @@
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { JetqError } from "../errors.js";
+import type { Bus, BusMessage, BusSubscription } from "../jobs/storage/bus.js";
+import type { ScheduleStore } from "../jobs/storage/schedule-store.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { checkHeaderBlock, parseGozoMessage, type ScheduleLimits } from "./gozo-protocol.js";
-import type { ScheduleStore } from "./schedule-store.js";
 
 /** Parameters of {@link GozoListener}. */
 export interface GozoListenerParams {
-  nc: NatsConnection;
+  bus: Bus;
   store: ScheduleStore;
   /** Subject Gozo clients publish to. @defaultValue `"gozo"` */
   subject?: string;
   limits: ScheduleLimits;
   log: Logger;
   clock?: () => number;
-}
-
-/**
- * The undecoded header block of a received message. nats.js decodes headers only when
- * `msg.headers` is first read, and its decoder costs time quadratic in the number of headers, so
- * the block is measured first. Undefined when the client keeps it elsewhere (then the decoded
- * headers are counted instead, by `parseGozoMessage`).
- */
-function rawHeaderBlock(msg: Msg): Uint8Array | undefined {
-  const m = msg as unknown as { _msg?: { hdr?: unknown }; _rdata?: unknown };
-  const hdr = m._msg?.hdr;
-  if (typeof hdr !== "number" || !(m._rdata instanceof Uint8Array)) return undefined;
-  return m._rdata.subarray(0, Math.max(0, hdr));
 }
 
 /** Queue group shared by all `jetq serve` instances, so each Gozo message is taken by one of them. */
@@ -39,7 +26,7 @@ export const GOZO_QUEUE_GROUP = "jetq-scheduler";
  * (rate-limited, per reason) and dropped.
  */
 export class GozoListener {
-  private sub?: Subscription;
+  private sub?: BusSubscription;
   private readonly pending = new Set<Promise<void>>();
   private readonly warn: RateLimitedLog;
   /** Messages stored, cancelled and refused since start. */
@@ -52,22 +39,22 @@ export class GozoListener {
   /** Subscribes to the Gozo subject. */
   start(): void {
     const clock = this.p.clock ?? Date.now;
-    this.sub = this.p.nc.subscribe(this.p.subject ?? "gozo", {
-      queue: GOZO_QUEUE_GROUP,
-      callback: (err, msg) => {
-        if (err) {
-          this.p.log.error("gozo subscription failed", { error: err.message });
-          return;
-        }
+    this.sub = this.p.bus.subscribe(
+      this.p.subject ?? "gozo",
+      (msg) => {
         const job = this.handle(msg, clock()).finally(() => this.pending.delete(job));
         this.pending.add(job);
       },
-    });
+      {
+        queue: GOZO_QUEUE_GROUP,
+        onError: (err) => this.p.log.error("gozo subscription failed", { error: err.message }),
+      },
+    );
   }
 
-  private async handle(msg: Msg, now: number): Promise<void> {
+  private async handle(msg: BusMessage, now: number): Promise<void> {
     try {
-      const raw = rawHeaderBlock(msg);
+      const raw = msg.headerBlock();
       if (raw) checkHeaderBlock(raw);
       const cmd = parseGozoMessage(msg, now, this.p.limits);
       if (cmd.kind === "cancel") {
@@ -91,7 +78,7 @@ export class GozoListener {
 
   /** Unsubscribes and waits for messages being stored. */
   async stop(): Promise<void> {
-    if (this.sub && !this.sub.isClosed()) await this.sub.drain().catch(() => undefined);
+    await this.sub?.drain().catch(() => undefined);
     await Promise.allSettled([...this.pending]);
   }
 }

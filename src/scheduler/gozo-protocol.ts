@@ -2,10 +2,11 @@ import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
 import { parseDuration } from "../duration.js";
 import { ValidationError } from "../errors.js";
 import { newId } from "../jobs/id.js";
+import { hasControlCharacter } from "../jobs/names.js";
+import { type Schedule, validateScheduleId } from "../jobs/storage/schedule-codec.js";
 import { nextOccurrence, type Recurrence, validateRecurrence } from "../recurrence.js";
 import { isTimeInRange } from "../time-range.js";
-import { type Schedule, validateScheduleId } from "./schedule.js";
-import { hasControlCharacter, type TargetPolicy } from "./target-policy.js";
+import type { TargetPolicy } from "./target-policy.js";
 import { parseWhen } from "./when.js";
 
 /** Gozo's headers, unchanged, and jetq's extensions (never echoed on fired messages). */
@@ -50,8 +51,8 @@ export type GozoCommand = { kind: "schedule"; schedule: Schedule } | { kind: "ca
 
 /** A message as received on the Gozo subject. */
 export interface GozoMessage {
-  reply?: string;
-  headers?: MsgHdrs;
+  reply?: string | undefined;
+  headers?: MsgHdrs | undefined;
   data: Uint8Array;
 }
 

@@ -1,6 +1,7 @@
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { JetqError } from "../errors.js";
+import type { Bus } from "../jobs/storage/bus.js";
 import type { Logger } from "../logger.js";
+import { type ApiReply, answerRequest } from "../request-api.js";
 import type { ScheduleCommands } from "./schedule-commands.js";
 import { scheduleSpecFromJson } from "./schedule-request.js";
 
@@ -18,23 +19,6 @@ export const SCHEDULE_API_GROUP = "jetq-scheduler-api";
 /** Most schedules one list request returns. */
 export const MAX_LIST = 1000;
 
-/** The reply of a jetq request API: `{ok: true, ...}` or `{ok: false, error: {code, message}}`. */
-export type ApiReply = { ok: true; [k: string]: unknown } | { ok: false; error: { code: string; message: string } };
-
-/** The JSON object body of a request (empty body: `{}`). @throws JetqError (`invalid_json`, `invalid_request`) */
-export function parseRequestBody(m: Msg): Record<string, unknown> {
-  if (m.data.byteLength === 0) return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(m.data).toString("utf8"));
-  } catch {
-    throw new JetqError("invalid_json", "request body is not valid JSON");
-  }
-  if (typeof v !== "object" || v === null || Array.isArray(v))
-    throw new JetqError("invalid_request", "request body must be a JSON object");
-  return v as Record<string, unknown>;
-}
-
 function idOf(body: Record<string, unknown>): string {
   if (typeof body.id !== "string") throw new JetqError("invalid_request", "id is required");
   return body.id;
@@ -45,10 +29,10 @@ function idOf(body: Record<string, unknown>): string {
  * `{ok: true, ...}` or `{ok: false, error: {code, message}}`. Documented in docs/scheduler.md.
  */
 export class ScheduleApi {
-  private readonly subs: Subscription[] = [];
+  private readonly stops: (() => Promise<void>)[] = [];
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly bus: Bus,
     private readonly commands: ScheduleCommands,
     private readonly log: Logger,
   ) {}
@@ -80,39 +64,12 @@ export class ScheduleApi {
         },
       ],
     ];
-    for (const [subject, handler] of routes) {
-      this.subs.push(
-        this.nc.subscribe(subject, {
-          queue: SCHEDULE_API_GROUP,
-          callback: (_err, m) => void answerRequest(m, handler, this.log),
-        }),
-      );
-    }
+    for (const [subject, handler] of routes)
+      this.stops.push(this.bus.serve(subject, SCHEDULE_API_GROUP, (m) => answerRequest(m, handler, this.log)));
   }
 
   /** Unsubscribes. */
   async stop(): Promise<void> {
-    await Promise.all(this.subs.map((s) => s.drain().catch(() => undefined)));
+    await Promise.all(this.stops.map((stop) => stop()));
   }
-}
-
-/**
- * Answers one request of a jetq request API: the handler's reply, or `{ok: false, error}` with the
- * error's stable code (`internal`, logged, for anything that is not a {@link JetqError}).
- */
-export async function answerRequest(
-  m: Msg,
-  handler: (b: Record<string, unknown>) => Promise<ApiReply>,
-  log: Logger,
-): Promise<void> {
-  let reply: ApiReply;
-  try {
-    reply = await handler(parseRequestBody(m));
-  } catch (err) {
-    const code = err instanceof JetqError ? err.code : "internal";
-    if (code === "internal")
-      log.error("request API call failed", { subject: m.subject, error: (err as Error).message });
-    reply = { ok: false, error: { code, message: (err as Error).message } };
-  }
-  if (m.reply) m.respond(JSON.stringify(reply));
 }

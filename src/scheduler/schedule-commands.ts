@@ -1,10 +1,10 @@
 import { NotFoundError } from "../errors.js";
 import { delayedTaskIdOf } from "../jobs/storage/layout.js";
+import { type Schedule, validateScheduleId } from "../jobs/storage/schedule-codec.js";
+import type { ScheduleStore } from "../jobs/storage/schedule-store.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { buildSchedule, type ScheduleLimits, type ScheduleSpec } from "./gozo-protocol.js";
-import { type Schedule, validateScheduleId } from "./schedule.js";
-import type { ScheduleStore } from "./schedule-store.js";
 
 /** A schedule as the request API and the HTTP API show it (JSON). */
 export interface ScheduleView {

@@ -1,22 +1,34 @@
 import { hostname } from "node:os";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { NotFoundError } from "../errors.js";
+import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
+import type { ScheduleStore } from "../jobs/storage/schedule-store.js";
+import { decodeTask } from "../jobs/storage/task-codec.js";
+import type { Task } from "../jobs/task.js";
+import { TaskEngine } from "../jobs/task-engine.js";
 import type { Logger } from "../logger.js";
 import { LeaderElection } from "../nats/leader-election.js";
 import { GozoListener } from "./gozo-listener.js";
 import { ScheduleApi } from "./schedule-api.js";
 import { ScheduleCommands } from "./schedule-commands.js";
-import { ScheduleStore } from "./schedule-store.js";
 import { Scheduler, type SchedulerStats } from "./scheduler.js";
 import { TargetPolicy } from "./target-policy.js";
 
 /** Parameters of {@link SchedulerService}. */
 export interface SchedulerServiceParams {
-  nc: NatsConnection;
+  /**
+   * The storage schedules live on: its connection, and the replicas and storage type the schedules
+   * stream and the election bucket are created with.
+   */
+  storage: JetStreamStorage;
+  /**
+   * The task engine whose enqueuer puts delayed tasks in their queues when they come due (with
+   * their `new` record and event, like every other enqueue). @defaultValue an engine of its own on
+   * `storage`, without signing keys
+   */
+  engine?: TaskEngine;
   log: Logger;
   /** Subject of the Gozo protocol. @defaultValue `"gozo"` */
   subject?: string;
-  /** Replicas of the schedules stream and election bucket. @defaultValue 1 */
-  replicas?: number;
   /** Schedules further ahead are refused, and so are intervals longer than this. @defaultValue 10 years */
   maxFutureMs?: number;
   /**
@@ -66,41 +78,43 @@ export class SchedulerService {
 
   /** Opens the stream, starts listening and joins the election. */
   async start(): Promise<void> {
-    const { nc, log } = this.p;
-    this.store = await ScheduleStore.open(nc, { replicas: this.p.replicas ?? 1 });
+    const { storage, log } = this.p;
+    this.store = await storage.schedules();
     const policy = new TargetPolicy({
       gozoSubject: this.p.subject ?? "gozo",
       ...(this.p.allowTargets ? { allowTargets: this.p.allowTargets } : {}),
     });
     const limits = {
       maxFutureMs: this.p.maxFutureMs ?? 10 * 365 * 86_400_000,
-      maxPayloadBytes: (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM,
+      maxPayloadBytes: storage.maxPayload - HEADER_ROOM,
       policy,
     };
     this.commands = new ScheduleCommands(this.store, limits, log);
     this.listener = new GozoListener({
-      nc,
+      bus: storage.bus,
       store: this.store,
       limits,
       log,
       ...(this.p.subject ? { subject: this.p.subject } : {}),
     });
     this.listener.start();
-    this.api = new ScheduleApi(nc, this.commands, log);
+    this.api = new ScheduleApi(storage.bus, this.commands, log);
+    const engine = this.p.engine ?? new TaskEngine({ storage, log });
     this.api.start();
     const scheduler = new Scheduler({
       store: this.store,
       log,
       policy,
+      putTask: (payload, msgId) => this.putTask(engine, payload, msgId),
       ...(this.p.onFire ? { onFire: this.p.onFire } : {}),
     });
     this.scheduler = scheduler;
     this.election = new LeaderElection({
-      nc,
+      bucket: () => storage.bucket("elections", this.p.electionTtlMs ? { ttlMs: this.p.electionTtlMs } : {}),
+      publish: (subject, data) => storage.bus.publish(subject, data),
       component: "scheduler",
       name: this.p.name ?? `${hostname()}:${process.pid}`,
       ...(this.p.electionTtlMs ? { ttlMs: this.p.electionTtlMs } : {}),
-      replicas: this.p.replicas ?? 1,
       log,
       onElected: () => {
         this.leading = this.leading.then(() => this.lead(scheduler));
@@ -111,6 +125,31 @@ export class SchedulerService {
     });
     await this.election.start();
     await this.leading;
+  }
+
+  /**
+   * Puts a delayed task that came due in its queue through the engine's enqueuer. A task that does
+   * not decode, or whose queue was deleted meanwhile, cannot run: it is logged and dropped rather
+   * than retried forever.
+   */
+  private async putTask(engine: TaskEngine, payload: Uint8Array, msgId: string): Promise<void> {
+    let task: Task;
+    try {
+      task = decodeTask(payload);
+    } catch (err) {
+      this.p.log.error("dropping a delayed task that does not decode", { msgId, error: (err as Error).message });
+      return;
+    }
+    try {
+      await engine.enqueuer.put(task, msgId);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+      this.p.log.error("dropping a delayed task whose queue no longer exists", {
+        task: task.id,
+        queue: task.queue,
+        error: err.message,
+      });
+    }
   }
 
   /**
@@ -142,6 +181,5 @@ export class SchedulerService {
     await this.api?.stop();
     await this.leading;
     await this.scheduler?.stop();
-    this.store?.close();
   }
 }

@@ -1,16 +1,15 @@
 import { setMaxListeners } from "node:events";
 import type { ConsumerMessages } from "@nats-io/jetstream";
 import type { MsgHdrs } from "@nats-io/nats-core";
-import { DEFAULT_PRIORITY, levelSignalSubject, parseWorkSubject } from "../jobs/storage/layout.js";
+import { delayedTaskIdOf, parseWorkSubject } from "../jobs/storage/layout.js";
+import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "../jobs/storage/schedule-codec.js";
+import { isReplaced, type ScheduleStore, scheduleRef } from "../jobs/storage/schedule-store.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence } from "../recurrence.js";
 import { sleepUntil, type Timer, timeoutAt } from "../timers.js";
 import { type DueEntry, DueQueue } from "./due-queue.js";
 import { firedHeaders } from "./gozo-protocol.js";
-import { decodeSchedule, dueOf, isCancelMarker, type Schedule } from "./schedule.js";
-import { isReplaced, type ScheduleStore, scheduleRef } from "./schedule-store.js";
-import { StreamTargets } from "./stream-targets.js";
 import { TargetPolicy } from "./target-policy.js";
 import { WriteQueue } from "./write-queue.js";
 
@@ -40,6 +39,13 @@ export interface SchedulerParams {
   onFire?: (latenessMs: number) => void;
   /** Checked again before each fire; a refused schedule is logged and deleted. @defaultValue `new TargetPolicy()` */
   policy?: TargetPolicy;
+  /**
+   * Puts a delayed task that came due in its queue (`payload`: the task, encoded as `new`), with
+   * `msgId` de-duplicating a fire repeated after a takeover: the task engine's one enqueue path,
+   * so the task gets its `new` record and event like any other. Without it, a delayed task's
+   * message is published to its work subject like any other schedule's.
+   */
+  putTask?: (payload: Uint8Array, msgId: string) => Promise<void>;
 }
 
 /** Counters a scheduler keeps (also exported as metrics). */
@@ -78,7 +84,6 @@ export class Scheduler {
   /** Messages of schedules due soon, by key (only while their sequence is current). */
   private readonly cached = new Map<string, { seq: number; headers: MsgHdrs | undefined; data: Uint8Array }>();
   private readonly clock: () => number;
-  private readonly targets: StreamTargets;
   private readonly warn: RateLimitedLog;
   private readonly writes: WriteQueue;
   /** Fires started and not yet recorded (being fired, or their records waiting in `writes`). */
@@ -108,7 +113,6 @@ export class Scheduler {
 
   constructor(private readonly p: SchedulerParams) {
     this.clock = p.clock ?? Date.now;
-    this.targets = new StreamTargets(p.store.jsm);
     this.warn = new RateLimitedLog(p.log);
     this.writes = new WriteQueue(() => this.resume());
   }
@@ -352,16 +356,11 @@ export class Scheduler {
   }
 
   private async publish(s: Schedule): Promise<void> {
-    const headers = firedHeaders(s);
-    if (await this.targets.isStream(s.target)) {
-      headers.set("Nats-Msg-Id", `${s.id}:${s.due}`);
-      await this.p.store.acks.publish(s.target, s.payload, headers);
-      // A delayed task at a non-default priority: tell its queue's workers (see LevelActivity).
-      const work = parseWorkSubject(s.target);
-      if (work && work.level !== DEFAULT_PRIORITY) this.p.store.nc.publish(levelSignalSubject(work.queue, work.level));
-    } else {
-      this.p.store.nc.publish(s.target, s.payload, { headers });
+    if (this.p.putTask && delayedTaskIdOf(s.id) !== undefined && parseWorkSubject(s.target)) {
+      await this.p.putTask(s.payload, `${s.id}:${s.due}`);
+      return;
     }
+    await this.p.store.fire(s, firedHeaders(s));
   }
 
   /** Stops firing (in-progress fires finish) and forgets the in-memory schedules. */

@@ -44,17 +44,10 @@ export const ALLOWED_NATS_HEADERS: ReadonlySet<string> = new Set([
   "nats-expected-last-subject-sequence-subject",
 ]);
 
-/** A control character: C0 (U+0000–U+001F), DEL (U+007F) or C1 (U+0080–U+009F). */
-const CONTROL = /\p{Cc}/u;
 /** A control character or any white space (Unicode included). */
 const CONTROL_OR_SPACE = /[\p{Cc}\s]/u;
 /** A control character other than horizontal tab (refused in header values). */
 const VALUE_CONTROL = /(?!\t)\p{Cc}/u;
-
-/** True when `s` holds a control character (C0, DEL or C1). */
-export function hasControlCharacter(s: string): boolean {
-  return CONTROL.test(s);
-}
 
 /** What the fire-time check reads of a stored schedule. */
 export interface FiringSchedule {

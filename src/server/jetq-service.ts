@@ -17,7 +17,6 @@ import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
 import { connectNats, type NatsOptions, withContext } from "../nats/connect.js";
-import { currentLeader } from "../nats/leader-election.js";
 import { NatsServerLauncher } from "../nats/nats-server-launcher.js";
 import { SchedulerService } from "../scheduler/scheduler-service.js";
 import { ServeHeartbeat } from "./serve-heartbeat.js";
@@ -128,16 +127,6 @@ export class JetqService {
         : undefined;
       // Counts what goes through the service's storage (queue events, REST delayed tasks).
       if (metrics) this.storage.observer = metrics;
-      this.scheduler = new SchedulerService({
-        nc: this.nc,
-        log: log.child({ component: "scheduler" }),
-        replicas: this.opts.replicas ?? 1,
-        ...(this.opts.subject ? { subject: this.opts.subject } : {}),
-        ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
-        ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
-        ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
-      });
-      await this.scheduler.start();
       const engine = new TaskEngine({
         ...this.opts.tasks,
         storage: this.storage,
@@ -145,6 +134,16 @@ export class JetqService {
         defaultQueue: DEFAULT_QUEUE,
       });
       this.engine = engine;
+      this.scheduler = new SchedulerService({
+        storage: this.storage,
+        engine,
+        log: log.child({ component: "scheduler" }),
+        ...(this.opts.subject ? { subject: this.opts.subject } : {}),
+        ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
+        ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
+        ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
+      });
+      await this.scheduler.start();
       const put = (task: Task, msgId: string) => engine.enqueuer.put(task, msgId);
       this.taskScheduler = new TaskScheduler({
         storage: this.storage,
@@ -222,7 +221,7 @@ export class JetqService {
   /** Ready when this instance fires schedules, or follows another instance that does. */
   private async schedulerReadiness(): Promise<CheckResult> {
     if (this.scheduler?.isLeader) return { ok: true, detail: "leader" };
-    const leader = this.nc ? await currentLeader(this.nc, "scheduler") : undefined;
+    const leader = await this.storage?.leader("scheduler");
     return leader === undefined
       ? { ok: false, detail: "no scheduler is elected" }
       : { ok: true, detail: `following ${leader}` };

@@ -10,6 +10,7 @@ import { jetq, jetqJson } from "../support/cli.js";
 import { useNatsServer } from "../support/nats.js";
 import { natsConfig } from "../support/nats-context.js";
 import { startServe } from "../support/serve-process.js";
+import { storageOn } from "../support/storage.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
@@ -86,7 +87,11 @@ describe("jetq dead-letters …, info, --context", () => {
 
   it("shows the server, jetq's streams and buckets, storage used and the elected leaders", async () => {
     const nc = await connectNats({ servers: nats.server.url });
-    const scheduler = new SchedulerService({ nc, log: silentLogger, name: "info-test-leader" });
+    const scheduler = new SchedulerService({
+      storage: await storageOn(nc),
+      log: silentLogger,
+      name: "info-test-leader",
+    });
     await scheduler.start();
     try {
       await jetqJson(["queue", "create", uniq(), ...a]);

@@ -8,6 +8,7 @@ import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { uniq } from "../gateway/gateway-support.js";
 import { jetq, jetqJson } from "../support/cli.js";
 import { useNatsServer } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 
 const nats = useNatsServer();
 type Schedule = Record<string, unknown> & { id: string; kind: string; task_id?: string };
@@ -22,7 +23,7 @@ describe("jetq schedule … and jetq cron …", () => {
     await nats.ready;
     a = ["-a", nats.server.url];
     nc = await connectNats({ servers: nats.server.url });
-    scheduler = new SchedulerService({ nc, log: silentLogger, name: `t-${randomUUID()}` });
+    scheduler = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, name: `t-${randomUUID()}` });
     await scheduler.start();
     q = uniq();
     client = await Client.connect({ servers: nats.server.url, queue: q, logger: silentLogger });

@@ -105,9 +105,13 @@ describe("jetq task …", () => {
     const first = await jetqJson<{ tasks: Wire[]; next_cursor: string }>(page);
     assert.equal(first.tasks.length, 3);
     const rest = await jetqJson<{ tasks: Wire[]; next_cursor?: string }>([...page, "--cursor", first.next_cursor]);
+    // Waiting tasks (no record yet) come newest first, as jetq serve lists them.
     assert.deepEqual(
       [...first.tasks, ...rest.tasks].map((t) => t.id),
-      tasks.slice(0, 5).map((t) => t.id),
+      tasks
+        .slice(0, 5)
+        .map((t) => t.id)
+        .reverse(),
     );
     assert.equal(rest.next_cursor, undefined);
     const byId = await jetqJson<{ tasks: Wire[] }>(["task", "list", "--id", tasks[5]!.id, ...a]);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from "node:test";
 import { headers } from "@nats-io/nats-core";
 import { HttpGateway } from "../../src/gateway/http-server.js";
 import { Client, connectNats, newTask, Router, silentLogger, TaskState, TerminateTask } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { JetStreamStorage } from "../../src/jobs/storage/jetstream-storage.js";
 import { encodeTask, recordHeaders } from "../../src/jobs/storage/task-codec.js";
 import { TASKS_LIST_API } from "../../src/jobs/task-list.js";
@@ -42,7 +43,11 @@ describe("the task index of jetq serve", () => {
       t.state = i < 20 ? TaskState.Complete : TaskState.Expired;
       // Half of the records carry the index headers (as written since they exist), the others
       // (as older versions wrote them) are read from their bodies.
-      await storage.acks.publish(`jetq.task.${t.id}`, encodeTask(t), i % 2 === 0 ? recordHeaders(t) : headers());
+      await handlesOf(storage).acks.publish(
+        `jetq.task.${t.id}`,
+        encodeTask(t),
+        i % 2 === 0 ? recordHeaders(t) : headers(),
+      );
     }
     // One tombstone: a discarded task is not listed.
     await storage.saveTombstone({ ...newTask("mail", {}, { id: "old-05" }), queue: "old", state: TaskState.Complete });
@@ -245,7 +250,7 @@ describe("the task index of jetq serve", () => {
 
   it("sweeps records deleted behind its back at the next rebuild", async () => {
     const storage = await JetStreamStorage.open(client.nc, {}, silentLogger);
-    await storage.jsm.streams.purge("JETQ_TASKS", { filter: "jetq.task.old-00" });
+    await handlesOf(storage).jsm.streams.purge("JETQ_TASKS", { filter: "jetq.task.old-00" });
     storage.close();
     assert.equal(service.dashboard!.catalog.index.get("old-00")?.state, TaskState.Complete);
     await service.dashboard!.catalog.reconcile();

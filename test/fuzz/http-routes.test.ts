@@ -7,10 +7,11 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
 import { newTask } from "../../src/index.js";
-import { ScheduleStore } from "../../src/scheduler/schedule-store.js";
+import { ScheduleStore } from "../../src/jobs/storage/schedule-store.js";
 import { TargetPolicy } from "../../src/scheduler/target-policy.js";
 import { startGateway, type TestGateway } from "../gateway/gateway-support.js";
 import { useNatsServer } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 import { fuzzParams, headerNames, noise, recurrenceValues, subjects, whenValues } from "./fuzz-support.js";
 
 const nats = useNatsServer();
@@ -190,12 +191,11 @@ describe("fuzz: every HTTP route on a real gateway", () => {
       fuzzParams(1000, 8000),
     );
     const policy = new TargetPolicy();
-    const store = await ScheduleStore.open(g.nc);
+    const store = await (await storageOn(g.nc)).schedules();
     try {
       const { schedules } = await store.list(100_000);
       for (const s of schedules) assert.equal(policy.fireRefusal(s), undefined, `stored ${s.id} -> ${s.target}`);
     } finally {
-      store.close();
     }
     assert.equal((await g.call("GET", "/v1/queues")).status, 200);
     assert.equal((await g.call("POST", `/enqueue/${QUEUE}`, { content: "after" })).status, 200);

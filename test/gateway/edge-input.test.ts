@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { newTask } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { queueStream } from "../../src/jobs/storage/layout.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { useNatsServer, waitUntil } from "../support/nats.js";
@@ -30,10 +31,12 @@ before(async () => {
 const errorOf = (a: { body: unknown }) => (a.body as { error?: string }).error;
 
 async function streamExists(name: string): Promise<boolean> {
-  return g.storage.jsm.streams.info(name).then(
-    () => true,
-    () => false,
-  );
+  return handlesOf(g.storage)
+    .jsm.streams.info(name)
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 describe("no 5xx on bad input (issue 12, item 13)", () => {

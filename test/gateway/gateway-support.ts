@@ -6,6 +6,7 @@ import { TaskEngine } from "../../src/jobs/task-engine.js";
 import type { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { HttpGateway, type HttpGatewayParams } from "../../src/server/index.js";
+import { storageOn } from "../support/storage.js";
 
 /** A unique queue name. */
 export const uniq = (): string => `q${randomUUID().slice(0, 8)}`;
@@ -39,7 +40,11 @@ export async function startGateway(
   const nc = await connectNats({ servers: nats.url, name: "gateway-test" });
   const storage = await JetStreamStorage.open(nc, {}, silentLogger);
   await storage.prepare();
-  const scheduler = new SchedulerService({ nc, log: silentLogger, name: `t-${randomUUID()}` });
+  const scheduler = new SchedulerService({
+    storage: await storageOn(nc),
+    log: silentLogger,
+    name: `t-${randomUUID()}`,
+  });
   await scheduler.start();
   const gw = new HttpGateway({
     engine: new TaskEngine({ storage, log: silentLogger, defaultQueue: "DEFAULT" }),

@@ -9,6 +9,7 @@ import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { useNatsServer } from "../support/nats.js";
 import { startServe } from "../support/serve-process.js";
+import { storageOn } from "../support/storage.js";
 import { startGateway, uniq } from "./gateway-support.js";
 
 const nats = useNatsServer();
@@ -114,7 +115,11 @@ describe("health checks, API reference page, central metrics", () => {
   it("jetq serve: /readyz follows the scheduler election; --metrics exports every queue's gauges", async () => {
     await nats.ready;
     const nc = await connectNats({ servers: nats.server.url });
-    const leader = new SchedulerService({ nc, log: silentLogger, name: `leader-${randomUUID()}` });
+    const leader = new SchedulerService({
+      storage: await storageOn(nc),
+      log: silentLogger,
+      name: `leader-${randomUUID()}`,
+    });
     await leader.start();
     const q = uniq();
     const producer = await Client.connect({ servers: nats.server.url, queue: q, logger: silentLogger });

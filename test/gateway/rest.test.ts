@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TaskState } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { collect } from "../support/collect.js";
 import { useNatsServer } from "../support/nats.js";
 import { startGateway, type TestGateway, uniq } from "./gateway-support.js";
@@ -65,7 +66,7 @@ describe("REST API /v1", () => {
     assert.deepEqual(body.changed.sort(), ["max_concurrent", "max_entries", "max_tries"]);
     assert.equal(body.config.max_concurrent, 7);
     assert.equal(((await g.call("GET", `/v1/queues/${q}`)).body as { config: Body }).config.max_tries, 4);
-    const level = await g.storage.jsm.consumers.info(`JETQ_Q_${q}`, "WORKERS_P5");
+    const level = await handlesOf(g.storage).jsm.consumers.info(`JETQ_Q_${q}`, "WORKERS_P5");
     assert.equal(level.config.max_ack_pending, 7, "the consumers take the new max_concurrent at once");
     assert.deepEqual(((await g.call("PATCH", `/v1/queues/${q}`, { max_tries: 4 })).body as Body).changed, []);
 

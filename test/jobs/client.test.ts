@@ -16,6 +16,7 @@ import {
   TerminateTask,
   ValidationError,
 } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { type Outcome, withWorker } from "../support/worker.js";
 
@@ -276,7 +277,7 @@ describe("Client worker", () => {
       async (c, outcome) => {
         const h = headers();
         h.set("Nats-Msg-Id", "garbage-1");
-        await c.storage.js.publish(`jetq.q.${c.queue.name}.5.garbage`, "{not json", { headers: h });
+        await handlesOf(c.storage).js.publish(`jetq.q.${c.queue.name}.5.garbage`, "{not json", { headers: h });
         // Well-formed JSON whose names could widen subjects or break event JSON is corrupt too.
         const crafted = {
           id: "x.>",
@@ -288,7 +289,7 @@ describe("Client worker", () => {
           max_tries: 0,
           priority: 5,
         };
-        await c.storage.js.publish(`jetq.q.${c.queue.name}.5.crafted`, JSON.stringify(crafted));
+        await handlesOf(c.storage).js.publish(`jetq.q.${c.queue.name}.5.crafted`, JSON.stringify(crafted));
         const t = await outcome((await c.enqueue(newTask("ok", null))).id);
         assert.equal(t.state, TaskState.Complete);
         assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 0);

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { describe, it } from "node:test";
 import { AckPolicy } from "@nats-io/jetstream";
 import { Client, newTask, Router, silentLogger, TaskState } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { DEFAULT_PRIORITY, levelConsumer, queueStream } from "../../src/jobs/storage/layout.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -77,10 +78,16 @@ describe("crash safety", () => {
     try {
       const task = await client.enqueue(newTask("once", null));
       // A "worker" takes the item and dies after recording completion but before acking.
-      const consumer = await client.storage.js.consumers.get(queueStream(queue), levelConsumer(DEFAULT_PRIORITY));
+      const consumer = await handlesOf(client.storage).js.consumers.get(
+        queueStream(queue),
+        levelConsumer(DEFAULT_PRIORITY),
+      );
       const taken = await consumer.next({ expires: 5000 });
       assert.ok(taken);
-      const info = await client.storage.jsm.consumers.info(queueStream(queue), levelConsumer(DEFAULT_PRIORITY));
+      const info = await handlesOf(client.storage).jsm.consumers.info(
+        queueStream(queue),
+        levelConsumer(DEFAULT_PRIORITY),
+      );
       assert.equal(info.config.ack_policy, AckPolicy.Explicit);
       await client.storage.saveRecord({
         ...task,

@@ -18,6 +18,7 @@ import {
 } from "../../src/index.js";
 import { QUEUE_EVENT, type QueueEvent, TASK_STATE_EVENT } from "../../src/jobs/events.js";
 import { verifyTask } from "../../src/jobs/signing.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { deadLetterStream, queueConfigKey, redriveMsgId } from "../../src/jobs/storage/layout.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
 import { type Outcome, withWorker } from "../support/worker.js";
@@ -131,7 +132,7 @@ describe("dead letters", () => {
       assert.equal(c.queue.deadLetters, false);
       assert.equal(await c.deadLetters.count(c.queue.name), 0);
       assert.deepEqual(await c.deadLetters.list(c.queue.name), { deadLetters: [] });
-      await assert.rejects(c.storage.jsm.streams.info(deadLetterStream(c.queue.name)));
+      await assert.rejects(handlesOf(c.storage).jsm.streams.info(deadLetterStream(c.queue.name)));
     });
   });
 
@@ -142,7 +143,7 @@ describe("dead letters", () => {
       logger: silentLogger,
     });
     try {
-      const info = await c.storage.jsm.streams.info(deadLetterStream(c.queue.name));
+      const info = await handlesOf(c.storage).jsm.streams.info(deadLetterStream(c.queue.name));
       assert.equal(info.config.max_age, 60_000 * 1_000_000);
       assert.equal(info.config.max_msgs_per_subject, 1);
       assert.equal(info.config.allow_direct, true);
@@ -164,7 +165,7 @@ describe("dead letters", () => {
         assert.equal(w.queue.deadLetterRetentionMs, 604_800_000);
         const [t] = await deadLettered(w, outcome, 1);
         assert.equal((await w.deadLetters.get(old, t!.id)).reason, "terminated");
-        const lazy = await w.storage.jsm.streams.info(deadLetterStream(old));
+        const lazy = await handlesOf(w.storage).jsm.streams.info(deadLetterStream(old));
         assert.equal(lazy.config.max_age, 604_800_000 * 1_000_000);
       });
     } finally {

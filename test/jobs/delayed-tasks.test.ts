@@ -21,6 +21,7 @@ import { OutboxPublisher } from "../../src/outbox/index.js";
 import { testClient, uniqueQueue } from "../support/client.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
@@ -75,7 +76,7 @@ describe("delayed tasks", () => {
 
   it("a scheduler puts them in their queue at runAt, not before; events and the observer see `delayed`", async () => {
     nc = await connectNats({ servers: nats.server.url });
-    scheduler = new SchedulerService({ nc, log: silentLogger, name: `t-${randomUUID()}` });
+    scheduler = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, name: `t-${randomUUID()}` });
     await scheduler.start();
     assert.ok(scheduler.isLeader);
     const states: string[] = [];

@@ -20,6 +20,7 @@ import { dedupeKvKey, MAX_DEDUPE_WINDOW_MS } from "../../src/jobs/idempotency.js
 import { DEDUPE_BUCKET } from "../../src/jobs/storage/layout.js";
 import { testClient, uniqueQueue } from "../support/client.js";
 import { firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
@@ -167,7 +168,7 @@ describe("idempotency keys: debounce", () => {
   let scheduler: SchedulerService;
   before(async () => {
     nc = await connectNats({ servers: nats.server.url });
-    scheduler = new SchedulerService({ nc, log: silentLogger, name: `t-${randomUUID()}` });
+    scheduler = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, name: `t-${randomUUID()}` });
     await scheduler.start();
   });
   after(async () => {

@@ -18,9 +18,11 @@ import {
   TaskCancelledError,
   TaskState,
 } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { levelConsumer, queueStream } from "../../src/jobs/storage/layout.js";
 import { JetqMetrics } from "../../src/metrics/jetq-metrics.js";
 import { deferred, firstMatch, useNatsServer, waitUntil } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
@@ -32,7 +34,7 @@ async function client(queue: QueueConfig | string, extra: Partial<ClientOptions>
 
 /** Items a priority level's consumer has handed out and not yet had settled. */
 async function delivered(c: Client, queue: string, level: number): Promise<number> {
-  return (await c.storage.jsm.consumers.info(queueStream(queue), levelConsumer(level))).num_ack_pending;
+  return (await handlesOf(c.storage).jsm.consumers.info(queueStream(queue), levelConsumer(level))).num_ack_pending;
 }
 
 describe("priorities", () => {
@@ -317,7 +319,11 @@ describe("cancellation", () => {
       ran.push(t.id);
     });
     const owner = await client(q);
-    const scheduler = new SchedulerService({ nc: owner.nc, log: silentLogger, name: `t-${randomUUID()}` });
+    const scheduler = new SchedulerService({
+      storage: await storageOn(owner.nc),
+      log: silentLogger,
+      name: `t-${randomUUID()}`,
+    });
     await scheduler.start();
     try {
       await withWorker(nats.server.url, { name: q }, router, async (c, outcome) => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { newTask, Router, TerminateTask } from "../../src/index.js";
-import { sampleQueueRates } from "../../src/jobs/queue-rates.js";
+import { sampleQueueRates } from "../../src/jobs/storage/queue-rates.js";
 import { useNatsServer } from "../support/nats.js";
 import { withWorker } from "../support/worker.js";
 

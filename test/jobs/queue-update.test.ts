@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { Client, newTask, silentLogger } from "../../src/index.js";
+import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -68,7 +69,7 @@ describe("queue settings: warnings and updates", () => {
         ],
         "redeliverAfterMs follows a lower maxRunTimeMs",
       );
-      const jsm = c.storage.jsm;
+      const jsm = handlesOf(c.storage).jsm;
       const stream = (await jsm.streams.info(`JETQ_Q_${q}`)).config;
       assert.equal(ms(stream.max_age), 3_600_000);
       assert.equal(stream.max_msgs, 500);

@@ -8,6 +8,7 @@ import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { collect } from "../support/collect.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { waitUntil } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 
 describe("scheduler HA on a 3-node cluster (replicas 3)", () => {
   const cluster = new NatsCluster();
@@ -31,16 +32,14 @@ describe("scheduler HA on a 3-node cluster (replicas 3)", () => {
     const client = await open(u2);
     const log = memoryLogger();
     const a = new SchedulerService({
-      nc: ncA,
+      storage: await storageOn(ncA, { replicas: 3 }),
       log: log.child({ svc: "a" }),
-      replicas: 3,
       electionTtlMs: 1500,
       name: "a",
     });
     const b = new SchedulerService({
-      nc: ncB,
+      storage: await storageOn(ncB, { replicas: 3 }),
       log: log.child({ svc: "b" }),
-      replicas: 3,
       electionTtlMs: 1500,
       name: "b",
     });

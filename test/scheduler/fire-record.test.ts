@@ -2,16 +2,17 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Schedule } from "../../src/jobs/storage/schedule-codec.js";
+import type { ScheduleStore } from "../../src/jobs/storage/schedule-store.js";
 import { connectNats } from "../../src/nats/connect.js";
 import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
-import type { Schedule } from "../../src/scheduler/schedule.js";
-import { ScheduleStore } from "../../src/scheduler/schedule-store.js";
 import { Scheduler } from "../../src/scheduler/scheduler.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { collect } from "../support/collect.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { waitUntil } from "../support/nats.js";
 import { startServe } from "../support/serve-process.js";
+import { storageOn } from "../support/storage.js";
 
 /**
  * Two users: `admin` may do anything; `leader`, while `blocked`, may not record a fire — neither
@@ -32,10 +33,9 @@ let store: ScheduleStore;
 before(async () => {
   await server.start();
   admin = await connectNats({ servers: server.url, user: "admin", password: "admin" });
-  store = await ScheduleStore.open(admin);
+  store = await (await storageOn(admin)).schedules();
 });
 after(async () => {
-  store.close();
   await admin.close();
   await server.stop();
 });
@@ -61,7 +61,7 @@ describe("recording fires", () => {
     await server.reload(authorization(true));
     const log = memoryLogger();
     const leaderNc = await connectNats({ servers: server.url, user: "leader", password: "leader" });
-    const service = new SchedulerService({ nc: leaderNc, log, name: "in-process" });
+    const service = new SchedulerService({ storage: await storageOn(leaderNc), log, name: "in-process" });
     const out = collect(admin, "record.out");
     try {
       await service.start();
@@ -101,7 +101,7 @@ describe("recording fires", () => {
     await server.reload(authorization(true));
     const log = memoryLogger();
     const leaderNc = await connectNats({ servers: server.url, user: "leader", password: "leader" });
-    const leaderStore = await ScheduleStore.open(leaderNc);
+    const leaderStore = await (await storageOn(leaderNc)).schedules();
     const scheduler = new Scheduler({ store: leaderStore, log, maxUnrecorded: 5 });
     const out = collect(admin, "burst.out");
     const ids = Array.from({ length: 20 }, (_, i) => `burst-${i}`);
@@ -125,7 +125,6 @@ describe("recording fires", () => {
     } finally {
       out.sub.unsubscribe();
       await scheduler.stop();
-      leaderStore.close();
       await leaderNc.close();
     }
   });

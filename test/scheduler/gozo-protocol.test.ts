@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { headers } from "@nats-io/nats-core";
 import { ValidationError } from "../../src/errors.js";
+import { scheduleKey, scheduleSubject } from "../../src/jobs/storage/schedule-codec.js";
 import { nextOccurrence } from "../../src/recurrence.js";
 import { firedHeaders, parseGozoMessage } from "../../src/scheduler/gozo-protocol.js";
-import { scheduleKey, scheduleSubject } from "../../src/scheduler/schedule.js";
 import { TargetPolicy } from "../../src/scheduler/target-policy.js";
 
 const limits = { maxFutureMs: 365 * 86_400_000, maxPayloadBytes: 1000, policy: new TargetPolicy() };

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { SCHEDULES_STREAM, type Schedule } from "../../src/jobs/storage/schedule-codec.js";
+import { ScheduleStore } from "../../src/jobs/storage/schedule-store.js";
 import { connectNats } from "../../src/nats/connect.js";
 import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { serverFeatures, versionAtLeast } from "../../src/nats/server-features.js";
-import { SCHEDULES_STREAM, type Schedule } from "../../src/scheduler/schedule.js";
-import { ScheduleStore } from "../../src/scheduler/schedule-store.js";
+import { storageOn } from "../support/storage.js";
 
 /**
  * The suite runs on nats-server 2.14 and on 2.9 (scripts/test.mjs): the listing reads a batch per
@@ -54,10 +55,9 @@ describe(`schedule listing on nats-server ${server.version}`, () => {
     await server.start();
     nc = await connectNats({ servers: server.url });
     jsm = await jetstreamManager(nc);
-    store = await ScheduleStore.open(nc);
+    store = await (await storageOn(nc)).schedules();
   });
   after(async () => {
-    store.close();
     await nc.close();
     await server.stop();
   });
@@ -131,7 +131,7 @@ describe(`schedule listing on nats-server ${server.version}`, () => {
   });
 
   it("a listing out of time answers with what it read and a cursor that goes on", async () => {
-    const quick = await ScheduleStore.open(nc, { listTimeoutMs: 0 });
+    const quick = await ScheduleStore.open(await storageOn(nc), { listTimeoutMs: 0 });
     await jsm.streams.purge(SCHEDULES_STREAM); // the cancel markers of earlier tests
     try {
       const ids = Array.from({ length: 30 }, (_, i) => `quick-${i}`);
@@ -152,7 +152,6 @@ describe(`schedule listing on nats-server ${server.version}`, () => {
       assert.ok(!batched ? calls >= 30 : calls <= 2, `${calls} calls`);
       for (const id of ids) await store.cancel(id);
     } finally {
-      quick.close();
     }
   });
 

@@ -11,6 +11,7 @@ import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { testClient, uniqueQueue } from "../support/client.js";
 import { collect } from "../support/collect.js";
 import { useNatsServer, waitUntil } from "../support/nats.js";
+import { storageOn } from "../support/storage.js";
 
 const nats = useNatsServer();
 let nc: NatsConnection;
@@ -19,7 +20,7 @@ let service: SchedulerService;
 before(async () => {
   await nats.ready;
   nc = await connectNats({ servers: nats.server.url });
-  service = new SchedulerService({ nc, log: silentLogger });
+  service = new SchedulerService({ storage: await storageOn(nc), log: silentLogger });
   await service.start();
   assert.ok(service.isLeader);
   nats.beforeStop(async () => {
@@ -239,13 +240,13 @@ describe("restart", () => {
     await waitUntil(
       async () => (await jetstreamManager(nc).then((j) => j.streams.info("JETQ_SCHEDULES"))).state.messages === 0,
     );
-    const other = new SchedulerService({ nc, log: silentLogger, name: "second" });
+    const other = new SchedulerService({ storage: await storageOn(nc), log: silentLogger, name: "second" });
     await service.stop();
     await other.start();
     assert.equal(other.isLeader, true);
     assert.equal(other.stats()?.ready, true);
     await other.stop();
-    service = new SchedulerService({ nc, log: silentLogger });
+    service = new SchedulerService({ storage: await storageOn(nc), log: silentLogger });
     await service.start();
   });
 });

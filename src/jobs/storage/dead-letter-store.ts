@@ -10,6 +10,7 @@ import { StorageError, ValidationError } from "../../errors.js";
 import { ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
 import type { ResolvedQueue } from "../queue.js";
 import { type Task, TaskState } from "../task.js";
+import { handlesOf } from "./handles.js";
 import type { JetStreamStorage } from "./jetstream-storage.js";
 import {
   DEAD_LETTER_AT_HEADER,
@@ -62,7 +63,7 @@ export function ensureDeadLetterStream(storage: JetStreamStorage, queue: Resolve
   }
   const cached = streams.get(queue.name);
   if (cached) return cached;
-  const ready = ensureStream(storage.jsm, {
+  const ready = ensureStream(handlesOf(storage).jsm, {
     name: deadLetterStream(queue.name),
     subjects: [deadLetterSubjects(queue.name)],
     retention: RetentionPolicy.Limits,
@@ -82,7 +83,7 @@ export function ensureDeadLetterStream(storage: JetStreamStorage, queue: Resolve
 export async function deleteDeadLetterStream(storage: JetStreamStorage, queue: string): Promise<void> {
   forget(storage, queue);
   try {
-    await storage.jsm.streams.delete(deadLetterStream(queue));
+    await handlesOf(storage).jsm.streams.delete(deadLetterStream(queue));
   } catch (err) {
     if (!isNotFound(err)) throw wrapStorage(err, `deleting the dead letters of queue ${queue}`);
   }
@@ -108,7 +109,7 @@ export async function writeDeadLetter(
   for (let attempt = 0; ; attempt++) {
     await ensureDeadLetterStream(storage, queue);
     try {
-      return (await storage.acks.publish(deadLetterSubject(queue.name, task.id), data, h)).seq;
+      return (await handlesOf(storage).acks.publish(deadLetterSubject(queue.name, task.id), data, h)).seq;
     } catch (err) {
       const vanished = err instanceof StorageError && err.code === "stream_not_found";
       if (!vanished || attempt > 0) throw wrapStorage(err, `dead-lettering task ${task.id}`);
@@ -137,7 +138,7 @@ async function readEntry(
   query: { last_by_subj: string } | { seq: number; next_by_subj: string },
 ): Promise<StoredMsg | undefined> {
   try {
-    return (await storage.jsm.streams.getMessage(deadLetterStream(queue), query as MsgRequest)) ?? undefined;
+    return (await handlesOf(storage).jsm.streams.getMessage(deadLetterStream(queue), query as MsgRequest)) ?? undefined;
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw wrapStorage(err, `reading the dead letters of queue ${queue}`);
@@ -160,7 +161,7 @@ export async function deadLetterState(
   queue: string,
 ): Promise<{ messages: number; lastSeq: number }> {
   try {
-    const { state } = await storage.jsm.streams.info(deadLetterStream(queue));
+    const { state } = await handlesOf(storage).jsm.streams.info(deadLetterStream(queue));
     return { messages: state.messages, lastSeq: state.last_seq };
   } catch (err) {
     if (isNotFound(err)) return { messages: 0, lastSeq: 0 };
@@ -174,7 +175,7 @@ export async function deadLetterState(
  */
 export async function deleteDeadLetter(storage: JetStreamStorage, queue: string, seq: number): Promise<boolean> {
   try {
-    return await storage.jsm.streams.deleteMessage(deadLetterStream(queue), seq, false);
+    return await handlesOf(storage).jsm.streams.deleteMessage(deadLetterStream(queue), seq, false);
   } catch (err) {
     // A sequence deleted already answers "not found"; one past the end (a recreated stream) "EOF".
     if (isNotFound(err) || /stream store EOF/.test((err as Error).message)) return false;
@@ -186,7 +187,7 @@ export async function deleteDeadLetter(storage: JetStreamStorage, queue: string,
 export async function purgeDeadLetters(storage: JetStreamStorage, queue: string, id?: string): Promise<number> {
   try {
     const opts = id === undefined ? undefined : { filter: deadLetterSubject(queue, id) };
-    return (await storage.jsm.streams.purge(deadLetterStream(queue), opts)).purged;
+    return (await handlesOf(storage).jsm.streams.purge(deadLetterStream(queue), opts)).purged;
   } catch (err) {
     if (isNotFound(err)) return 0;
     throw wrapStorage(err, `purging the dead letters of queue ${queue}`);

@@ -1,6 +1,8 @@
 import {
   AckPolicy,
+  type Consumer,
   type ConsumerInfo,
+  type ConsumerMessages,
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamClient,
@@ -11,38 +13,51 @@ import {
   StorageType,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
+import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
 import { openBucket } from "../../nats/buckets.js";
 import { type DirectMessage, DirectReader } from "../../nats/direct-reader.js";
+import { currentLeader } from "../../nats/leader-election.js";
 import { type ServerFeatures, serverFeatures } from "../../nats/server-features.js";
-import { ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
+import { createStreamIfMissing, ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
 import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
-import { type QueueControls, QueueControlsStore } from "../queue-controls.js";
 import { isFinalState, type Task, type TaskState } from "../task.js";
 import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
+import { Bus } from "./bus.js";
 import { deadLetterState, deleteDeadLetterStream, ensureDeadLetterStream } from "./dead-letter-store.js";
+import { registerHandles } from "./handles.js";
 import {
+  CANCEL_REQUEST_TTL_MS,
+  CANCELS_BUCKET,
   CONFIG_BUCKET,
+  DEDUPE_BUCKET,
+  DEFAULT_ELECTION_TTL_MS,
   DEFAULT_PRIORITY,
+  DEPENDENCIES_BUCKET,
+  ELECTIONS_BUCKET,
+  LEGACY_FINAL_EVENTS_STREAM,
   LEGACY_WORKER_CONSUMER,
   levelConsumer,
+  levelOfConsumer,
   levelSignalSubject,
   levelSubjects,
+  MAX_DEDUPE_WINDOW_MS,
   MSG_ID_HEADER,
   PRIORITY_LEVELS,
+  parseWorkSubject,
   QUEUE_STREAM_PREFIX,
   queueConfigKey,
   queueControlsKey,
   queueEventSubject,
   queueStream,
   queueSubjects,
+  RATE_BUCKET,
   RECORD_HEADERS,
   TASKS_STREAM,
   TASKS_SUBJECTS,
@@ -53,6 +68,8 @@ import {
   workSubject,
   workSubjectAnyPriority,
 } from "./layout.js";
+import { type QueueControls, QueueControlsStore } from "./queue-controls-store.js";
+import { ScheduleStore } from "./schedule-store.js";
 import { decodeTask, encodeTask, recordHeaders } from "./task-codec.js";
 
 /** How streams are created; used only when a stream does not exist yet. */
@@ -135,6 +152,24 @@ function storedRecord(m: DirectMessage | undefined): StoredRecord {
   return { kind: "task", task: decodeTask(m.data), seq: m.seq };
 }
 
+/** What {@link JetStreamStorage.waitingTasks} lists. */
+export interface WaitingQuery {
+  /** Continue below this stream sequence (a previous page's `nextSeq`). */
+  beforeSeq?: number;
+  limit: number;
+  /** Only tasks of this type. */
+  type?: string;
+  /** Work items read at most for one page. @defaultValue no limit */
+  scanLimit?: number;
+}
+
+/** A page of waiting tasks, newest first. */
+export interface WaitingPage {
+  tasks: Task[];
+  /** Present when more may follow: pass it as `beforeSeq`. */
+  nextSeq?: number;
+}
+
 /** Summary of the task store. */
 export interface TasksInfo {
   /** Task records stored. */
@@ -146,8 +181,23 @@ export interface TasksInfo {
 
 const ns = (ms: number) => ms * 1_000_000;
 
+/** The KV buckets a storage opens on demand (docs/storage.md). */
+export type BucketKind = "config" | "cancels" | "rates" | "dedupe" | "dependants" | "elections";
+
+const BUCKETS: Record<BucketKind, { name: string; ttl?: number }> = {
+  config: { name: CONFIG_BUCKET },
+  cancels: { name: CANCELS_BUCKET, ttl: CANCEL_REQUEST_TTL_MS },
+  rates: { name: RATE_BUCKET },
+  dedupe: { name: DEDUPE_BUCKET, ttl: MAX_DEDUPE_WINDOW_MS },
+  dependants: { name: DEPENDENCIES_BUCKET },
+  elections: { name: ELECTIONS_BUCKET },
+};
+
 /** JetStream's header making a publish conditional on the subject's last stored sequence. */
 const EXPECTED_LAST_SUBJECT_SEQ_HEADER = "Nats-Expected-Last-Subject-Sequence";
+
+/** "Until further notice" for a paused consumer (a resume ends it). */
+const PAUSED_UNTIL = new Date(Date.UTC(9999, 0, 1));
 
 /** Queues whose streams are searched at once for a task without a record. */
 const LOOKUP_CONCURRENCY = 32;
@@ -157,29 +207,52 @@ const LOOKUP_CONCURRENCY = 32;
  * One instance per connection; see docs/storage.md for the layout it maintains.
  */
 export class JetStreamStorage {
-  readonly js: JetStreamClient;
+  private readonly js: JetStreamClient;
   /** Pipelined, acknowledged publishes for the hot paths (enqueue, outcome records). */
-  readonly acks: AckedPublisher;
+  private readonly acks: AckedPublisher;
   /** Direct gets (task records, work items) without nats.js' per-request machinery. */
   private readonly reader: DirectReader;
   /** What the connected server can do beyond the 2.9 floor. */
   readonly features: ServerFeatures;
-  private config?: KV;
+  private readonly buckets = new Map<BucketKind, Promise<KV>>();
+  private controlsStore?: Promise<QueueControlsStore>;
+  private scheduleStore?: Promise<ScheduleStore>;
+  /** The elections bucket, to read who leads (see {@link leader}). */
+  private electionsReader?: Promise<KV>;
+  /** Core NATS messaging on this storage's connection (events, signals, heartbeats, request APIs). */
+  readonly bus: Bus;
   private readonly queues = new Map<string, ResolvedQueue>();
+  /** Level consumers known to exist (or being made), by queue and level. */
+  private readonly levels = new Map<string, Map<number, Promise<void>>>();
+  /** Queues already brought to the current layout by this storage. */
+  private readonly upgraded = new Set<string>();
+  private readonly upgrading = new Map<string, Promise<void>>();
   private taskLogs?: TaskLogs;
   /** Told about queue events published through this storage (set by the client, e.g. metrics). */
   observer?: TaskObserver;
 
   private constructor(
-    readonly nc: NatsConnection,
-    readonly jsm: JetStreamManager,
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
     private readonly opts: Required<StorageOptions>,
     private readonly log: Logger,
   ) {
     this.js = jetstream(nc);
+    this.bus = new Bus(nc);
     this.acks = new AckedPublisher(nc);
     this.features = serverFeatures(nc, opts.serverFeatures === "floor");
     this.reader = new DirectReader(nc, this.features.batchDirectGet);
+    registerHandles(this, {
+      nc,
+      js: this.js,
+      jsm,
+      acks: this.acks,
+      reader: this.reader,
+      features: this.features,
+      streamPlacement: this.streamPlacement,
+      bucketPlacement: this.bucketPlacement,
+      log,
+    });
   }
 
   /** Releases the acknowledgement and read subscriptions (the connection stays open). */
@@ -253,93 +326,269 @@ export class JetStreamStorage {
     await this.configBucket();
   }
 
-  /** The config bucket (queue definitions, task schedules). */
+  /**
+   * The config bucket (queue definitions `queue.<name>`, controls `controls.<name>`, cron schedules
+   * `cron.<name>`), for the stores of those keys.
+   */
   async configBucket(): Promise<KV> {
-    this.config ??= await openBucket(this.nc, CONFIG_BUCKET, {
-      history: 1,
-      replicas: this.opts.replicas,
-      storage: this.storage,
-    });
-    return this.config;
+    return this.bucket("config");
   }
 
   /**
-   * Creates a queue (stream, worker consumer, stored definition) or binds to the existing one,
-   * whose stored definition then wins over `q`.
-   * @throws NotFoundError (`queue_not_found`) with `noCreate` when it does not exist.
+   * One of jetq's KV buckets, opened (created when missing, with this storage's replicas and
+   * storage type) once and shared by everything on this storage. `ttlMs` (elections only) is used
+   * when the bucket is created. See docs/storage.md for what each holds.
+   */
+  bucket(kind: BucketKind, opts: { ttlMs?: number } = {}): Promise<KV> {
+    let open = this.buckets.get(kind);
+    if (!open) {
+      const spec = BUCKETS[kind];
+      const ttl = kind === "elections" ? (opts.ttlMs ?? DEFAULT_ELECTION_TTL_MS) : spec.ttl;
+      open = openBucket(this.nc, spec.name, {
+        history: 1,
+        ...(ttl ? { ttl } : {}),
+        ...this.bucketPlacement,
+      });
+      this.buckets.set(kind, open);
+      open.catch(() => {
+        if (this.buckets.get(kind) === open) this.buckets.delete(kind);
+      });
+    }
+    return open;
+  }
+
+  /**
+   * The candidate leading `component` (`"scheduler"`, `"task-scheduler"`) now, or undefined when
+   * none is. Reads the elections bucket without creating it.
+   */
+  async leader(component: string): Promise<string | undefined> {
+    // A bucket this storage opened, else a handle bound without creating it (bound, not checked:
+    // a read of a bucket that does not exist fails with "not found").
+    this.electionsReader ??=
+      this.buckets.get("elections") ?? new Kvm(this.nc).open(ELECTIONS_BUCKET, { bindOnly: true });
+    try {
+      return await currentLeader(await this.electionsReader, component);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw wrapStorage(err, "reading the elections bucket");
+    }
+  }
+
+  /**
+   * Removes the final-events stream of earlier versions (`JETQ_FINAL_EVENTS`, a write per finished
+   * task that dependency checks made unnecessary). Returns whether there was one.
+   */
+  async dropLegacyFinalEvents(): Promise<boolean> {
+    try {
+      await this.jsm.streams.delete(LEGACY_FINAL_EVENTS_STREAM);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw wrapStorage(err, `removing stream ${LEGACY_FINAL_EVENTS_STREAM}`);
+    }
+  }
+
+  /** The schedules of this storage (`JETQ_SCHEDULES`, created when missing), opened once. */
+  schedules(): Promise<ScheduleStore> {
+    this.scheduleStore ??= ScheduleStore.open(this);
+    this.scheduleStore.catch(() => {
+      this.scheduleStore = undefined;
+    });
+    return this.scheduleStore;
+  }
+
+  /** The queue controls of this storage (one shared watch of every queue's controls). */
+  async controls(): Promise<QueueControlsStore> {
+    this.controlsStore ??= this.configBucket().then((kv) => new QueueControlsStore(kv));
+    return this.controlsStore;
+  }
+
+  /**
+   * Creates a queue (stream, default-level consumer, dead-letter stream, stored definition) or binds
+   * to the existing one, whose stored definition then wins over `q`. The consumers of the other
+   * priority levels are made when a task is first enqueued at their level ({@link ensureLevel}). If
+   * creating fails part way, what this call made is removed again, so a later try starts clean
+   * instead of finding a queue without a definition.
+   * @throws NotFoundError (`queue_not_found`) with `noCreate` when it does not exist;
+   * ValidationError (`invalid_queue_config`); StorageError
    */
   async prepareQueue(q: QueueConfig): Promise<ResolvedQueue> {
     const existing = await this.findQueue(q.name);
     if (existing) {
-      await this.upgradeConsumers(existing);
+      await this.upgradeOnce(existing);
       return existing;
     }
     if (q.noCreate) throw new NotFoundError("queue_not_found", `queue ${JSON.stringify(q.name)} does not exist`);
     const def = resolveQueue(q);
-    await ensureStream(this.jsm, {
-      name: queueStream(def.name),
-      subjects: [queueSubjects(def.name)],
-      retention: RetentionPolicy.Workqueue,
-      max_age: ns(def.maxAgeMs),
-      duplicate_window: ns(this.dedupeWindow(def.maxAgeMs)),
-      max_msgs: def.maxEntries > 0 ? def.maxEntries : -1,
-      discard: def.discardOld ? DiscardPolicy.Old : DiscardPolicy.New,
-      allow_direct: true,
-      storage: this.storage,
-      num_replicas: this.opts.replicas,
-    });
-    await this.ensureLevelConsumers(def, new Set());
-    if (def.deadLetters) await ensureDeadLetterStream(this, def);
-    const kv = await this.configBucket();
-    await kv.put(queueConfigKey(def.name), JSON.stringify(def));
-    this.queues.set(def.name, def);
+    const stream = queueStream(def.name);
+    let created = false;
+    try {
+      created = await createStreamIfMissing(this.jsm, {
+        name: stream,
+        subjects: [queueSubjects(def.name)],
+        retention: RetentionPolicy.Workqueue,
+        max_age: ns(def.maxAgeMs),
+        duplicate_window: ns(this.dedupeWindow(def.maxAgeMs)),
+        max_msgs: def.maxEntries > 0 ? def.maxEntries : -1,
+        discard: def.discardOld ? DiscardPolicy.Old : DiscardPolicy.New,
+        allow_direct: true,
+        ...this.streamPlacement,
+      });
+      await this.ensureLevel(def, DEFAULT_PRIORITY);
+      if (def.deadLetters) await ensureDeadLetterStream(this, def);
+      await this.saveQueueDefinition(def);
+    } catch (err) {
+      if (created && !(await this.findQueue(def.name).catch(() => undefined))) {
+        await this.jsm.streams.delete(stream).catch(() => undefined);
+        await deleteDeadLetterStream(this, def.name).catch(() => undefined);
+        this.levels.delete(def.name);
+      }
+      throw wrapStorage(err, `creating queue ${def.name}`);
+    }
+    this.upgraded.add(def.name);
     return def;
   }
 
   /**
-   * Creates the priority-level consumers of a queue that are not in `have`. Each filters one level
-   * and shares the queue's limits: ack wait and `maxConcurrent` as max ack pending.
+   * Makes sure the consumer of one priority level of a queue exists (once per storage and level):
+   * each filters its level and shares the queue's limits, ack wait and `maxConcurrent` as max ack
+   * pending. Work-queue streams allow no overlapping consumers, hence one per level; a queue whose
+   * tasks all use the default level has one.
    */
-  private async ensureLevelConsumers(def: ResolvedQueue, have: ReadonlySet<string>): Promise<void> {
-    try {
-      for (let level = 0; level < PRIORITY_LEVELS; level++) {
-        if (have.has(levelConsumer(level))) continue;
-        await this.jsm.consumers.add(queueStream(def.name), {
-          durable_name: levelConsumer(level),
-          filter_subject: levelSubjects(def.name, level),
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          ack_wait: ns(ackWaitMs(def)),
-          max_ack_pending: def.maxConcurrent,
-          max_deliver: -1,
-          max_waiting: 4096,
-          num_replicas: 0,
-        });
-      }
-    } catch (err) {
-      throw wrapStorage(err, `creating the worker consumers of queue ${def.name}`);
+  async ensureLevel(queue: ResolvedQueue | string, level: number): Promise<void> {
+    const name = typeof queue === "string" ? queue : queue.name;
+    let made = this.levels.get(name);
+    if (!made) {
+      made = new Map();
+      this.levels.set(name, made);
     }
+    let ready = made.get(level);
+    if (!ready) {
+      const levels = made;
+      ready = (async () => {
+        const def = typeof queue === "string" ? await this.getQueue(queue) : queue;
+        const stream = queueStream(name);
+        try {
+          await this.jsm.consumers.info(stream, levelConsumer(level));
+        } catch (err) {
+          if (!isNotFound(err)) throw wrapStorage(err, `reading a consumer of queue ${name}`);
+          await this.jsm.consumers
+            .add(stream, {
+              durable_name: levelConsumer(level),
+              filter_subject: levelSubjects(name, level),
+              ack_policy: AckPolicy.Explicit,
+              deliver_policy: DeliverPolicy.All,
+              ack_wait: ns(ackWaitMs(def)),
+              max_ack_pending: def.maxConcurrent,
+              max_deliver: -1,
+              max_waiting: 4096,
+              num_replicas: 0,
+            })
+            .catch((e: unknown) => {
+              // Another process made it first.
+              if (!/already (exists|in use)/i.test((e as Error).message))
+                throw wrapStorage(e, `creating a consumer of queue ${name}`);
+            });
+        }
+      })();
+      levels.set(level, ready);
+      ready.catch(() => {
+        if (levels.get(level) === ready) levels.delete(level);
+      });
+    }
+    return ready;
   }
 
   /**
-   * Brings an existing queue to the current layout: the single consumer of the first layout is
-   * replaced by the priority-level consumers (its unacknowledged items stay in the stream and are
-   * delivered again through them), and missing level consumers are created.
+   * Brings an existing queue to the current layout, once per storage: the single consumer of the
+   * first layout is replaced by level consumers (its unacknowledged items stay in the stream and
+   * are delivered again through them) for the default level and every level that holds items.
    */
-  private async upgradeConsumers(def: ResolvedQueue): Promise<void> {
-    const have = new Set<string>();
+  private upgradeOnce(def: ResolvedQueue): Promise<void> {
+    let done = this.upgrading.get(def.name);
+    if (!done && !this.upgraded.has(def.name)) {
+      done = (async () => {
+        const stream = queueStream(def.name);
+        let legacy = false;
+        try {
+          for await (const c of this.jsm.consumers.list(stream)) if (c.name === LEGACY_WORKER_CONSUMER) legacy = true;
+          if (legacy) {
+            this.log.warn("replacing the queue's single worker consumer with priority-level consumers", {
+              queue: def.name,
+            });
+            await this.jsm.consumers.delete(stream, LEGACY_WORKER_CONSUMER);
+          }
+        } catch (err) {
+          throw wrapStorage(err, `listing the consumers of queue ${def.name}`);
+        }
+        await this.ensureLevel(def, DEFAULT_PRIORITY);
+        if (legacy) await this.levelBacklog(def.name);
+        this.upgraded.add(def.name);
+      })().finally(() => this.upgrading.delete(def.name));
+      this.upgrading.set(def.name, done);
+    }
+    return done ?? Promise.resolve();
+  }
+
+  /**
+   * Work left per priority level of a queue (pending plus in flight, index = level): from the level
+   * consumers, and for a level without one, whether its stream holds items (a task enqueued through
+   * an outbox, or before its level's consumer was made) — the consumer is then made.
+   */
+  async levelBacklog(queue: string): Promise<number[]> {
+    const stream = queueStream(queue);
+    const backlog = new Array<number>(PRIORITY_LEVELS).fill(0);
+    const seen = new Set<number>();
     try {
-      for await (const c of this.jsm.consumers.list(queueStream(def.name))) have.add(c.name);
-      if (have.has(LEGACY_WORKER_CONSUMER)) {
-        this.log.warn("replacing the queue's single worker consumer with priority-level consumers", {
-          queue: def.name,
-        });
-        await this.jsm.consumers.delete(queueStream(def.name), LEGACY_WORKER_CONSUMER);
+      for await (const c of this.jsm.consumers.list(stream)) {
+        const level = levelOfConsumer(c.name);
+        if (level === undefined) continue;
+        seen.add(level);
+        backlog[level] = c.num_pending + c.num_ack_pending;
+      }
+      for (let level = 0; level < PRIORITY_LEVELS; level++) {
+        if (seen.has(level)) continue;
+        const m = await this.reader.get(stream, { seq: 1, next_by_subj: levelSubjects(queue, level) });
+        if (!m) continue;
+        await this.ensureLevel(queue, level);
+        backlog[level] = 1;
       }
     } catch (err) {
-      throw wrapStorage(err, `listing the consumers of queue ${def.name}`);
+      if (isNotFound(err)) return backlog;
+      throw wrapStorage(err, `reading the consumers of queue ${queue}`);
     }
-    await this.ensureLevelConsumers(def, have);
+    return backlog;
+  }
+
+  /**
+   * The durable consumer of one priority level of a queue, to pull work from (the level's consumer
+   * is made first when missing).
+   */
+  async workConsumer(queue: ResolvedQueue, level: number): Promise<Consumer> {
+    await this.ensureLevel(queue, level);
+    return this.js.consumers.get(queueStream(queue.name), levelConsumer(level));
+  }
+
+  /**
+   * Pauses (or resumes) every level consumer of a queue on servers that can (2.11): nothing is
+   * delivered while paused, even to processes that do not watch the queue's controls. On 2.9 the
+   * controls alone pause the queue. A failure is logged, not thrown: the controls are what counts.
+   */
+  async pauseConsumers(queue: string, paused: boolean): Promise<void> {
+    if (!this.features.consumerPause) return;
+    const stream = queueStream(queue);
+    try {
+      for await (const c of this.jsm.consumers.list(stream)) {
+        if (levelOfConsumer(c.name) === undefined) continue;
+        if (paused) await this.jsm.consumers.pause(stream, c.name, PAUSED_UNTIL);
+        else await this.jsm.consumers.resume(stream, c.name);
+      }
+    } catch (err) {
+      this.log.warn("could not pause or resume the queue's consumers (its controls still apply)", {
+        queue,
+        error: (err as Error).message,
+      });
+    }
   }
 
   /** The stored definition of a queue, or undefined when the queue does not exist. */
@@ -400,6 +649,7 @@ export class JetStreamStorage {
    * @returns whether JetStream recognised the work item as a duplicate.
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
+    if (task.priority !== DEFAULT_PRIORITY) await this.ensureLevel(task.queue, task.priority);
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);
     try {
@@ -412,10 +662,15 @@ export class JetStreamStorage {
     }
   }
 
-  /** Writes a task record (`data`: the task already encoded) and waits for JetStream to store it. */
-  async saveRecord(task: Task, data?: Uint8Array): Promise<void> {
+  /**
+   * Writes a task record (`data`: the task already encoded) and waits for JetStream to store it;
+   * `msgId` de-duplicates a repeated write within the duplicate window.
+   * @returns whether JetStream recognised it as a duplicate. @throws StorageError
+   */
+  async saveRecord(task: Task, data?: Uint8Array, msgId?: string): Promise<{ duplicate: boolean }> {
     try {
-      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), recordHeaders(task));
+      const ack = await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), recordHeaders(task, msgId));
+      return { duplicate: ack.duplicate };
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
     }
@@ -433,7 +688,7 @@ export class JetStreamStorage {
       await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), h);
       return true;
     } catch (err) {
-      if (err instanceof StorageError && err.code === "publish_conflict") return false;
+      if (err instanceof StorageError && err.code === "wrong_last_sequence") return false;
       throw wrapStorage(err, `saving task ${task.id}`);
     }
   }
@@ -572,15 +827,18 @@ export class JetStreamStorage {
     throw new NotFoundError("task_not_found", `task ${id} not found`);
   }
 
-  /** The work item of a task that has one: in `queue` when given, else in any queue. */
-  async findWorkItem(id: string, queue?: string): Promise<Task | undefined> {
+  /**
+   * The work item of a task that has one: in `queue` first when given, then (unless `onlyQueue`)
+   * in any queue.
+   */
+  async findWorkItem(id: string, queue?: string, onlyQueue = false): Promise<Task | undefined> {
     const inQueue = async (q: string) => {
       const m = await this.reader.get(queueStream(q), { last_by_subj: workSubjectAnyPriority(q, id) });
       return m ? decodeTask(m.data) : undefined;
     };
     if (queue !== undefined) {
       const hit = await inQueue(queue);
-      if (hit) return hit;
+      if (hit || onlyQueue) return hit;
     }
     const names = (await this.queueNames()).filter((q) => q !== queue);
     for (let i = 0; i < names.length; i += LOOKUP_CONCURRENCY) {
@@ -641,41 +899,65 @@ export class JetStreamStorage {
   }
 
   /**
-   * Up to `n` tasks waiting in a queue that have not started (no record yet), after stream sequence
-   * `after`, in queue order: how waiting tasks are listed without an index. `more` says whether the
-   * queue holds items past `lastSeq`.
+   * A page of the tasks waiting in a queue — work items not yet delivered to a consumer (a
+   * waiting task has no record: this is where it is listed) — newest first, below stream sequence
+   * `beforeSeq` (a previous page's `nextSeq`). Reads at most `scanLimit` items for a page, so a type
+   * filter that matches little stops early (with `nextSeq` to go on).
+   * @throws NotFoundError (`queue_not_found`), StorageError
    */
-  async waitingTasks(
-    queue: string,
-    after: number,
-    n: number,
-  ): Promise<{ tasks: { task: Task; seq: number }[]; lastSeq: number; more: boolean }> {
+  async waitingTasks(queue: string, q: WaitingQuery): Promise<WaitingPage> {
     const stream = queueStream(queue);
-    const found: { task: Task; seq: number }[] = [];
-    let lastSeq = after;
-    let last = 0;
+    let first: number;
+    let last: number;
+    const delivered = new Array<number>(PRIORITY_LEVELS).fill(0);
     try {
-      last = (await this.jsm.streams.info(stream)).state.last_seq;
-      while (found.length < n && lastSeq < last) {
-        const m = await this.reader.get(stream, { seq: lastSeq + 1, next_by_subj: queueSubjects(queue) });
-        if (!m) {
-          lastSeq = last;
-          break;
-        }
-        lastSeq = m.seq;
-        try {
-          found.push({ task: decodeTask(m.data), seq: m.seq });
-        } catch {
-          // corrupt: a worker drops it
-        }
+      const info = await this.jsm.streams.info(stream);
+      first = info.state.first_seq;
+      last = info.state.last_seq;
+      if (info.state.messages === 0) return { tasks: [] };
+      for await (const c of this.jsm.consumers.list(stream)) {
+        const level = levelOfConsumer(c.name);
+        if (level !== undefined) delivered[level] = c.delivered.stream_seq;
       }
     } catch (err) {
-      if (isNotFound(err)) return { tasks: [], lastSeq: after, more: false };
-      throw wrapStorage(err, `listing the waiting tasks of queue ${queue}`);
+      if (isNotFound(err)) throw new NotFoundError("queue_not_found", `queue ${queue} does not exist`);
+      throw wrapStorage(err, `reading queue ${queue}`);
     }
-    const records = await this.recordsFor(found.map((f) => f.task.id));
-    const waiting = found.filter((f) => records.get(f.task.id)?.kind === "none");
-    return { tasks: waiting, lastSeq, more: lastSeq < last };
+    const tasks: Task[] = [];
+    let hi = Math.min(last, (q.beforeSeq ?? last + 1) - 1);
+    let window = q.limit;
+    let scanned = 0;
+    const subject = queueSubjects(queue);
+    while (hi >= first && scanned < (q.scanLimit ?? Number.POSITIVE_INFINITY)) {
+      // Work items of [lo, hi], read forward (direct get of the next item on the queue's subjects).
+      const lo = Math.max(first, hi - window + 1);
+      const batch: DirectMessage[] = [];
+      for (let seq = lo; seq <= hi; ) {
+        const m = await this.reader.get(stream, { seq, next_by_subj: subject });
+        if (!m || m.seq > hi) break;
+        batch.push(m);
+        scanned++;
+        seq = m.seq + 1;
+      }
+      for (let i = batch.length - 1; i >= 0; i--) {
+        const m = batch[i]!;
+        const level = parseWorkSubject(m.subject)?.level;
+        if (level === undefined || m.seq <= delivered[level]!) continue; // handed to a consumer already
+        let t: Task;
+        try {
+          t = decodeTask(m.data);
+        } catch (err) {
+          this.log.warn("skipping a corrupt work item", { queue, seq: m.seq, error: (err as Error).message });
+          continue;
+        }
+        if (q.type !== undefined && t.type !== q.type) continue;
+        tasks.push(t);
+        if (tasks.length === q.limit) return { tasks, nextSeq: m.seq };
+      }
+      hi = lo - 1;
+      window *= 2;
+    }
+    return hi >= first ? { tasks, nextSeq: hi + 1 } : { tasks };
   }
 
   /** Names of all queues. */
@@ -709,7 +991,7 @@ export class JetStreamStorage {
       throw wrapStorage(err, `listing the consumers of queue ${name}`);
     }
     const inFlight = consumers.reduce((n, c) => n + c.num_ack_pending, 0);
-    const controls = await new QueueControlsStore(await this.configBucket()).get(name);
+    const controls = await (await this.controls()).get(name);
     return {
       name,
       config,
@@ -744,26 +1026,89 @@ export class JetStreamStorage {
     this.queues.delete(name);
   }
 
+  /** The task stream's size, last sequence and max age (zeros while it does not exist). */
+  async taskStreamState(): Promise<{ records: number; lastSeq: number; maxAgeMs: number }> {
+    try {
+      const info = await this.jsm.streams.info(TASKS_STREAM);
+      return {
+        records: info.state.messages,
+        lastSeq: info.state.last_seq,
+        maxAgeMs: Math.round(info.config.max_age / 1e6),
+      };
+    } catch (err) {
+      if (isNotFound(err)) return { records: 0, lastSeq: 0, maxAgeMs: 0 };
+      throw wrapStorage(err, "reading the task stream");
+    }
+  }
+
+  /** The task record stored at stream sequence `seq` (undefined when it was replaced or removed). */
+  async recordAt(seq: number): Promise<DirectMessage | undefined> {
+    return this.reader.get(TASKS_STREAM, { seq });
+  }
+
+  /**
+   * The task records from stream sequence `fromSeq` on, headers only (an index rebuilds itself
+   * without reading bodies: every record carries `Jetq-Queue`, `Jetq-State`, `Jetq-Type`), then
+   * new ones as they are written. Close the returned messages to stop.
+   */
+  async followRecordHeaders(fromSeq: number): Promise<ConsumerMessages> {
+    const consumer = await this.js.consumers.get(TASKS_STREAM, {
+      headers_only: true,
+      ...(fromSeq > 1
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromSeq }
+        : { deliver_policy: DeliverPolicy.All }),
+    });
+    return consumer.consume({ max_messages: 10_000 });
+  }
+
   /** Numbers of the task store. */
   async tasksInfo(): Promise<TasksInfo> {
     const stream = await this.jsm.streams.info(TASKS_STREAM);
     return { records: stream.state.messages, bytes: stream.state.bytes, stream };
   }
 
-  /** Streams every task record (oldest first); a record that fails to decode is logged and skipped. */
+  /** Every task record, oldest first (see {@link recordsAfter}). */
   async *tasks(): AsyncGenerator<Task> {
-    const info = await this.jsm.streams.info(TASKS_STREAM);
-    if (info.state.messages === 0) return;
-    const consumer = await this.js.consumers.get(TASKS_STREAM);
-    const messages = await consumer.consume();
+    for await (const r of this.recordsAfter(0)) yield r.task;
+  }
+
+  /**
+   * The task records after stream sequence `afterSeq` up to the last one stored when called,
+   * oldest first; `more` says whether records follow. A record that fails to decode is logged and
+   * skipped, as are tombstones.
+   * @throws StorageError
+   */
+  async *recordsAfter(afterSeq = 0): AsyncGenerator<{ seq: number; task: Task; more: boolean }> {
+    let last: number;
+    let first: number;
+    try {
+      const { state } = await this.jsm.streams.info(TASKS_STREAM);
+      if (state.messages === 0 || afterSeq >= state.last_seq) return;
+      last = state.last_seq;
+      first = state.first_seq;
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw wrapStorage(err, "reading the task stream");
+    }
+    let messages: ConsumerMessages;
+    try {
+      const consumer = await this.js.consumers.get(TASKS_STREAM, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: Math.max(afterSeq + 1, first),
+      });
+      messages = await consumer.consume();
+    } catch (err) {
+      throw wrapStorage(err, "scanning task records");
+    }
     try {
       for await (const m of messages) {
-        const task = this.decodeRecord(m.data, m.subject);
-        if (task) yield task;
-        if (m.info.pending === 0) break;
+        const more = m.info.pending > 0 && m.seq < last;
+        const task = m.data.byteLength > 0 ? this.decodeRecord(m.data, m.subject) : undefined;
+        if (task) yield { seq: m.seq, task, more };
+        if (!more) break;
       }
     } finally {
-      await messages.close();
+      await messages.close().catch(() => undefined);
     }
   }
 }

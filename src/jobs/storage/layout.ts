@@ -39,6 +39,11 @@ export const levelSubjects = (queue: string, level: number): string => `${SUBJEC
  * Work-queue streams allow no overlapping consumers, so each level has its own.
  */
 export const levelConsumer = (level: number): string => `WORKERS_P${level}`;
+
+const LEVEL_OF = new Map(Array.from({ length: PRIORITY_LEVELS }, (_, l) => [levelConsumer(l), l]));
+
+/** The priority level whose consumer has this name; undefined for any other consumer. */
+export const levelOfConsumer = (name: string): number | undefined => LEVEL_OF.get(name);
 /**
  * The queue and priority level of a work subject, or undefined for any other subject.
  */
@@ -94,6 +99,16 @@ export const queueControlsKey = (queue: string): string => `controls.${queue}`;
 export const RATE_BUCKET = "JETQ_RATE";
 /** KV bucket of cancellation requests: key = task id. */
 export const CANCELS_BUCKET = "JETQ_CANCELS";
+/** How long a cancellation request is remembered (the bucket's max age). */
+export const CANCEL_REQUEST_TTL_MS = 7 * 24 * 3_600_000;
+/** KV bucket of leader elections: key = component (`scheduler`, `task-scheduler`), value = the leader's name. */
+export const ELECTIONS_BUCKET = "JETQ_ELECTIONS";
+/** Lifetime of a leader's claim in the elections bucket, unless its first user asks otherwise (ms). */
+export const DEFAULT_ELECTION_TTL_MS = 3000;
+/** Components that run once per NATS, on an elected instance (their keys in the elections bucket). */
+export const ELECTED_COMPONENTS = ["scheduler", "task-scheduler"] as const;
+/** Longest idempotency window (and the dedupe bucket's max age): 7 days. */
+export const MAX_DEDUPE_WINDOW_MS = 7 * 86_400_000;
 /** KV bucket of idempotency keys: key `<queue>.<key hash>`. */
 export const DEDUPE_BUCKET = "JETQ_DEDUPE";
 /** Prefix of the schedule ids of delayed tasks; the task id follows. */

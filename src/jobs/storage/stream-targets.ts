@@ -1,5 +1,5 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { parseWorkSubject, queueSubjects } from "../jobs/storage/layout.js";
+import { parseWorkSubject, queueSubjects } from "./layout.js";
 
 /**
  * What a subject's answer is cached under: a jetq work subject (`jetq.q.<queue>.<priority>.<task id>`,

@@ -2,12 +2,10 @@
  * What an operator asks first: which NATS server, how much JetStream jetq uses, its streams and
  * buckets, and which instance leads each elected component.
  */
-import { currentLeader } from "../nats/leader-election.js";
-import { wrapStorage } from "../nats/streams.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-
-/** Components that run once per NATS, on an elected instance. */
-export const ELECTED_COMPONENTS = ["scheduler", "task-scheduler"] as const;
+import { wrapStorage } from "../../nats/streams.js";
+import { handlesOf } from "./handles.js";
+import type { JetStreamStorage } from "./jetstream-storage.js";
+import { ELECTED_COMPONENTS } from "./layout.js";
 
 /** One of jetq's streams (a KV bucket is a stream named `KV_<bucket>`). */
 export interface StreamSummary {
@@ -38,7 +36,7 @@ const JETQ_STREAM = /^(KV_)?JETQ_/;
 
 /** Reads the server, account, jetq's streams and the elected leaders. @throws StorageError */
 export async function systemInfo(storage: JetStreamStorage): Promise<SystemInfo> {
-  const { nc, jsm } = storage;
+  const { nc, jsm } = handlesOf(storage);
   try {
     const account = await jsm.getAccountInfo();
     const streams: StreamSummary[] = [];
@@ -83,7 +81,7 @@ export async function systemInfo(storage: JetStreamStorage): Promise<SystemInfo>
 async function leaders(storage: JetStreamStorage): Promise<SystemInfo["leaders"]> {
   const out: SystemInfo["leaders"] = [];
   for (const component of ELECTED_COMPONENTS) {
-    const leader = await currentLeader(storage.nc, component);
+    const leader = await storage.leader(component);
     out.push(leader === undefined ? { component } : { component, leader });
   }
   return out;

@@ -3,10 +3,11 @@
  * written (enqueued), items removed (finished: completed, failed for good, cancelled or purged)
  * and tasks dead-lettered. No process needs to run metrics for this.
  */
-import { isNotFound, wrapStorage } from "../nats/streams.js";
-import { deadLetterState } from "./storage/dead-letter-store.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { queueStream } from "./storage/layout.js";
+import { isNotFound, wrapStorage } from "../../nats/streams.js";
+import { deadLetterState } from "./dead-letter-store.js";
+import { handlesOf } from "./handles.js";
+import type { JetStreamStorage } from "./jetstream-storage.js";
+import { queueStream } from "./layout.js";
 
 /** Rates of one queue, per second, over the sampled interval. */
 export interface QueueRates {
@@ -23,7 +24,7 @@ interface Counters {
 
 async function counters(storage: JetStreamStorage, queue: string): Promise<Counters | undefined> {
   try {
-    const { state } = await storage.jsm.streams.info(queueStream(queue));
+    const { state } = await handlesOf(storage).jsm.streams.info(queueStream(queue));
     const dead = await deadLetterState(storage, queue);
     return { written: state.last_seq, removed: state.last_seq - state.messages, dead: dead.lastSeq };
   } catch (err) {

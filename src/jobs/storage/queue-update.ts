@@ -4,13 +4,14 @@
  * to JetStream, then the stored definition is replaced. See docs/queue-controls.md.
  */
 import { DiscardPolicy, type StreamUpdateConfig } from "@nats-io/jetstream";
-import { StateError, ValidationError } from "../errors.js";
-import type { Logger } from "../logger.js";
-import { isNotFound, wrapStorage } from "../nats/streams.js";
-import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "./queue.js";
-import { ensureDeadLetterStream } from "./storage/dead-letter-store.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { deadLetterStream, levelConsumer, PRIORITY_LEVELS, queueConfigKey, queueStream } from "./storage/layout.js";
+import { StateError, ValidationError } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import { isNotFound, wrapStorage } from "../../nats/streams.js";
+import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
+import { ensureDeadLetterStream } from "./dead-letter-store.js";
+import { handlesOf } from "./handles.js";
+import type { JetStreamStorage } from "./jetstream-storage.js";
+import { deadLetterStream, levelConsumer, PRIORITY_LEVELS, queueConfigKey, queueStream } from "./layout.js";
 
 /** The settings of a queue that {@link updateQueue} changes (any subset). */
 export type QueueChanges = Partial<Omit<ResolvedQueue, "name">>;
@@ -87,7 +88,7 @@ function checkChanges(changes: QueueChanges & { name?: unknown }, name: string):
  * @throws StateError (`queue_update_drops_tasks`)
  */
 async function checkNothingDropped(storage: JetStreamStorage, next: ResolvedQueue, now: number): Promise<void> {
-  const { state } = await storage.jsm.streams.info(queueStream(next.name));
+  const { state } = await handlesOf(storage).jsm.streams.info(queueStream(next.name));
   if (state.messages === 0) return;
   const oldest = Date.parse(state.first_ts);
   if (next.maxAgeMs > 0 && Number.isFinite(oldest) && oldest < now - next.maxAgeMs)
@@ -109,9 +110,9 @@ async function updateStream(
   maxAgeMs: number,
   cfg: Partial<StreamUpdateConfig>,
 ) {
-  const { config } = await storage.jsm.streams.info(stream);
+  const { config } = await handlesOf(storage).jsm.streams.info(stream);
   const window = maxAgeMs > 0 ? Math.min(config.duplicate_window, ns(maxAgeMs)) : config.duplicate_window;
-  await storage.jsm.streams.update(stream, { ...cfg, max_age: ns(maxAgeMs), duplicate_window: window });
+  await handlesOf(storage).jsm.streams.update(stream, { ...cfg, max_age: ns(maxAgeMs), duplicate_window: window });
 }
 
 /** Gives every existing level consumer the queue's ack wait and max ack pending. */
@@ -119,7 +120,7 @@ async function updateConsumers(storage: JetStreamStorage, next: ResolvedQueue): 
   const stream = queueStream(next.name);
   for (let level = 0; level < PRIORITY_LEVELS; level++) {
     try {
-      await storage.jsm.consumers.update(stream, levelConsumer(level), {
+      await handlesOf(storage).jsm.consumers.update(stream, levelConsumer(level), {
         ack_wait: ns(ackWaitMs(next)),
         max_ack_pending: next.maxConcurrent,
       });

@@ -1,9 +1,6 @@
 import type { KV } from "@nats-io/kv";
-import { openBucket } from "../nats/buckets.js";
-import { wrapStorage } from "../nats/streams.js";
-import type { RateLimit } from "./queue-controls.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
-import { RATE_BUCKET } from "./storage/layout.js";
+import { wrapStorage } from "../../nats/streams.js";
+import type { RateLimit } from "./queue-controls-store.js";
 
 /** The answer to {@link RateLimiter.take}. */
 export interface Grant {
@@ -28,12 +25,8 @@ interface WindowUse {
  * small part of the interval (NTP is plenty).
  */
 export class RateLimiter {
-  private constructor(private readonly kv: KV) {}
-
-  /** Opens the limiter of a storage (its bucket is created when missing). */
-  static async open(storage: JetStreamStorage): Promise<RateLimiter> {
-    return new RateLimiter(await openBucket(storage.nc, RATE_BUCKET, { history: 1, ...storage.bucketPlacement }));
-  }
+  /** @param kv the storage's `rates` bucket. */
+  constructor(private readonly kv: KV) {}
 
   /** Takes up to `want` starts from `queue`'s budget in the current window under `limit`. */
   async take(queue: string, limit: RateLimit, want: number): Promise<Grant> {

@@ -1,7 +1,7 @@
 import { type MsgHdrs, headers as natsHeaders } from "@nats-io/nats-core";
-import { ValidationError } from "../errors.js";
-import type { Recurrence } from "../recurrence.js";
-import { hasControlCharacter } from "./target-policy.js";
+import { ValidationError } from "../../errors.js";
+import type { Recurrence } from "../../recurrence.js";
+import { hasControlCharacter } from "../names.js";
 
 /** A delayed (or recurring) message: at `due`, `payload` is published to `target`. */
 export interface Schedule {

@@ -4,17 +4,16 @@ import {
   JetStreamError,
   type JetStreamManager,
   type JsMsg,
-  jetstream,
-  jetstreamManager,
   RetentionPolicy,
-  StorageType,
   type StoredMsg,
 } from "@nats-io/jetstream";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
-import { NotFoundError, StorageError } from "../errors.js";
-import { AckedPublisher } from "../nats/acked-publisher.js";
-import { serverFeatures } from "../nats/server-features.js";
-import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../nats/streams.js";
+import { NotFoundError, StorageError } from "../../errors.js";
+import type { AckedPublisher } from "../../nats/acked-publisher.js";
+import { ensureStream, isNotFound, lastBySubject, wrapStorage } from "../../nats/streams.js";
+import { handlesOf } from "./handles.js";
+import type { JetStreamStorage } from "./jetstream-storage.js";
+import { MSG_ID_HEADER } from "./layout.js";
 import {
   decodeSchedule,
   encodeCancel,
@@ -25,19 +24,11 @@ import {
   SCHEDULES_SUBJECTS,
   type Schedule,
   scheduleSubject,
-} from "./schedule.js";
+} from "./schedule-codec.js";
+import { StreamTargets } from "./stream-targets.js";
 
-/** How the schedules stream is created (used only when it does not exist). */
+/** Options of a {@link ScheduleStore}. */
 export interface ScheduleStoreOptions {
-  /** Stream replicas. @defaultValue 1 */
-  replicas?: number;
-  /** Keep schedules in memory instead of files (not crash-safe). @defaultValue false */
-  memory?: boolean;
-  /**
-   * Publish through this publisher (e.g. the task storage's) instead of one of the store's own;
-   * `close()` then leaves it open. @defaultValue a new publisher
-   */
-  acks?: AckedPublisher;
   /**
    * How long one {@link ScheduleStore.list} call reads before it answers with the page it has
    * (plus at most one read's own timeout). @defaultValue 5000 ms
@@ -81,52 +72,68 @@ export interface StoredScheduleRef {
  * with the same id replaces the old one, and a cancel marker replaces a schedule.
  */
 export class ScheduleStore {
-  readonly js: JetStreamClient;
-  /** Pipelined acknowledged publishes (schedules accepted, fires into streams). */
-  readonly acks: AckedPublisher;
-
-  private readonly ownsAcks: boolean;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly nc: NatsConnection;
+  private readonly acks: AckedPublisher;
+  private readonly batched: boolean;
+  private readonly targets: StreamTargets;
   private readonly listTimeoutMs: number;
 
-  private constructor(
-    readonly nc: NatsConnection,
-    readonly jsm: JetStreamManager,
-    opts: ScheduleStoreOptions,
-  ) {
-    this.js = jetstream(nc);
-    this.ownsAcks = opts.acks === undefined;
-    this.acks = opts.acks ?? new AckedPublisher(nc);
+  private constructor(storage: JetStreamStorage, opts: ScheduleStoreOptions) {
+    const h = handlesOf(storage);
+    this.nc = h.nc;
+    this.js = h.js;
+    this.jsm = h.jsm;
+    this.acks = h.acks;
+    this.batched = h.features.batchDirectGet;
+    this.targets = new StreamTargets(h.jsm);
     this.listTimeoutMs = opts.listTimeoutMs ?? 5000;
   }
 
-  /** Releases the acknowledgement subscription (unless it was given in the options). */
-  close(): void {
-    if (this.ownsAcks) this.acks.close();
-  }
-
-  /** Opens the store, creating the stream when missing. */
-  static async open(nc: NatsConnection, opts: ScheduleStoreOptions = {}): Promise<ScheduleStore> {
-    const jsm = await jetstreamManager(nc);
+  /**
+   * Opens the schedules of a storage, creating their stream (with the storage's replicas and
+   * storage type) when missing. Publishes share the storage's acknowledged publisher. Most callers
+   * want `storage.schedules()`, which opens it once.
+   */
+  static async open(storage: JetStreamStorage, opts: ScheduleStoreOptions = {}): Promise<ScheduleStore> {
+    const { jsm, streamPlacement } = handlesOf(storage);
     await ensureStream(jsm, {
       name: SCHEDULES_STREAM,
       subjects: [SCHEDULES_SUBJECTS],
       retention: RetentionPolicy.Limits,
       max_msgs_per_subject: 1,
       allow_direct: true,
-      storage: opts.memory ? StorageType.Memory : StorageType.File,
-      num_replicas: opts.replicas ?? 1,
+      ...streamPlacement,
     });
-    return new ScheduleStore(nc, jsm, opts);
+    return new ScheduleStore(storage, opts);
+  }
+
+  /**
+   * Publishes a schedule's message to its target: acknowledged, with `Nats-Msg-Id`
+   * `<id>:<due>` so a repeated fire is stored once, when a stream captures the target; a core NATS
+   * publish otherwise.
+   * @throws StorageError when a stream refused it or did not answer
+   */
+  async fire(s: Schedule, headers: MsgHdrs): Promise<void> {
+    if (await this.targets.isStream(s.target)) {
+      headers.set(MSG_ID_HEADER, `${s.id}:${s.due}`);
+      await this.acks.publish(s.target, s.payload, headers);
+    } else {
+      this.nc.publish(s.target, s.payload, { headers });
+    }
   }
 
   /**
    * Stores a schedule (replacing one with the same id); resolves with its stream sequence once
    * stored. With `replacing`, stores it only if the id's stored message is still the one at that
-   * sequence. @throws StorageError; `wrong_last_sequence` (see {@link isReplaced}) when it is not
+   * sequence; `msgId` de-duplicates a repeated save within the stream's duplicate window.
+   * @throws StorageError; `wrong_last_sequence` (see {@link isReplaced}) when the expected sequence did not hold
    */
-  async save(s: Schedule, opts: { replacing?: number } = {}): Promise<number> {
+  async save(s: Schedule, opts: { replacing?: number; msgId?: string } = {}): Promise<number> {
     const { subject, headers, data } = encodeSchedule(s);
     if (opts.replacing !== undefined) headers.set(EXPECTED_SUBJECT_SEQ, String(opts.replacing));
+    if (opts.msgId !== undefined) headers.set(MSG_ID_HEADER, opts.msgId);
     try {
       return (await this.acks.publish(subject, data, headers)).seq;
     } catch (err) {
@@ -202,10 +209,11 @@ export class ScheduleStore {
     }
     const schedules: Schedule[] = [];
     let last = Math.max(0, after);
-    const batched = serverFeatures(this.nc).batchDirectGet;
     // At least one read per call, however short the timeout: every call moves the cursor on.
     while (schedules.length < limit && last < end) {
-      const page = batched ? await this.readBatch(last + 1, limit - schedules.length) : await this.readNext(last + 1);
+      const page = this.batched
+        ? await this.readBatch(last + 1, limit - schedules.length)
+        : await this.readNext(last + 1);
       if (page.length === 0) {
         last = end; // nothing stored after `last`
         break;
