@@ -12,6 +12,7 @@ import { scheduledTaskRecurrence } from "../jobs/scheduled-tasks.js";
 import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { delayedTaskScheduleId, HEARTBEAT_WILDCARD } from "../jobs/storage/layout.js";
 import { isFinalState, type Task, TaskState } from "../jobs/task.js";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { nextOccurrence, previousOccurrence } from "../recurrence.js";
@@ -75,7 +76,7 @@ interface Viewer {
 }
 
 /** See the module comment. */
-export class DashboardService {
+export class DashboardService implements Service {
   readonly catalog: TaskCatalog;
   readonly series: QueueSeries;
   readonly instances = new Instances();

@@ -5,6 +5,7 @@ import type { DashboardService } from "../dashboard/dashboard-service.js";
 import { ConfigError } from "../errors.js";
 import type { QueueConfig } from "../jobs/queue.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import type { ScheduleCommands } from "../scheduler/schedule-commands.js";
 import { timeout } from "../timers.js";
@@ -77,7 +78,7 @@ const CLIENT_ERROR_BODY = JSON.stringify({ error: "bad_request", message: "malfo
  * console.log(gw.url); // http://127.0.0.1:8080
  * ```
  */
-export class HttpGateway {
+export class HttpGateway implements Service {
   private server?: Server;
   private readonly dispatcher: Dispatcher;
   private stopping = false;

@@ -1,5 +1,6 @@
 import type { KV, KvWatchEntry } from "@nats-io/kv";
 import { ValidationError } from "../errors.js";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { updateKey } from "../nats/buckets.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -184,7 +185,7 @@ const SWEEP_CONCURRENCY = 16;
  * a reconnect and every `sweepIntervalMs`, so no event that was missed leaves a task blocked.
  * Runs in `jetq serve`; several can run.
  */
-export class DependencyResolver {
+export class DependencyResolver implements Service {
   /** Dependencies that have dependants (keys of the index). */
   private readonly watched = new Set<string>();
   /** Releases in progress, by dependency: one at a time per dependency. */

@@ -1,3 +1,4 @@
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { deliveryIsStale, type JetStreamStorage } from "./storage/jetstream-storage.js";
@@ -33,7 +34,7 @@ export interface SweepResult {
  * Runs in `jetq serve`: at start, after every reconnect (a server restart is when it happens) and
  * every `intervalMs`.
  */
-export class QueueJanitor {
+export class QueueJanitor implements Service {
   private timer?: NodeJS.Timeout;
   private unwatch?: () => void;
   private running?: Promise<void>;

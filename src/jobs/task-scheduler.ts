@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { LeaderElection } from "../nats/leader-election.js";
 import { nextOccurrence, type Recurrence } from "../recurrence.js";
@@ -32,7 +33,7 @@ export interface TaskSchedulerParams {
  * `cron:<name>:<tick ms>` and is enqueued with that de-duplication id, so a tick fired by two
  * leaders around a failover is stored once.
  */
-export class TaskScheduler {
+export class TaskScheduler implements Service {
   /** The armed tick of each schedule; a tick months ahead waits in clamped steps (see timers.ts). */
   private readonly timers = new Map<string, Timer>();
   private readonly clock: () => number;

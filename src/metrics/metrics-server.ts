@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import { BearerTokens } from "../bearer-tokens.js";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import type { JetqMetrics } from "./jetq-metrics.js";
 
@@ -20,7 +21,7 @@ export interface MetricsServerParams {
 }
 
 /** Serves `GET /metrics` in the Prometheus text format. */
-export class MetricsServer {
+export class MetricsServer implements Service {
   private server?: Server;
   private readonly tokens: BearerTokens;
 

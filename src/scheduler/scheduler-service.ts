@@ -5,6 +5,7 @@ import type { ScheduleStore } from "../jobs/storage/schedule-store.js";
 import { decodeTask } from "../jobs/storage/task-codec.js";
 import type { Task } from "../jobs/task.js";
 import { TaskEngine } from "../jobs/task-engine.js";
+import type { Service } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { LeaderElection } from "../nats/leader-election.js";
 import { GozoListener } from "./gozo-listener.js";
@@ -54,7 +55,7 @@ const HEADER_ROOM = 8 * 1024;
  * The scheduler part of `jetq serve`: Gozo listener and request API on every instance, firing on
  * the elected leader only.
  */
-export class SchedulerService {
+export class SchedulerService implements Service {
   private store?: ScheduleStore;
   private listener?: GozoListener;
   private api?: ScheduleApi;

@@ -1,8 +1,7 @@
 import { join } from "node:path";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { DashboardService } from "../dashboard/dashboard-service.js";
 import { JetStreamDashboardStore } from "../dashboard/dashboard-store.js";
-import { ConfigError, JetqError } from "../errors.js";
+import { ConfigError, JetqError, StateError } from "../errors.js";
 import type { CheckResult } from "../gateway/health-routes.js";
 import { HttpGateway, type HttpGatewayParams } from "../gateway/http-server.js";
 import { DependencyResolver } from "../jobs/dependencies.js";
@@ -13,6 +12,7 @@ import { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import type { Task } from "../jobs/task.js";
 import { type RunRuleOptions, TaskEngine } from "../jobs/task-engine.js";
 import { TaskScheduler } from "../jobs/task-scheduler.js";
+import { ServiceGroup } from "../lifecycle.js";
 import type { Logger } from "../logger.js";
 import { JetqMetrics } from "../metrics/jetq-metrics.js";
 import { MetricsServer } from "../metrics/metrics-server.js";
@@ -69,9 +69,9 @@ export type JetqHttpOptions = Pick<
  */
 export class JetqService {
   private embedded?: NatsServerLauncher;
-  private nc?: NatsConnection;
   private storage?: JetStreamStorage;
-  private engine?: TaskEngine;
+  /** What runs, stopped in reverse order; set while started. */
+  private parts?: ServiceGroup;
   /** The scheduler part; set once started. */
   scheduler?: SchedulerService;
   /** The HTTP gateway; set once started (unless disabled or its optional address was taken). */
@@ -86,7 +86,6 @@ export class JetqService {
   metricsServer?: MetricsServer;
   /** The task index, time series and instances behind the dashboard and `jetq.api.tasks.list`. */
   dashboard?: DashboardService;
-  private heartbeat?: ServeHeartbeat;
 
   constructor(private readonly opts: JetqServiceOptions) {}
 
@@ -95,95 +94,119 @@ export class JetqService {
     return this.embedded?.url ?? String(withContext(this.opts.nats).servers);
   }
 
-  /** Starts everything; on failure stops what was started and rethrows. */
+  /**
+   * Starts everything, in order; on failure stops what was started and rethrows.
+   * @throws StateError (`already_started`) while it runs
+   */
   async start(): Promise<void> {
+    if (this.parts) throw new StateError("already_started", "jetq serve is already running");
     const { log } = this.opts;
+    const parts = new ServiceGroup(log);
+    this.parts = parts;
     try {
       let nats = withContext(this.opts.nats);
       if (!nats.servers || (Array.isArray(nats.servers) && nats.servers.length === 0)) {
-        this.embedded = new NatsServerLauncher({
+        const embedded = new NatsServerLauncher({
           storeDir: join(this.opts.dataDir ?? ".jetq", "nats"),
           port: this.opts.embeddedPort ?? 4222,
         });
-        await this.embedded.start().catch((err: Error) => {
-          throw new ConfigError(
-            "embedded_nats_failed",
-            `could not start the embedded nats-server on port ${this.opts.embeddedPort ?? 4222} (use --nats-port or -a): ${err.message}`,
-            { cause: err },
-          );
-        });
+        this.embedded = embedded;
+        await parts
+          .add("embedded NATS", { start: () => embedded.start().then(() => undefined), stop: () => embedded.stop() })
+          .catch((err: Error) => {
+            throw new ConfigError(
+              "embedded_nats_failed",
+              `could not start the embedded nats-server on port ${this.opts.embeddedPort ?? 4222} (use --nats-port or -a): ${err.message}`,
+              { cause: err },
+            );
+          });
         log.info("embedded NATS started; clients connect to this URL", {
-          url: this.embedded.url,
-          version: this.embedded.version,
-          binary: this.embedded.binary.path,
+          url: embedded.url,
+          version: embedded.version,
+          binary: embedded.binary.path,
         });
-        nats = { ...nats, servers: this.embedded.url };
+        nats = { ...nats, servers: embedded.url };
       }
-      this.nc = await connectNats({ name: "jetq-serve", ...nats });
-      this.storage = await JetStreamStorage.open(this.nc, { replicas: this.opts.replicas ?? 1 }, log);
-      await this.storage.prepare();
+      const nc = await connectNats({ name: "jetq-serve", ...nats });
+      parts.adopt("NATS connection", () => (nc.isClosed() ? undefined : nc.drain().catch(() => undefined)));
+      const storage = await JetStreamStorage.open(nc, { replicas: this.opts.replicas ?? 1 }, log);
+      this.storage = storage;
+      parts.adopt("storage", () => storage.close());
+      await storage.prepare();
       const metrics = this.opts.metrics
-        ? new JetqMetrics(this.storage, { stats: () => this.scheduler?.stats() }, { allQueues: true })
+        ? new JetqMetrics(storage, { stats: () => this.scheduler?.stats() }, { allQueues: true })
         : undefined;
       // Counts what goes through the service's storage (queue events, REST delayed tasks).
-      if (metrics) this.storage.observer = metrics;
+      if (metrics) storage.observer = metrics;
       const engine = new TaskEngine({
         ...this.opts.tasks,
-        storage: this.storage,
+        storage,
         log: log.child({ component: "tasks" }),
         defaultQueue: DEFAULT_QUEUE,
       });
-      this.engine = engine;
-      this.scheduler = new SchedulerService({
-        storage: this.storage,
-        engine,
-        log: log.child({ component: "scheduler" }),
-        ...(this.opts.subject ? { subject: this.opts.subject } : {}),
-        ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
-        ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
-        ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
-      });
-      await this.scheduler.start();
-      const put = (task: Task, msgId: string) => engine.enqueuer.put(task, msgId);
-      this.taskScheduler = new TaskScheduler({
-        storage: this.storage,
-        put,
-        log: log.child({ component: "task-scheduler" }),
-      });
-      await this.taskScheduler.start();
-      this.resolver = new DependencyResolver({
-        storage: this.storage,
-        dependencies: engine.dependencies,
-        put,
-        log: log.child({ component: "dependencies" }),
-      });
-      await this.resolver.start();
-      this.janitor = new QueueJanitor({ storage: this.storage, put, log: log.child({ component: "janitor" }) });
-      this.janitor.start();
-      this.dashboard = new DashboardService({
-        store: new JetStreamDashboardStore({
+      parts.adopt("task engine", () => engine.stop());
+      const scheduler = await parts.add(
+        "scheduler",
+        new SchedulerService({
+          storage,
           engine,
-          ...(this.scheduler.commands ? { schedules: this.scheduler.commands } : {}),
+          log: log.child({ component: "scheduler" }),
+          ...(this.opts.subject ? { subject: this.opts.subject } : {}),
+          ...(this.opts.maxFutureMs ? { maxFutureMs: this.opts.maxFutureMs } : {}),
+          ...(this.opts.allowTargets ? { allowTargets: this.opts.allowTargets } : {}),
+          ...(metrics ? { onFire: (ms: number) => metrics.fired(ms) } : {}),
+        }),
+      );
+      this.scheduler = scheduler;
+      const put = (task: Task, msgId: string) => engine.enqueuer.put(task, msgId);
+      const taskScheduler = await parts.add(
+        "task scheduler",
+        new TaskScheduler({ storage, put, log: log.child({ component: "task-scheduler" }) }),
+      );
+      this.taskScheduler = taskScheduler;
+      this.resolver = await parts.add(
+        "dependency resolver",
+        new DependencyResolver({
+          storage,
+          dependencies: engine.dependencies,
+          put,
+          log: log.child({ component: "dependencies" }),
+        }),
+      );
+      this.janitor = await parts.add(
+        "janitor",
+        new QueueJanitor({ storage, put, log: log.child({ component: "janitor" }) }),
+      );
+      const dashboard = await parts.add(
+        "dashboard",
+        new DashboardService({
+          store: new JetStreamDashboardStore({
+            engine,
+            ...(scheduler.commands ? { schedules: scheduler.commands } : {}),
+            log: log.child({ component: "dashboard" }),
+          }),
           log: log.child({ component: "dashboard" }),
         }),
-        log: log.child({ component: "dashboard" }),
-      });
-      await this.dashboard.start();
+      );
+      this.dashboard = dashboard;
       if (metrics && this.opts.metrics) {
         // With HTTP tokens set, /metrics asks for the same bearer tokens.
         const tokens = this.opts.http ? (this.opts.http.tokens ?? []) : [];
-        this.metricsServer = new MetricsServer({ metrics, ...this.opts.metrics, tokens, log });
-        await this.metricsServer.start();
+        this.metricsServer = await parts.add(
+          "metrics endpoint",
+          new MetricsServer({ metrics, ...this.opts.metrics, tokens, log }),
+        );
       }
-      if (this.opts.http) await this.startGateway(engine, this.scheduler, this.dashboard, this.opts.http);
-      const { scheduler, taskScheduler } = this;
-      this.heartbeat = new ServeHeartbeat(this.nc, () => ({
-        scheduler: scheduler.isLeader ? "leader" : "follower",
-        task_scheduler: taskScheduler.isLeader ? "leader" : "follower",
-        ...(this.gateway ? { gateway: this.gateway.url } : {}),
-        dashboard: this.gateway !== undefined && this.opts.http !== false && this.opts.http?.ui?.enabled !== false,
-      }));
-      await this.heartbeat.start();
+      if (this.opts.http) await this.startGateway(parts, engine, scheduler, dashboard, this.opts.http);
+      await parts.add(
+        "heartbeat",
+        new ServeHeartbeat(storage.bus, () => ({
+          scheduler: scheduler.isLeader ? "leader" : "follower",
+          task_scheduler: taskScheduler.isLeader ? "leader" : "follower",
+          ...(this.gateway ? { gateway: this.gateway.url } : {}),
+          dashboard: this.gateway !== undefined && this.opts.http !== false && this.opts.http?.ui?.enabled !== false,
+        })),
+      );
       log.info("jetq serve ready", { nats: this.natsUrl, ...(this.gateway ? { http: this.gateway.url } : {}) });
     } catch (err) {
       await this.stop();
@@ -192,6 +215,7 @@ export class JetqService {
   }
 
   private async startGateway(
+    parts: ServiceGroup,
     engine: TaskEngine,
     scheduler: SchedulerService,
     dashboard: DashboardService,
@@ -208,8 +232,7 @@ export class JetqService {
       ...settings,
     });
     try {
-      await gateway.start();
-      this.gateway = gateway;
+      this.gateway = await parts.add("HTTP gateway", gateway);
     } catch (err) {
       if (!optional || !(err instanceof JetqError) || err.code !== "http_address_in_use") throw err;
       log.error("HTTP gateway not started: its default address is in use; pass --http host:port (or --http off)", {
@@ -227,25 +250,15 @@ export class JetqService {
       : { ok: true, detail: `following ${leader}` };
   }
 
-  /** Stops components (the HTTP gateway first), drains the connection and stops the embedded server. */
+  /**
+   * Stops what runs in the reverse order of the start (the HTTP gateway first, the embedded
+   * nats-server last, after the connection drained). Calling it again does nothing.
+   */
   async stop(): Promise<void> {
-    await this.heartbeat?.stop();
-    await this.gateway
-      ?.stop()
-      .catch((err: Error) => this.opts.log.error("HTTP gateway stop failed", { error: err.message }));
-    for (const part of [
-      this.metricsServer,
-      this.dashboard,
-      this.janitor,
-      this.resolver,
-      this.taskScheduler,
-      this.scheduler,
-    ]) {
-      await part?.stop().catch((err: Error) => this.opts.log.error("stop failed", { error: err.message }));
-    }
-    await this.engine?.stop();
-    this.storage?.close();
-    if (this.nc && !this.nc.isClosed()) await this.nc.drain().catch(() => undefined);
-    await this.embedded?.stop();
+    const parts = this.parts;
+    if (!parts) return;
+    await parts.stop();
+    this.parts = undefined;
+    this.gateway = undefined;
   }
 }

@@ -3,22 +3,23 @@
  * `jetq.hb.serve.<instance>` (core NATS; see docs/storage.md), for dashboards.
  */
 import { hostname } from "node:os";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nuid";
 import { SERVE_HEARTBEAT, type ServeRoles } from "../dashboard/instances.js";
+import type { Bus } from "../jobs/storage/bus.js";
 import { serveHeartbeatSubject } from "../jobs/storage/layout.js";
 import { HEARTBEAT_INTERVAL_MS } from "../jobs/worker-heartbeat.js";
+import type { Service } from "../lifecycle.js";
 import { jetqVersion } from "../version.js";
 
 /** Publishes a `jetq serve` heartbeat now and every `intervalMs` until `stop()`. */
-export class ServeHeartbeat {
+export class ServeHeartbeat implements Service {
   /** This instance's id (a NUID). */
   readonly instance = nuid.next();
   private readonly started = new Date().toISOString();
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly nc: NatsConnection,
+    private readonly bus: Bus,
     /** Asked at every beat. */
     private readonly roles: () => ServeRoles,
     /** @defaultValue {@link HEARTBEAT_INTERVAL_MS} */
@@ -26,7 +27,7 @@ export class ServeHeartbeat {
   ) {}
 
   private beat(stopping: boolean): void {
-    if (this.nc.isClosed()) return;
+    if (this.bus.closed) return;
     const body = {
       type: SERVE_HEARTBEAT,
       instance: this.instance,
@@ -38,7 +39,7 @@ export class ServeHeartbeat {
       roles: this.roles(),
       ...(stopping ? { stopping: true } : {}),
     };
-    this.nc.publish(serveHeartbeatSubject(this.instance), JSON.stringify(body));
+    this.bus.publish(serveHeartbeatSubject(this.instance), JSON.stringify(body));
   }
 
   /** Beats now and then every interval. */
