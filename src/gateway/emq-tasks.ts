@@ -38,16 +38,21 @@ export function emqRetryMs(task: Task): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** A task as emq shows it: `{id, content}`; a binary payload is `content: null` plus `content_b64`. */
+/**
+ * A task as emq shows it: `{id, content}`; a binary payload is `content: null` plus `content_b64`.
+ * A traced task adds its `trace_context` (docs/tracing.md), which emq clients ignore.
+ */
 export interface EmqTaskView {
   id: string;
   content: unknown;
   content_b64?: string;
+  trace_context?: Record<string, string>;
 }
 
 /** The emq view of a task. */
 export function emqView(task: Task): EmqTaskView {
+  const trace = task.traceContext ? { trace_context: task.traceContext } : {};
   if (task.payload instanceof Uint8Array)
-    return { id: task.id, content: null, content_b64: Buffer.from(task.payload).toString("base64") };
-  return { id: task.id, content: task.payload ?? null };
+    return { id: task.id, content: null, content_b64: Buffer.from(task.payload).toString("base64"), ...trace };
+  return { id: task.id, content: task.payload ?? null, ...trace };
 }

@@ -87,6 +87,10 @@ export const EmqTask = z
     id: z.string(),
     content: z.unknown().openapi({ description: "The task's payload (null for a binary payload)." }),
     content_b64: z.string().optional().openapi({ description: "Base64 of a binary payload." }),
+    trace_context: z
+      .record(z.string(), z.string())
+      .optional()
+      .openapi({ description: "jetq extension: the task's W3C trace context, when it is traced (docs/tracing.md)." }),
   })
   .openapi("EmqTask");
 
@@ -267,6 +271,9 @@ export const TaskView = z
       .optional()
       .openapi({ description: "The most recent failed tries (at most 10), oldest first." }),
     run_at: z.string().optional(),
+    trace_context: z.record(z.string(), z.string()).optional().openapi({
+      description: "W3C trace context (`traceparent`, `tracestate`) of the span that queued it (docs/tracing.md).",
+    }),
   })
   .openapi("Task");
 

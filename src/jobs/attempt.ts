@@ -13,6 +13,7 @@ import { deadLetterReason, writeDeadLetter } from "./storage/dead-letter-store.j
 import { deliveryIsStale, type JetStreamStorage, type StoredRecord } from "./storage/jetstream-storage.js";
 import { decodeTask } from "./storage/task-codec.js";
 import { MAX_FAILURES_KEPT, type Task, TaskState } from "./task.js";
+import { type TaskSpan, traceTry } from "./tracing.js";
 
 /** The rules every consumer of a queue follows (library workers and the HTTP gateway alike). */
 export interface AttemptRules {
@@ -82,6 +83,8 @@ export class Attempt {
   retryInMs?: number;
   private readonly beat: NodeJS.Timeout;
   private readonly activeTimer: NodeJS.Timeout;
+  /** The span of this try (docs/tracing.md), ended once its outcome is written. */
+  private span?: TaskSpan;
 
   constructor(
     /** The task, in state `active`, with this try counted. */
@@ -93,6 +96,21 @@ export class Attempt {
     this.beat.unref();
     this.activeTimer = setTimeout(() => this.recordActive(), ACTIVE_RECORD_DELAY_MS);
     this.activeTimer.unref();
+    this.span = traceTry(task);
+  }
+
+  /** Runs `fn` (the handler) inside the span of this try. */
+  inSpan<T>(fn: () => T): T {
+    return this.span ? this.span.run(fn) : fn();
+  }
+
+  /** Ends the span of this try with the state the task is left in (failed when `error` is given). */
+  private endSpan(error?: string): void {
+    const span = this.span;
+    if (!span) return;
+    this.span = undefined;
+    span.set("jetq.task.state", this.task.state);
+    span.end(error === undefined ? undefined : new Error(error));
   }
 
   /** Marks the try settled and stops its timers; false when it already was. */
@@ -125,6 +143,7 @@ export class Attempt {
     clearInterval(this.beat);
     clearTimeout(this.activeTimer);
     this.wake?.();
+    this.endSpan("abandoned: the holder stopped; the item will be redelivered");
   }
 
   /**
@@ -184,6 +203,7 @@ export class Attempt {
     this.task.releases = (this.task.releases ?? 0) + 1;
     describe(this.task);
     await this.persist(() => this.rules.storage.saveRecord(this.task));
+    this.endSpan();
     return true;
   }
 
@@ -279,11 +299,13 @@ export class Attempt {
     storage.announce(this.task);
     this.retryInMs = delayMs ?? this.rules.retryPolicy.delayMs(this.task.tries);
     this.msg.nak(this.retryInMs);
+    this.endSpan(msg);
   }
 
   private async settle(state: TaskState, error?: string): Promise<void> {
     if (!this.end()) return;
     await finish(this.task, this.msg, this.rules, state, error, (write) => this.persist(write));
+    this.endSpan(state === TaskState.Complete || state === TaskState.Cancelled ? undefined : error);
   }
 }
 

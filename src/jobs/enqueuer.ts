@@ -10,6 +10,7 @@ import { signTask } from "./signing.js";
 import type { JetStreamStorage } from "./storage/jetstream-storage.js";
 import { workSubject } from "./storage/layout.js";
 import { type Task, TaskState, validateTask } from "./task.js";
+import { traceEnqueue } from "./tracing.js";
 
 /**
  * Something that durably accepts messages to publish to JetStream later, such as the
@@ -100,6 +101,15 @@ export class Enqueuer {
    */
   async enqueue<T extends Task>(task: T, opts: EnqueueOptions = {}): Promise<DedupeResult & { task: T }> {
     const queue = this.queueFor(task, opts.queue);
+    task.queue = queue;
+    return this.traced(task, "enqueue", () => this.enqueueTraced(task, queue, opts));
+  }
+
+  private async enqueueTraced<T extends Task>(
+    task: T,
+    queue: string,
+    opts: EnqueueOptions,
+  ): Promise<DedupeResult & { task: T }> {
     await this.checkQueue(queue);
     const key = this.p.signer();
     if (opts.dedupe) {
@@ -145,14 +155,23 @@ export class Enqueuer {
       }
       // Everything up to the publishes runs synchronously, so a window's messages leave in one write.
       let data: Uint8Array;
+      task.queue = queues.get(task)!;
+      const span = traceEnqueue(task, "enqueue");
       try {
-        data = this.prepare(task, queues.get(task)!, key, enqueueState(task));
+        data = this.prepare(task, task.queue, key, enqueueState(task));
       } catch (err) {
+        span.end(err);
         errors.push(err as Error);
         continue;
       }
       const p: Promise<unknown> = this.write(task, data, task.id)
-        .catch((err: Error) => errors.push(err))
+        .then(
+          () => span.end(),
+          (err: Error) => {
+            span.end(err);
+            errors.push(err);
+          },
+        )
         .finally(() => window.delete(p));
       window.add(p);
       if (window.size >= ENQUEUE_WINDOW) await Promise.race(window);
@@ -169,6 +188,13 @@ export class Enqueuer {
    * a repeated call.
    */
   async restart(task: Task, msgId: string): Promise<Task> {
+    return this.traced(task, "put", async () => {
+      await this.restartTraced(task, msgId);
+      return task;
+    });
+  }
+
+  private async restartTraced(task: Task, msgId: string): Promise<void> {
     task.run = await this.p.storage.nextRun(task);
     task.tries = 0;
     delete task.result;
@@ -177,7 +203,6 @@ export class Enqueuer {
     const key = this.p.signer();
     const data = this.prepare(task, task.queue, key, TaskState.New, key !== undefined);
     await this.write(task, data, msgId, true);
-    return task;
   }
 
   /**
@@ -187,10 +212,25 @@ export class Enqueuer {
    * @returns whether JetStream recognised it as a duplicate.
    */
   async put(task: Task, msgId: string): Promise<boolean> {
-    const queue = this.queueFor(task, undefined);
-    await this.checkQueue(queue);
-    const data = this.prepare(task, queue, this.p.signer(), TaskState.New);
-    return this.write(task, data, msgId, true);
+    return this.traced(task, "put", async () => {
+      const queue = this.queueFor(task, undefined);
+      await this.checkQueue(queue);
+      const data = this.prepare(task, queue, this.p.signer(), TaskState.New);
+      return this.write(task, data, msgId, true);
+    });
+  }
+
+  /** Runs `write` inside an enqueue or put span of `task` (docs/tracing.md). */
+  private async traced<T>(task: Task, operation: "enqueue" | "put", write: () => Promise<T>): Promise<T> {
+    const span = traceEnqueue(task, operation);
+    try {
+      const r = await write();
+      span.end();
+      return r;
+    } catch (err) {
+      span.end(err);
+      throw err;
+    }
   }
 
   /**

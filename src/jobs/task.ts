@@ -122,6 +122,11 @@ export interface Task<P = unknown, R = unknown> {
   progress?: unknown;
   /** The most recent failed tries, oldest first (at most {@link MAX_FAILURES_KEPT}). */
   failures?: TaskFailure[];
+  /**
+   * The W3C trace context (`traceparent`, `tracestate`) of the span that put the task in its queue,
+   * set by jetq when `@opentelemetry/api` is installed (docs/tracing.md). Not covered by the signature.
+   */
+  traceContext?: Record<string, string>;
   /** Lines its handlers appended; only filled by `loadTask(id, { logs: true })` (not part of the record). */
   logs?: TaskLogLine[];
 }

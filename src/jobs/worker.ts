@@ -11,6 +11,7 @@ import type { QueueControlCommands } from "./queue-controls.js";
 import { type Delivery, QueueIntake } from "./queue-intake.js";
 import type { HandlerContext, Router } from "./router.js";
 import type { RateLimiter } from "./storage/rate-limiter.js";
+import { inHandlerSpan } from "./tracing.js";
 import { WorkerHeartbeat } from "./worker-heartbeat.js";
 
 /** One queue a {@link Worker} serves, with its share of the worker's slots. */
@@ -190,7 +191,7 @@ export class Worker {
       };
       // A cancellation that arrived while the try was starting.
       if (rules.cancels?.has(task.id)) throw new TaskCancelledError(task.id);
-      result = await Promise.race([Promise.resolve().then(() => handler(task, ctx)), aborted]);
+      result = await Promise.race([attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx))), aborted]);
     } catch (err) {
       failed = true;
       failure = err;

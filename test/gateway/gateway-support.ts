@@ -6,7 +6,6 @@ import { TaskEngine } from "../../src/jobs/task-engine.js";
 import type { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
 import { HttpGateway, type HttpGatewayParams } from "../../src/server/index.js";
-import { storageOn } from "../support/storage.js";
 
 /** A unique queue name. */
 export const uniq = (): string => `q${randomUUID().slice(0, 8)}`;
@@ -41,7 +40,7 @@ export async function startGateway(
   const storage = await JetStreamStorage.open(nc, {}, silentLogger);
   await storage.prepare();
   const scheduler = new SchedulerService({
-    storage: await storageOn(nc),
+    storage,
     log: silentLogger,
     name: `t-${randomUUID()}`,
   });

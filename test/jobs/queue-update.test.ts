@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { describe, it } from "node:test";
 import { Client, newTask, silentLogger } from "../../src/index.js";
 import { handlesOf } from "../../src/jobs/storage/handles.js";
+import { versionAtLeast } from "../../src/nats/server-features.js";
 import { memoryLogger } from "../support/memory-logger.js";
 import { useNatsServer, waitUntil } from "../support/nats.js";
 
@@ -46,6 +47,8 @@ describe("queue settings: warnings and updates", () => {
     const q = uniq();
     const c = await Client.connect({ servers: nats.server.url, queue: { name: q }, logger: silentLogger });
     try {
+      // Level consumers are made on first use: tasks at levels 0 and 9 make theirs.
+      await c.enqueueMany([newTask("t", 0, { priority: 0 }), newTask("t", 9, { priority: 9 })]);
       const r = await c.updateQueue(q, {
         maxAgeMs: 3_600_000,
         maxEntries: 500,
@@ -110,7 +113,14 @@ describe("queue settings: warnings and updates", () => {
         "a limit above the depth is fine",
       );
       await c.updateQueue(q, { maxEntries: 2 }, { allowDrop: true });
-      assert.equal((await c.admin.queueInfo(q)).depth, 2, "allowDrop lets JetStream apply the limit");
+      // nats-server 2.9 trims to the new limit; 2.11+ keeps what is stored and refuses new items.
+      const depth = (await c.admin.queueInfo(q)).depth;
+      assert.equal(
+        depth,
+        versionAtLeast(nats.server.version, 2, 11) ? 3 : 2,
+        "allowDrop lets JetStream apply the limit",
+      );
+      await assert.rejects(c.enqueue(newTask("t", 4)), { code: "publish_rejected" });
     } finally {
       await c.close();
     }

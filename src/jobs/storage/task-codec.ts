@@ -2,6 +2,7 @@ import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { ValidationError } from "../../errors.js";
 import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
 import { MAX_FAILURES_KEPT, type Task, type TaskFailure, TaskState } from "../task.js";
+import { cleanTraceContext } from "../tracing.js";
 import { MSG_ID_HEADER, RECORD_HEADERS } from "./layout.js";
 
 /**
@@ -32,6 +33,7 @@ interface TaskWire {
   run_at?: string;
   progress?: unknown;
   failures?: { try: number; at: string; error: string }[];
+  trace_context?: Record<string, string>;
 }
 
 const STATES = new Set<string>([...Object.values(TaskState)]);
@@ -68,6 +70,7 @@ export function encodeTask(task: Task): Uint8Array {
   if (task.runAt !== undefined) w.run_at = iso(task.runAt);
   if (task.progress !== undefined) w.progress = task.progress;
   if (task.failures?.length) w.failures = task.failures.map((f) => ({ try: f.try, at: iso(f.at), error: f.error }));
+  if (task.traceContext) w.trace_context = task.traceContext;
   return Buffer.from(JSON.stringify(w));
 }
 
@@ -138,6 +141,8 @@ export function decodeTask(data: Uint8Array): Task {
   if (w.run_at !== undefined) task.runAt = time(w.run_at, "run_at");
   if (w.progress !== undefined) task.progress = w.progress;
   if (Array.isArray(w.failures)) task.failures = w.failures.slice(-MAX_FAILURES_KEPT).map(failure);
+  const trace = cleanTraceContext(w.trace_context);
+  if (trace) task.traceContext = trace;
   if (w.result && typeof w.result === "object") {
     task.result = { value: w.result.value, completedAt: time(w.result.completed, "result.completed") };
   }
