@@ -29,6 +29,9 @@ interface ServeFlags extends NatsFlags {
   httpMaxNewQueues?: string;
   logLevel?: string;
   logFormat?: string;
+  signingSeedFile?: string;
+  verificationKeyFile?: string;
+  signaturesOptional?: boolean;
 }
 
 /** Address of the HTTP gateway when neither `--http` nor `JETQ_HTTP` names one. */
@@ -141,6 +144,24 @@ export function registerServe(program: Command): void {
         "let schedules publish to subjects matching this pattern although the policy refuses them (repeatable)",
       ).argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]),
     )
+    .addOption(
+      new Option(
+        "--signing-seed-file <file>",
+        "sign every task the service enqueues (REST, emq, cron, released, delayed, redriven) with this ed25519 seed",
+      ).env("JETQ_SIGNING_SEED_FILE"),
+    )
+    .addOption(
+      new Option(
+        "--verification-key-file <file>",
+        "terminate tasks taken over HTTP /wait whose signature does not verify with this ed25519 public key",
+      ).env("JETQ_VERIFICATION_KEY_FILE"),
+    )
+    .addOption(
+      new Option(
+        "--signatures-optional",
+        "with --verification-key-file: accept unsigned tasks (signed ones are checked)",
+      ),
+    )
     .addOption(new Option("--log-level <level>", "least severe level logged").choices(LOG_LEVELS).env("JETQ_LOG_LEVEL"))
     .addOption(
       new Option(
@@ -165,6 +186,11 @@ export function registerServe(program: Command): void {
         maxFutureMs: durationFlag("--max-delay", flags.maxDelay ?? "3650d"),
         ...(flags.allowTarget ? { allowTargets: flags.allowTarget } : {}),
         ...(flags.metrics ? { metrics: listenFlag("--metrics", flags.metrics) } : {}),
+        tasks: {
+          ...(flags.signingSeedFile ? { signingSeedFile: flags.signingSeedFile } : {}),
+          ...(flags.verificationKeyFile ? { verificationKeyFile: flags.verificationKeyFile } : {}),
+          ...(flags.signaturesOptional ? { signaturesOptional: true } : {}),
+        },
         log,
       });
       await service.start();

@@ -3,6 +3,7 @@
  * a nats-server of its own and the gateway on free ports).
  */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { HttpGateway } from "../../src/gateway/http-server.js";
@@ -65,6 +66,10 @@ describe("the dashboard in Chromium", () => {
   let running: Promise<void>;
 
   before(async () => {
+    assert.ok(
+      existsSync(new URL("../../dist/ui/index.html", import.meta.url)),
+      "the dashboard is not built: run node scripts/bootstrap.mjs --test (npm test does)",
+    );
     await nats.ready;
     service = new JetqService({
       nats: { servers: nats.server.url },
@@ -95,11 +100,11 @@ describe("the dashboard in Chromium", () => {
   after(async () => {
     ac?.abort();
     await running;
-    finals.close();
-    await browser.close();
-    await client.close();
-    await readOnly.stop();
-    await service.stop();
+    finals?.close();
+    await browser?.close();
+    await client?.close();
+    await readOnly?.stop();
+    await service?.stop();
   });
 
   const startWorker = () => {
