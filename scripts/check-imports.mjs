@@ -6,7 +6,7 @@
  *
  * - no import cycles;
  * - only the modules of src/jobs/storage/ import src/jobs/storage/handles.ts (a storage's raw NATS
- *   handles stay inside storage);
+ *   handles stay inside storage), and storage uses only the task model of src/jobs/ (not the engine);
  * - layers: storage imports nothing of the scheduler, outbox or the faces; the library (jobs, nats,
  *   outbox) imports nothing of the faces (gateway, dashboard, cli, server).
  *
@@ -32,6 +32,10 @@ const LAYERS = [
   { from: "src/outbox/", not: ["src/gateway/", "src/dashboard/", "src/cli/", "src/server/"] },
 ];
 const HANDLES = "src/jobs/storage/handles.ts";
+/** The modules of src/jobs/ that storage may use: the task model, not the engine built on storage. */
+const MODEL = new Set(
+  ["task", "queue", "names", "events", "tracing", "task-observer", "id"].map((m) => `src/jobs/${m}.ts`),
+);
 
 function sources(dir) {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => {
@@ -70,6 +74,10 @@ for (const [file, input] of Object.entries(result.metafile.inputs)) {
 const problems = [];
 for (const [from, tos] of graph) {
   for (const to of tos) {
+    if (from.startsWith("src/jobs/storage/") && /^src\/jobs\/[^/]+\.ts$/.test(to) && !MODEL.has(to))
+      problems.push(
+        `${from} imports ${to}: storage may use only the task model of src/jobs/ (${[...MODEL].join(", ")})`,
+      );
     if (to === HANDLES && !from.startsWith("src/jobs/storage/"))
       problems.push(`${from} imports ${to}: only storage modules may reach a storage's NATS handles`);
     for (const layer of LAYERS) {

@@ -97,14 +97,14 @@ export type { QueueChanges, QueueSetting, QueueUpdateOptions, QueueUpdateResult 
 export { QUEUE_SETTINGS, queueDifferences, updateQueue } from "./jobs/storage/queue-update.js";
 export type { StreamSummary, SystemInfo } from "./jobs/storage/system-info.js";
 export { systemInfo } from "./jobs/storage/system-info.js";
+export type { TaskLogLine } from "./jobs/storage/task-logs.js";
+export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_TASK } from "./jobs/storage/task-logs.js";
 export type { NewTaskOptions, Task, TaskFailure, TaskResult } from "./jobs/task.js";
 export { isFinalState, MAX_FAILURES_KEPT, newTask, TaskState } from "./jobs/task.js";
 export type { RunRuleOptions, TaskEngineParams } from "./jobs/task-engine.js";
 export { TaskEngine } from "./jobs/task-engine.js";
 export type { TaskListOptions, TaskListPage, TaskListQuery } from "./jobs/task-list.js";
 export { listTasks, MAX_TASK_PAGE, TASKS_LIST_API } from "./jobs/task-list.js";
-export type { TaskLogLine } from "./jobs/task-logs.js";
-export { MAX_LOG_LINE_BYTES, MAX_LOG_LINES_PER_TASK } from "./jobs/task-logs.js";
 export type { TaskObserver } from "./jobs/task-observer.js";
 export type { TaskSchedulerParams } from "./jobs/task-scheduler.js";
 export { TaskScheduler } from "./jobs/task-scheduler.js";

@@ -13,8 +13,8 @@ import type { QueueInfo } from "../jobs/storage/jetstream-storage.js";
 import { QUEUE_SETTINGS, type QueueSetting, type QueueUpdateResult } from "../jobs/storage/queue-update.js";
 import type { SystemInfo } from "../jobs/storage/system-info.js";
 import { encodeTask } from "../jobs/storage/task-codec.js";
+import type { TaskLogLine } from "../jobs/storage/task-logs.js";
 import type { Task } from "../jobs/task.js";
-import type { TaskLogLine } from "../jobs/task-logs.js";
 import type {
   DeadLetterView,
   QueueConfigView,

@@ -3,7 +3,7 @@ import { checkTime } from "../time-range.js";
 import { newId } from "./id.js";
 import { validateId, validateTaskType } from "./names.js";
 import { DEFAULT_PRIORITY } from "./storage/layout.js";
-import type { TaskLogLine } from "./task-logs.js";
+import type { TaskLogLine } from "./storage/task-logs.js";
 
 /**
  * The states a task moves through. `new` → `active` → `complete`, with `retry` between failed

@@ -27,7 +27,6 @@ import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent,
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
 import { isFinalState, type Task, type TaskState } from "../task.js";
-import { TaskLogs } from "../task-logs.js";
 import type { TaskObserver } from "../task-observer.js";
 import { Bus } from "./bus.js";
 import { deadLetterState, deleteDeadLetterStream, ensureDeadLetterStream } from "./dead-letter-store.js";
@@ -71,6 +70,7 @@ import {
 import { type QueueControls, QueueControlsStore } from "./queue-controls-store.js";
 import { ScheduleStore } from "./schedule-store.js";
 import { decodeTask, encodeTask, recordHeaders } from "./task-codec.js";
+import { TaskLogs } from "./task-logs.js";
 
 /** How streams are created; used only when a stream does not exist yet. */
 export interface StorageOptions {

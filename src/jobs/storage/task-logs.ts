@@ -1,8 +1,8 @@
 import type { StorageType } from "@nats-io/jetstream";
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, RetentionPolicy } from "@nats-io/jetstream";
-import type { AckedPublisher } from "../nats/acked-publisher.js";
-import { ensureStream, isNotFound, wrapStorage } from "../nats/streams.js";
-import { TASK_LOGS_STREAM, TASK_LOGS_SUBJECTS, taskLogSubject } from "./storage/layout.js";
+import type { AckedPublisher } from "../../nats/acked-publisher.js";
+import { ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
+import { TASK_LOGS_STREAM, TASK_LOGS_SUBJECTS, taskLogSubject } from "./layout.js";
 
 /** One line a handler appended to its task's log. */
 export interface TaskLogLine {
