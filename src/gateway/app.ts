@@ -3,7 +3,6 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DashboardService } from "../dashboard/dashboard-service.js";
-import { withRequestContext } from "../jobs/tracing.js";
 import { API_DOCS_PATH, registerApiDocs } from "./api-docs.js";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
@@ -86,8 +85,6 @@ export function buildApp(d: AppDeps): OpenAPIHono {
   });
   const ui = d.dashboard !== undefined && d.ui?.enabled !== false;
   app.use("*", bearerAuth(d.tokens, ui ? isDashboardShell : undefined));
-  // A caller's W3C trace context (traceparent, tracestate) is the parent of the enqueues it makes.
-  app.use("*", (c, next) => withRequestContext((h) => c.req.header(h), next));
 
   registerEmqRoutes(app, d);
   registerTaskListRoutes(app, d.dashboard?.catalog);

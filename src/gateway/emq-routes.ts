@@ -21,6 +21,7 @@ import {
   EmqWaitReply,
   QueueName,
 } from "./schemas.js";
+import { callerTraceContext } from "./task-body.js";
 
 /** Paths of the emq face (for 405 answers). */
 export const EMQ_PATHS = [
@@ -65,6 +66,8 @@ export function registerEmqRoutes(app: OpenAPIHono, d: RouteDeps): void {
       id: emqTaskId(retryMs),
       deadline: Date.now() + (ms(body.expiry) ?? DEFAULT_EXPIRY_MS),
     });
+    const trace = callerTraceContext((h) => c.req.header(h));
+    if (trace) task.traceContext = trace;
     if (!(await storage.findQueue(queue))) {
       d.queueCreation.take(queue, true);
       await storage.prepareQueue({ ...d.queueDefaults, name: queue });

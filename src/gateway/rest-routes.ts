@@ -30,7 +30,7 @@ import {
   TaskBody,
   TaskReply,
 } from "./schemas.js";
-import { dedupeOf, taskFromBody } from "./task-body.js";
+import { callerTraceContext, dedupeOf, taskFromBody } from "./task-body.js";
 import { enqueueWithControls } from "./task-controls.js";
 import { logLinesView, queueInfoView, queueUpdateView, queueView, settingField, taskView } from "./views.js";
 
@@ -95,6 +95,8 @@ export function registerRestRoutes(app: OpenAPIHono, d: RouteDeps): void {
     const queue = queueOf(c);
     const b = await jsonBody(c, TaskBody, limits);
     const task = taskFromBody(b);
+    const trace = callerTraceContext((h) => c.req.header(h));
+    if (trace) task.traceContext = trace;
     await storage.getQueue(queue);
     const r = await enqueueWithControls(d.engine, task, queue, dedupeOf(b));
     const view = { task: taskView(r.task), ...(b.dedupe ? { duplicate: r.duplicate } : {}) };

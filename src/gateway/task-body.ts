@@ -5,6 +5,7 @@
 import type { z } from "@hono/zod-openapi";
 import type { DedupeOptions } from "../jobs/idempotency.js";
 import { type NewTaskOptions, newTask, type Task } from "../jobs/task.js";
+import { cleanTraceContext } from "../jobs/tracing.js";
 import { RFC3339 } from "../scheduler/when.js";
 import { checkTime } from "../time-range.js";
 import { badRequest } from "./http-errors.js";
@@ -50,4 +51,12 @@ export function taskFromBody(b: Body): Task {
 export function dedupeOf(b: Body): DedupeOptions | undefined {
   if (!b.dedupe) return undefined;
   return { key: b.dedupe.key, windowMs: b.dedupe.window_ms, ...(b.dedupe.mode ? { mode: b.dedupe.mode } : {}) };
+}
+
+/**
+ * The caller's W3C trace context, from the request's `traceparent` and `tracestate` headers, to
+ * carry in the task it enqueues (docs/tracing.md); undefined when absent or malformed.
+ */
+export function callerTraceContext(header: (name: string) => string | undefined): Record<string, string> | undefined {
+  return cleanTraceContext({ traceparent: header("traceparent"), tracestate: header("tracestate") });
 }

@@ -25,6 +25,18 @@ function otel(): typeof Otel | null {
   return api;
 }
 
+/**
+ * The OpenTelemetry API when a tracer provider is registered, else null: without one every span
+ * would be a no-op, so none is made (a task's trace context passes through unchanged).
+ */
+function tracing(): typeof Otel | null {
+  const o = otel();
+  if (!o) return null;
+  const provider = o.trace.getTracerProvider();
+  if (provider instanceof o.ProxyTracerProvider && provider.getDelegateTracer(TRACER_NAME) === undefined) return null;
+  return o;
+}
+
 /** A span jetq started (or nothing, when tracing is off). */
 export interface TaskSpan {
   /** Runs `fn` with this span as the active one (its spans, and enqueues it makes, are children). */
@@ -66,7 +78,7 @@ function parseTraceparent(s: string): { traceId: string; spanId: string; traceFl
  * The context a carrier (a task's trace context, an HTTP request's headers) names, on top of the
  * active one: through the registered propagator, else read as W3C `traceparent` directly.
  */
-export function contextFrom(o: typeof Otel, carrier: Record<string, string> | undefined): Otel.Context {
+function contextFrom(o: typeof Otel, carrier: Record<string, string> | undefined): Otel.Context {
   const active = o.context.active();
   if (!carrier) return active;
   const extracted = o.propagation.extract(active, carrier);
@@ -127,7 +139,7 @@ function taskAttributes(task: Task): Otel.Attributes {
  * producer's, for a task put in its queue later), else the active context.
  */
 export function traceEnqueue(task: Task, operation: "enqueue" | "put"): TaskSpan {
-  const o = otel();
+  const o = tracing();
   if (!o) return NOOP;
   const parent = contextFrom(o, task.traceContext);
   const span = o.trace.getTracer(TRACER_NAME).startSpan(
@@ -148,7 +160,7 @@ export function traceEnqueue(task: Task, operation: "enqueue" | "put"): TaskSpan
  * task carries. Run the handler inside it with {@link traceHandler}.
  */
 export function traceTry(task: Task): TaskSpan {
-  const o = otel();
+  const o = tracing();
   if (!o) return NOOP;
   const parent = contextFrom(o, task.traceContext);
   const span = o.trace.getTracer(TRACER_NAME).startSpan(
@@ -164,7 +176,7 @@ export function traceTry(task: Task): TaskSpan {
 
 /** Starts the span of the handler of a try (kind INTERNAL), in the active context (the try's span). */
 export function traceHandler(task: Task): TaskSpan {
-  const o = otel();
+  const o = tracing();
   if (!o) return NOOP;
   const ctx = o.context.active();
   const span = o.trace
@@ -188,17 +200,4 @@ export async function inHandlerSpan<T>(task: Task, handler: () => T | Promise<T>
     span.end(err);
     throw err;
   }
-}
-
-/**
- * Runs `fn` in the trace context of an incoming request's headers (`traceparent`, `tracestate`),
- * so the enqueues it makes continue the caller's trace. Without the API, just runs `fn`.
- */
-export function withRequestContext<T>(get: (header: string) => string | undefined, fn: () => T): T {
-  const o = otel();
-  const traceparent = get("traceparent");
-  if (!o || !traceparent) return fn();
-  const tracestate = get("tracestate");
-  const carrier = { traceparent, ...(tracestate ? { tracestate } : {}) };
-  return o.context.with(contextFrom(o, carrier), fn);
 }
