@@ -3,7 +3,12 @@ import { after, before, describe, it } from "node:test";
 import { context, propagation, type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
 import { newTask, Router, silentLogger, TaskState } from "../../src/index.js";
 import { decodeTask, encodeTask } from "../../src/jobs/storage/task-codec.js";
 import { SchedulerService } from "../../src/scheduler/scheduler-service.js";
@@ -13,7 +18,7 @@ import { withWorker } from "../support/worker.js";
 
 const nats = useNatsServer();
 const exporter = new InMemorySpanExporter();
-const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 
 before(() => {
   trace.setGlobalTracerProvider(provider);
