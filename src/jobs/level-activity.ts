@@ -6,12 +6,20 @@ import { DEFAULT_PRIORITY, levelSignalWildcard, PRIORITY_LEVELS } from "./storag
 
 /**
  * How often the levels' consumers are checked for work that no signal announced (backlogs from
- * before the start, items published through an outbox, retries of another process coming due):
- * rarely, because each check costs the server a consumer listing per queue (1 s made an idle
- * worker on 300 queues cost nats-server 13.5% of a core). Retries this process hands back wake
- * their level themselves ({@link LevelActivity.expect}).
+ * before the start, items published through an outbox, retries of another process coming due),
+ * at first and after a check or a signal found work. Each check costs the server a consumer
+ * listing per queue, and a direct get per level without a consumer (1 s made an idle worker on 300
+ * queues cost nats-server 13.5% of a core). Retries this process hands back wake their level
+ * themselves ({@link LevelActivity.expect}).
  */
 export const LEVEL_CHECK_MS = 5000;
+
+/**
+ * The longest pause between checks: each check that finds nothing doubles the pause up to this, so
+ * an idle queue costs the server a check a minute. Work that no signal announces waits at most
+ * this long before its level is pulled.
+ */
+export const LEVEL_CHECK_MAX_MS = 60_000;
 
 /** Parameters of {@link LevelActivity}. */
 export interface LevelActivityParams {
@@ -36,6 +44,8 @@ export class LevelActivity {
   private signal?: BusSubscription;
   private readonly expected = new Set<NodeJS.Timeout>();
   private timer?: NodeJS.Timeout;
+  /** The pause before the next check (see {@link LEVEL_CHECK_MAX_MS}). */
+  private pause = LEVEL_CHECK_MS;
   private checking = false;
   private stopped = false;
   private readonly warn: RateLimitedLog;
@@ -50,15 +60,22 @@ export class LevelActivity {
       const level = Number(m.subject.slice(m.subject.lastIndexOf(".") + 1));
       if (Number.isInteger(level) && level >= 0 && level < PRIORITY_LEVELS) this.mark(level);
     });
-    this.timer = setInterval(() => void this.check(), LEVEL_CHECK_MS);
-    this.timer.unref();
     await this.check();
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.check().finally(() => this.schedule());
+    }, this.pause);
+    this.timer.unref();
   }
 
   /** Stops the signals and the checks. */
   stop(): void {
     this.stopped = true;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     for (const t of this.expected) clearTimeout(t);
     this.expected.clear();
     this.signal?.unsubscribe();
@@ -92,6 +109,7 @@ export class LevelActivity {
   mark(level: number): void {
     if (this.wanted[level] || level === DEFAULT_PRIORITY) return;
     this.wanted[level] = true;
+    this.pause = LEVEL_CHECK_MS;
     this.p.onWanted(level);
   }
 
@@ -100,7 +118,13 @@ export class LevelActivity {
     this.checking = true;
     try {
       const backlog = await this.p.storage.levelBacklog(this.p.queue);
-      for (let level = 0; level < PRIORITY_LEVELS; level++) if (backlog[level]! > 0) this.mark(level);
+      let found = false;
+      for (let level = 0; level < PRIORITY_LEVELS; level++) {
+        if (level === DEFAULT_PRIORITY || backlog[level]! === 0) continue;
+        found = true;
+        this.mark(level);
+      }
+      this.pause = found ? LEVEL_CHECK_MS : Math.min(this.pause * 2, LEVEL_CHECK_MAX_MS);
     } catch (err) {
       this.warn.warn("level-check", "could not read the queue's consumers", {
         queue: this.p.queue,
