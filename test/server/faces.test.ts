@@ -162,11 +162,18 @@ describe("one task engine, two faces", () => {
       JSON.stringify(
         Object.fromEntries(await Promise.all(Object.entries(tasks).map(async ([k, t]) => [k, await outcome(c, t)]))),
       );
+    let last = "";
     await waitUntil(
-      async () => (await outcomes(signedLib, lib)) === (await outcomes(signedHttp, http)),
-      15_000,
+      async () => {
+        const [a, b] = [await outcomes(signedLib, lib), await outcomes(signedHttp, http)];
+        last = `library ${a}, HTTP ${b}`;
+        return a === b;
+      },
+      30_000,
       "the same outcomes on both faces",
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${last}`);
+    });
     ac.abort();
     await running;
 
