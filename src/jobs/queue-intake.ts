@@ -85,6 +85,8 @@ export class QueueIntake {
   private readonly handingBack = new Set<Promise<void>>();
   /** Deliveries whose records are being read. */
   private checking: Buffered[] = [];
+  /** Deliveries whose record is being read, by level (between arrival and the ready buffers). */
+  private readonly inCheck = new Array<number>(PRIORITY_LEVELS).fill(0);
   private checkScheduled = false;
   private held = 0;
   private controls: QueueControls = {};
@@ -175,6 +177,9 @@ export class QueueIntake {
   /** The next delivery to start, or undefined when {@link canTake} is false. */
   take(): Delivery | undefined {
     if (!this.canTake()) return undefined;
+    // A more urgent delivery whose record is being read (a millisecond) goes before what is ready.
+    const firstChecking = this.inCheck.findIndex((n) => n > 0);
+    if (firstChecking !== -1 && firstChecking < this.ready.findIndex((r) => r.length > 0)) return undefined;
     const level = this.picker.pick((l) => this.ready[l]!.length);
     if (level === undefined) return undefined;
     const item = this.ready[level]!.shift()!;
@@ -290,6 +295,7 @@ export class QueueIntake {
    */
   private arrived(b: Buffered): void {
     this.checking.push(b);
+    this.inCheck[levelOf(b.msg)]!++;
     if (this.checkScheduled) return;
     this.checkScheduled = true;
     setImmediate(() => void this.check());
@@ -318,6 +324,7 @@ export class QueueIntake {
       this.warn.warn("records", "could not read the records of arriving tasks", { error: errorMessage(err) });
     }
     for (const b of batch) {
+      this.inCheck[levelOf(b.msg)]!--;
       const rec = b.task ? records?.get(b.task.id) : undefined;
       if (rec && b.task && deliveryIsStale(rec, b.task.run ?? 0)) {
         // A finished task redelivered after a crash, or a replayed work item: never handed out.

@@ -50,6 +50,42 @@ interface Served {
 }
 
 /**
+ * How a running try is stopped: cancelled, out of run time or shut down. Its `AbortSignal` is made
+ * only when the handler reads it (most never do: an AbortController per task is measurable CPU);
+ * `aborted` rejects either way, so the worker stops waiting for a handler that ignores it.
+ */
+class TryControl {
+  private controller?: AbortController;
+  private reason?: unknown;
+  private stop!: (reason: unknown) => void;
+  /** Rejects with the reason once the try is aborted. */
+  readonly aborted = new Promise<never>((_, reject) => {
+    this.stop = reject;
+  });
+
+  constructor() {
+    this.aborted.catch(() => undefined);
+  }
+
+  /** The signal handed to the handler (aborted already when the try was). */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the try (the first reason counts). */
+  abort(reason: unknown): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    this.controller?.abort(reason);
+    this.stop(reason);
+  }
+}
+
+/**
  * The worker front end of the queues' intakes: runs tasks of one or more queues through a router,
  * `concurrency` handlers at a time in this process. A free slot goes to a queue with work in
  * proportion to the queues' weights (or strictly by weight), and within the queue to the most
@@ -58,7 +94,7 @@ interface Served {
 export class Worker {
   private readonly served: Served[];
   private stopping = false;
-  private readonly running = new Map<string, AbortController>();
+  private readonly running = new Map<string, TryControl>();
   /** Tries whose handler returned and whose outcome is being recorded (abandoned at the shutdown timeout). */
   private readonly settling = new Set<Attempt>();
   private readonly inProgress = new Set<Promise<void>>();
@@ -169,13 +205,10 @@ export class Worker {
     const attempt = await this.begin(d, rules);
     if (!attempt) return;
     const { task } = attempt;
-    const ctl = new AbortController();
+    const ctl = new TryControl();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
     const overtime = timeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
-    const aborted = new Promise<never>((_, reject) =>
-      ctl.signal.addEventListener("abort", () => reject(ctl.signal.reason), { once: true }),
-    );
     let result: unknown;
     let failure: unknown;
     let failed = false;
@@ -184,14 +217,16 @@ export class Worker {
       const handler = this.p.router.handlerFor(task.type);
       const ctx: HandlerContext = {
         log: log.child({ task: task.id, type: task.type }),
-        signal: ctl.signal,
+        get signal() {
+          return ctl.signal;
+        },
         runDeadline,
         progress: (value) => attempt.progress(value),
         appendLog: (line) => attempt.appendLog(line),
       };
       // A cancellation that arrived while the try was starting.
       if (rules.cancels?.has(task.id)) throw new TaskCancelledError(task.id);
-      result = await Promise.race([attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx))), aborted]);
+      result = await Promise.race([attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx))), ctl.aborted]);
     } catch (err) {
       failed = true;
       failure = err;
