@@ -7,10 +7,10 @@ import type { Dependencies } from "./dependencies.js";
 import type { DedupeOptions, DedupeResult, Idempotency } from "./idempotency.js";
 import { validateQueueName } from "./names.js";
 import { signTask } from "./signing.js";
-import type { JetStreamStorage } from "./storage/jetstream-storage.js";
+import { type JetStreamStorage, MAX_ENQUEUE_BATCH } from "./storage/jetstream-storage.js";
 import { workSubject } from "./storage/layout.js";
 import { type Task, TaskState, validateTask } from "./task.js";
-import { traceEnqueue } from "./tracing.js";
+import { type TaskSpan, traceEnqueue } from "./tracing.js";
 
 /**
  * Something that durably accepts messages to publish to JetStream later, such as the
@@ -49,6 +49,14 @@ export interface EnqueuerParams {
 
 /** Publishes of one `enqueueMany` in flight at once. */
 const ENQUEUE_WINDOW = 4096;
+
+/** A task ready to be written: encoded, with its de-duplication id and its enqueue span. */
+interface Prepared {
+  task: Task;
+  data: Uint8Array;
+  msgId: string;
+  span: TaskSpan;
+}
 
 /**
  * The one way tasks get into queues, for every face: the library's `enqueue`/`enqueueMany`, the
@@ -138,7 +146,9 @@ export class Enqueuer {
    * `errors` hold the failures (the other tasks are stored).
    */
   async enqueueMany<T extends Task>(tasks: T[], opts: { queue?: string } = {}): Promise<T[]> {
-    const window = new Set<Promise<unknown>>();
+    // Writes in flight, weighed by their tasks (a batch counts as all of its tasks).
+    const window = new Map<Promise<unknown>, number>();
+    let inFlight = 0;
     const errors: Error[] = [];
     const key = this.p.signer();
     const queues = new Map<T, string>();
@@ -148,6 +158,22 @@ export class Enqueuer {
       throw new AggregateError([err], "a task names an invalid queue; nothing was enqueued");
     }
     for (const name of new Set(queues.values())) await this.checkQueue(name);
+    const track = async (p: Promise<unknown>, weight = 1) => {
+      const tracked: Promise<unknown> = p.finally(() => {
+        window.delete(tracked);
+        inFlight -= weight;
+      });
+      window.set(tracked, weight);
+      inFlight += weight;
+      while (inFlight >= ENQUEUE_WINDOW) await Promise.race(window.keys());
+    };
+    // Tasks going straight to their queue, gathered per queue into atomic batches (see flush).
+    const batches = new Map<string, Prepared[]>();
+    const flush = (queue: string) => {
+      const batch = batches.get(queue);
+      batches.delete(queue);
+      return batch ? track(this.writeBatch(queue, batch, errors), batch.length) : Promise.resolve();
+    };
     for (const task of tasks) {
       if (task.dependencies?.length) {
         await this.enqueue(task, opts).catch((err: Error) => errors.push(err));
@@ -164,22 +190,67 @@ export class Enqueuer {
         errors.push(err as Error);
         continue;
       }
-      const p: Promise<unknown> = this.write(task, data, task.id)
-        .then(
+      if (task.state === TaskState.New && !this.p.outbox) {
+        let batch = batches.get(task.queue);
+        if (!batch) {
+          batch = [];
+          batches.set(task.queue, batch);
+        }
+        batch.push({ task, data, msgId: task.id, span });
+        if (batch.length >= MAX_ENQUEUE_BATCH) await flush(task.queue);
+        continue;
+      }
+      await track(
+        this.write(task, data, task.id).then(
           () => span.end(),
           (err: Error) => {
             span.end(err);
             errors.push(err);
           },
-        )
-        .finally(() => window.delete(p));
-      window.add(p);
-      if (window.size >= ENQUEUE_WINDOW) await Promise.race(window);
+        ),
+      );
     }
-    await Promise.all(window);
+    for (const queue of [...batches.keys()]) await flush(queue);
+    await Promise.all(window.keys());
     if (errors.length > 0)
-      throw new AggregateError(errors, `${errors.length} of ${tasks.length} tasks were not enqueued`);
+      throw new AggregateError(
+        errors,
+        `${errors.length} of ${tasks.length} tasks were not enqueued (first: ${errors[0]!.message})`,
+      );
     return tasks;
+  }
+
+  /**
+   * Writes prepared tasks of one queue as one atomic batch where the server can (one
+   * acknowledgement for the lot), else — or when the batch was refused, say because one of them
+   * was enqueued already — one by one, each de-duplicated. Failures go to `errors`.
+   */
+  private async writeBatch(queue: string, batch: Prepared[], errors: Error[]): Promise<void> {
+    const { storage } = this.p;
+    let stored = false;
+    try {
+      stored = batch.length > 1 && (await storage.enqueueBatch(queue, batch));
+    } catch (err) {
+      this.p.log.debug("batch enqueue failed; enqueueing one by one", { queue, error: (err as Error).message });
+    }
+    if (stored) {
+      for (const { task, span } of batch) {
+        storage.announce(task);
+        span.end();
+      }
+      return;
+    }
+    await Promise.all(
+      batch.map(({ task, data, msgId, span }) =>
+        this.write(task, data, msgId).then(
+          () => span.end(),
+          (err: Error) => {
+            span.end(err);
+            errors.push(err);
+          },
+        ),
+      ),
+    );
   }
 
   /**

@@ -259,11 +259,14 @@ export class NatsCluster {
     return this;
   }
 
-  /** Waits until the nodes have elected a JetStream meta leader (JetStream API answers). */
+  /**
+   * Waits until every node knows the JetStream meta leader, so the JetStream API answers whichever
+   * node a client connects to (a node that has not heard of the leader yet lets requests time out).
+   */
   private async waitForMetaLeader(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
-      !this.nodes.some(
+      !this.nodes.every(
         (n) =>
           n.output.includes("JetStream cluster new metadata leader") ||
           n.output.includes("Self is new JetStream cluster metadata leader"),

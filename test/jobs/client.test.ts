@@ -96,6 +96,32 @@ describe("Client producer", () => {
     }
   });
 
+  it("enqueueMany again with tasks enqueued already stores each once, with its events", async () => {
+    const c = await client(uniq());
+    const events: string[] = [];
+    const sub = c.nc.subscribe(`jetq.ev.task.${c.queue.name}.step.new`, {
+      callback: (_e, m) => {
+        events.push(m.json<{ task_id: string }>().task_id);
+      },
+    });
+    try {
+      const first = Array.from({ length: 700 }, (_, i) => newTask("bulk", { i }));
+      await c.enqueueMany(first);
+      // On 2.12+ these go as atomic batches; a batch holding a task stored already is refused as a
+      // whole and written again one by one, each de-duplicated.
+      const again = [...first.slice(600), ...Array.from({ length: 300 }, (_, i) => newTask("bulk", { i: 700 + i }))];
+      await c.enqueueMany(again);
+      assert.equal((await c.admin.queueInfo(c.queue.name)).depth, 1000);
+      await c.nc.flush();
+      await waitUntil(() => events.length >= 1000, 5000, "a new event per task");
+      assert.equal(new Set(events).size, 1000, "one new event per task, none for the repeats");
+      assert.equal(events.length, 1000);
+    } finally {
+      sub.unsubscribe();
+      await c.close();
+    }
+  });
+
   it("reports unknown tasks and queues as NotFoundError", async () => {
     const c = await client(uniq());
     try {

@@ -15,6 +15,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { nuid } from "@nats-io/nuid";
 import { NotFoundError, StorageError, ValidationError } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import { AckedPublisher } from "../../nats/acked-publisher.js";
@@ -196,6 +197,9 @@ const BUCKETS: Record<BucketKind, { name: string; ttl?: number }> = {
 /** JetStream's header making a publish conditional on the subject's last stored sequence. */
 const EXPECTED_LAST_SUBJECT_SEQ_HEADER = "Nats-Expected-Last-Subject-Sequence";
 
+/** Most work items in one atomic batch enqueue (JetStream's limit is 1,000). */
+export const MAX_ENQUEUE_BATCH = 500;
+
 /** "Until further notice" for a paused consumer (a resume ends it). */
 const PAUSED_UNTIL = new Date(Date.UTC(9999, 0, 1));
 
@@ -217,6 +221,8 @@ export class JetStreamStorage {
   private readonly buckets = new Map<BucketKind, Promise<KV>>();
   private controlsStore?: Promise<QueueControlsStore>;
   private scheduleStore?: Promise<ScheduleStore>;
+  /** Queues whose streams take atomic batches (see {@link enqueueBatch}). */
+  private readonly batchQueues = new Map<string, Promise<boolean>>();
   /** The elections bucket, to read who leads (see {@link leader}). */
   private electionsReader?: Promise<KV>;
   /** Core NATS messaging on this storage's connection (events, signals, heartbeats, request APIs). */
@@ -310,7 +316,11 @@ export class JetStreamStorage {
     return maxAgeMs > 0 ? Math.min(this.opts.duplicateWindowMs, maxAgeMs) : this.opts.duplicateWindowMs;
   }
 
-  /** Creates the task stream and config bucket when missing. */
+  /**
+   * Creates the task stream, the config bucket and the cancellation bucket (every worker follows
+   * it) when missing: made at connect, they exist before a cluster node may be away (a replicated
+   * stream cannot be created while too few nodes are up).
+   */
   async prepare(): Promise<void> {
     await ensureStream(this.jsm, {
       name: TASKS_STREAM,
@@ -324,6 +334,7 @@ export class JetStreamStorage {
       num_replicas: this.opts.replicas,
     });
     await this.configBucket();
+    await this.bucket("cancels");
   }
 
   /**
@@ -432,6 +443,7 @@ export class JetStreamStorage {
         max_msgs: def.maxEntries > 0 ? def.maxEntries : -1,
         discard: def.discardOld ? DiscardPolicy.Old : DiscardPolicy.New,
         allow_direct: true,
+        ...(this.features.atomicBatch ? { allow_atomic: true } : {}),
         ...this.streamPlacement,
       });
       await this.ensureLevel(def, DEFAULT_PRIORITY);
@@ -660,6 +672,57 @@ export class JetStreamStorage {
     } catch (err) {
       throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
     }
+  }
+
+  /**
+   * Enqueues work items of one queue as one atomic batch (at most {@link MAX_ENQUEUE_BATCH}): all
+   * are stored or none, with one acknowledgement for the lot — half the client CPU of separate
+   * acknowledged publishes. Used on servers with atomic batch publish (2.12.1+), on a queue stream
+   * that allows it (turned on once, here, for a stream made by an earlier version).
+   * @returns false when the batch was not stored — an older server, a stream that cannot batch, a
+   * refused batch (e.g. it holds a task enqueued already: JetStream refuses a batch with a duplicate
+   * message id) or no answer — so the caller enqueues the tasks one by one, each de-duplicated.
+   */
+  async enqueueBatch(
+    queue: string,
+    items: readonly { task: Task; data: Uint8Array; msgId: string }[],
+  ): Promise<boolean> {
+    if (items.length === 0) return true;
+    if (!this.features.atomicBatch || items.length > MAX_ENQUEUE_BATCH || !(await this.batchable(queue))) return false;
+    const levels = new Set(items.map((i) => i.task.priority));
+    for (const level of levels) if (level !== DEFAULT_PRIORITY) await this.ensureLevel(queue, level);
+    const messages = items.map(({ task, data, msgId }) => {
+      const h = headers();
+      h.set(MSG_ID_HEADER, msgId);
+      return { subject: workSubject(queue, task.id, task.priority), data, headers: h };
+    });
+    try {
+      await this.acks.publishBatch(nuid.next(), messages);
+    } catch (err) {
+      this.log.debug("a batch enqueue was refused; enqueueing one by one", { queue, error: (err as Error).message });
+      return false;
+    }
+    for (const level of levels) if (level !== DEFAULT_PRIORITY) this.nc.publish(levelSignalSubject(queue, level));
+    return true;
+  }
+
+  /** Whether a queue's stream takes atomic batches, turning it on once for a stream that does not. */
+  private batchable(queue: string): Promise<boolean> {
+    let ok = this.batchQueues.get(queue);
+    if (!ok) {
+      ok = (async () => {
+        const stream = queueStream(queue);
+        const { config } = await this.jsm.streams.info(stream);
+        if ((config as { allow_atomic?: boolean }).allow_atomic) return true;
+        await this.jsm.streams.update(stream, { ...config, allow_atomic: true } as typeof config);
+        return true;
+      })().catch((err: unknown) => {
+        this.log.debug("the queue's stream takes no atomic batches", { queue, error: (err as Error).message });
+        return false;
+      });
+      this.batchQueues.set(queue, ok);
+    }
+    return ok;
   }
 
   /**
