@@ -18,8 +18,8 @@ import { SIDE_LABELS } from "./types.js";
 export const REGRESSION_LIMIT = 0.2;
 
 /**
- * Absolute differences below these (per unit) are never regressions: a lateness going from 1 to
- * 2 ms is +100% and means nothing.
+ * Changes of jetq's own figure below these (per unit of the row) are never regressions: a lateness
+ * going from 1 to 2 ms is +100% (and so is its ratio to a peer) and means nothing.
  */
 const NOISE_FLOOR: Record<string, number> = { ms: 1, "% core": 0.5 };
 
@@ -31,8 +31,10 @@ export interface Comparable {
   label: string;
   value: number;
   better: "higher" | "lower";
-  /** `ratio` (printed as 1.23×) or the unit of an absolute median. */
+  /** `ratio` (printed as 1.23×), `target`, or the unit of an absolute median. */
   unit: string;
+  /** jetq's own median in the row and the row's unit, for the noise floor. */
+  jetq?: { value: number; unit: string };
 }
 
 /** A figure that got worse by more than {@link REGRESSION_LIMIT}. */
@@ -75,6 +77,7 @@ export function comparables(r: ComparableReport): Comparable[] {
   for (const s of r.scenarios) {
     if (!s.sides.jetq) continue;
     for (const m of s.metrics) {
+      const own = s.sides.jetq.median[m.id];
       let ratios = 0;
       for (const peer of PEERS) {
         const v = s.ratios[m.id]?.[`jetq/${peer}`];
@@ -86,9 +89,9 @@ export function comparables(r: ComparableReport): Comparable[] {
           value: v,
           better: m.better,
           unit: "ratio",
+          ...(typeof own === "number" ? { jetq: { value: own, unit: m.unit } } : {}),
         });
       }
-      const own = s.sides.jetq.median[m.id];
       if (ratios === 0 && typeof own === "number")
         out.push({
           key: `${s.id}.${m.id} jetq`,
@@ -96,6 +99,7 @@ export function comparables(r: ComparableReport): Comparable[] {
           value: own,
           better: m.better,
           unit: m.unit,
+          jetq: { value: own, unit: m.unit },
         });
     }
   }
@@ -132,8 +136,8 @@ export function compareReports(
     compared++;
     const worse = worseBy(p.value, c.value, c.better);
     if (worse === null || worse <= REGRESSION_LIMIT) continue;
-    const floor = NOISE_FLOOR[c.unit];
-    if (floor !== undefined && Math.abs(c.value - p.value) < floor) continue;
+    const floor = c.jetq && p.jetq ? NOISE_FLOOR[c.jetq.unit] : undefined;
+    if (floor !== undefined && c.jetq && p.jetq && Math.abs(c.jetq.value - p.jetq.value) < floor) continue;
     regressions.push({ key: c.key, label: c.label, previous: p.value, current: c.value, unit: c.unit, worse });
   }
   regressions.sort((a, b) => b.worse - a.worse);

@@ -183,18 +183,15 @@ describe("bench regression check", () => {
     );
   });
 
-  it("does not list a small absolute latency change, however large in percent", async () => {
-    const prev = [
-      scenario("lat", [{ id: "p50", title: "p50", unit: "ms", better: "lower" }], { jetq: side({ p50: 0.5 }) }),
-    ];
-    const cur = [
-      scenario("lat", [{ id: "p50", title: "p50", unit: "ms", better: "lower" }], { jetq: side({ p50: 1.2 }) }),
-    ];
-    assert.equal(compareReports(doc(prev), doc(cur)).regressions.length, 0);
-    const worse = [
-      scenario("lat", [{ id: "p50", title: "p50", unit: "ms", better: "lower" }], { jetq: side({ p50: 3 }) }),
-    ];
-    assert.equal(compareReports(doc(prev), doc(worse)).regressions[0]?.key, "lat.p50 jetq");
+  it("does not list a latency change of jetq under 1 ms, however large in percent", async () => {
+    const p50: MetricSpec[] = [{ id: "p50", title: "p50", unit: "ms", better: "lower" }];
+    const alone = (jetq: number) => doc([scenario("lat", p50, { jetq: side({ p50: jetq }) })]);
+    assert.equal(compareReports(alone(0.5), alone(1.2)).regressions.length, 0);
+    assert.equal(compareReports(alone(0.5), alone(3)).regressions[0]?.key, "lat.p50 jetq");
+    const vsBull = (jetq: number) =>
+      doc([scenario("lat", p50, { jetq: side({ p50: jetq }), bullmq: side({ p50: 10 }) })]);
+    assert.equal(compareReports(vsBull(0.5), vsBull(1.2)).regressions.length, 0); // ratio 0.05 → 0.12
+    assert.equal(compareReports(vsBull(0.5), vsBull(3)).regressions[0]?.key, "lat.p50 jetq/bullmq");
   });
 
   it("reads the previous results of the file, and only compares runs of the same mode", async () => {
