@@ -20,6 +20,7 @@ export const SIDE_COLORS: Record<SideId, string> = {
   asyncjobs: "#6c757d",
   emq: "#8d6e63",
   gozo: "#3d5a80",
+  library: "#90be6d",
 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -45,9 +46,12 @@ interface Row {
   metric: string;
 }
 
+/** The rows whose figure is a rate (jobs/s, req/s, …). */
 function throughputRows(r: BenchReport): Row[] {
   return r.scenarios.flatMap((s) =>
-    s.metrics.filter((m) => m.better === "higher").map((m) => ({ title: m.title, scenario: s, metric: m.id })),
+    s.metrics
+      .filter((m) => m.better === "higher" && m.unit.endsWith("/s"))
+      .map((m) => ({ title: m.title, scenario: s, metric: m.id })),
   );
 }
 
@@ -118,7 +122,10 @@ function ratioPanel(r: BenchReport, y0: number): [string, number] {
 
 /** Panel: absolute throughput of every side, linear axis per row. */
 function absolutePanel(r: BenchReport, y0: number): [string, number] {
-  const rows = throughputRows(r);
+  const sidesShown = new Set<SideId>(["jetq", "bullmq", "bullmq-aof", "raw"]);
+  const rows = throughputRows(r).filter((row) =>
+    (Object.keys(row.scenario.sides) as SideId[]).some((s) => s !== "jetq" && sidesShown.has(s)),
+  );
   const sides: SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw"];
   const bar = 9;
   const rowH = sides.length * (bar + 2) + 12;
@@ -126,7 +133,12 @@ function absolutePanel(r: BenchReport, y0: number): [string, number] {
   const h = 48 + rows.length * rowH + 20;
   const max = Math.max(1, ...rows.flatMap((row) => sides.map((s) => medianOf(row.scenario, s, row.metric) ?? 0)));
   const parts = [
-    text(20, y0 + 18, "Absolute throughput (jobs/s or msgs/s, median of rounds)", 'font-size="16" font-weight="600"'),
+    text(
+      20,
+      y0 + 18,
+      "Absolute throughput of the queue rows (jobs/s or msgs/s, median of rounds)",
+      'font-size="16" font-weight="600"',
+    ),
     legend(
       y0 + 38,
       sides.map((s) => [SIDE_LABELS[s], SIDE_COLORS[s]]),
@@ -238,7 +250,7 @@ export function renderChart(r: BenchReport): string {
     text(
       20,
       30,
-      `jetq benchmark — ${r.mode} run, ${r.options.jobs.toLocaleString("en-US")} jobs, ${r.options.rounds} round(s), medians`,
+      `jetq benchmark on nats-server ${r.natsServer.version} — ${r.mode} run, ${r.options.jobs.toLocaleString("en-US")} jobs, ${r.options.rounds} round(s), medians`,
       'font-size="20" font-weight="700"',
     ),
     text(

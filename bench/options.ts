@@ -6,7 +6,7 @@ export interface BenchOptions {
   quick: boolean;
   /** Rounds per scenario; every side runs once per round, interleaved. @defaultValue 3 (quick: 1) */
   rounds: number;
-  /** Jobs per throughput run. @defaultValue 50_000 (quick: 2_000) */
+  /** Jobs per throughput run. @defaultValue 50_000 (quick: 1_000) */
   jobs: number;
   /** Handler concurrencies of the processing scenario. @defaultValue [1, 10, 100] */
   concurrencies: number[];
@@ -26,18 +26,38 @@ export interface BenchOptions {
   delayedLeadMs: number;
   /** How long after the last due time to wait for stragglers. @defaultValue 5_000 (quick: 3_000) */
   delayedGraceMs: number;
-  /** HTTP client counts of the gateway rows (emq deadlocks at 32). @defaultValue [1, 4] */
-  gatewayClients: number[];
-  /** How long the gateway rows enqueue, seconds. @defaultValue 5 (quick: 1) */
-  gatewaySeconds: number;
+  /** Keep-alive HTTP client counts of the HTTP rows (emq routes and REST). @defaultValue [1, 16] */
+  httpClients: number[];
+  /** How long the HTTP rows enqueue, seconds. @defaultValue 5 (quick: 1) */
+  httpSeconds: number;
+  /** Wake-ups timed by the one-client HTTP row (an enqueue answering a blocked wait). @defaultValue 200 (quick: 20) */
+  wakes: number;
+  /** Tasks per outbox run (each of its three phases). @defaultValue 10_000 (quick: 500) */
+  outboxJobs: number;
+  /** Queues the scale row creates, with a task through each. @defaultValue 1_000 (quick: 20) */
+  scaleQueues: number;
+  /** Queues of the idle worker in the scale row (the first of those created). @defaultValue 300 (quick: 10) */
+  idleQueues: number;
+  /** How long the scale row measures nats-server's CPU with the idle worker, seconds. @defaultValue 20 (quick: 2) */
+  idleSeconds: number;
   /** Schedules sent far ahead to time acceptance in the scheduler rows. @defaultValue 20_000 (quick: 2_000) */
   schedulerAccept: number;
   /** Fires per second of the scheduler lateness rows. @defaultValue 1_000 */
   schedulerRate: number;
   /** How many seconds the scheduler lateness rows fire. @defaultValue 3 (quick: 1) */
   schedulerSeconds: number;
-  /** Output directory of latest.json and latest.svg. @defaultValue `bench/results` */
+  /**
+   * The nats-servers to run on, one whole run each (`--nats-server`, repeatable; `--both`: every
+   * version found). @defaultValue the newest found, as the tests pick it (`$JETQ_NATS_SERVER`, else
+   * the newest of `.tools/bin/nats-server` and `nats-server` on PATH)
+   */
+  natsServers: string[];
+  /** Run once on every nats-server version found (`.tools/bin` and PATH). @defaultValue false */
+  both: boolean;
+  /** Output directory of `latest-<server>.json`, `.md` and `.svg`. @defaultValue `bench/results` */
   out: string;
+  /** Where the previous results of each server version are read for the regression check. @defaultValue `bench/results` */
+  baseline: string;
   /** Only these scenario ids. @defaultValue all */
   only?: string[];
   /** Only these sides. @defaultValue all */
@@ -45,14 +65,23 @@ export interface BenchOptions {
 }
 
 /** The `--help` text. */
-export const USAGE = `usage: tsx bench/run.ts [options]
-  --quick               smoke-test sizes (2,000 jobs, 1 round, short delayed scenario)
+export const USAGE = `usage: npm run bench -- [options]   (or: npx tsx bench/run.ts [options])
+  --quick               smoke-test sizes (1,000 jobs, 1 round, short delayed, HTTP, outbox and scale rows)
   --rounds <n>          rounds per scenario (default 3, quick 1)
-  --jobs <n>            jobs per throughput run (default 50000, quick 2000)
+  --jobs <n>            jobs per throughput run (default 50000, quick 1000)
   --concurrency <list>  handler concurrencies, comma-separated (default 1,10,100)
-  --only <list>         scenario ids, comma-separated (enqueue, process, drain, latency, raw, delayed, delayed-tasks, gateway, scheduler)
-  --sides <list>        sides, comma-separated (jetq, bullmq, bullmq-aof, raw, asyncjobs, emq, gozo)
+  --http-clients <list> HTTP client counts, comma-separated (default 1,16)
+  --outbox-jobs <n>     tasks per outbox phase (default 10000, quick 500)
+  --scale-queues <n>    queues the scale row creates (default 1000, quick 20)
+  --idle-queues <n>     queues of the scale row's idle worker (default 300, quick 10)
+  --idle-seconds <n>    how long the idle worker's server CPU is measured (default 20, quick 2)
+  --only <list>         scenario ids or families, comma-separated (enqueue, process, drain, latency, raw,
+                        delayed, delayed-tasks, http, rest, outbox, scheduler, scale)
+  --sides <list>        sides, comma-separated (jetq, bullmq, bullmq-aof, raw, asyncjobs, emq, gozo, library)
+  --nats-server <path>  run on this nats-server (repeatable: one whole run each; default: the newest found)
+  --both                one whole run on every nats-server version found (.tools/bin and PATH)
   --out <dir>           output directory (default bench/results)
+  --baseline <dir>      previous results for the regression check (default bench/results)
   --help                this text`;
 
 function positiveInt(flag: string, v: string | undefined): number {
@@ -76,7 +105,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
   const o: BenchOptions = {
     quick,
     rounds: quick ? 1 : 3,
-    jobs: quick ? 2_000 : 50_000,
+    jobs: quick ? 1_000 : 50_000,
     concurrencies: [1, 10, 100],
     bulkChunk: 1_000,
     publishWindow: 4_096,
@@ -86,12 +115,20 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     delayedSpreadMs: quick ? 1_000 : 5_000,
     delayedLeadMs: quick ? 1_000 : 2_000,
     delayedGraceMs: quick ? 3_000 : 5_000,
-    gatewayClients: [1, 4],
-    gatewaySeconds: quick ? 1 : 5,
+    httpClients: [1, 16],
+    httpSeconds: quick ? 1 : 5,
+    wakes: quick ? 20 : 200,
+    outboxJobs: quick ? 500 : 10_000,
+    scaleQueues: quick ? 20 : 1_000,
+    idleQueues: quick ? 10 : 300,
+    idleSeconds: quick ? 2 : 20,
     schedulerAccept: quick ? 2_000 : 20_000,
     schedulerRate: 1_000,
     schedulerSeconds: quick ? 1 : 3,
+    natsServers: [],
+    both: false,
     out: "bench/results",
+    baseline: "bench/results",
     sides: [...ALL_SIDES],
   };
   for (let i = 0; i < argv.length; i++) {
@@ -112,6 +149,30 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
       case "--concurrency":
         o.concurrencies = list(flag, value()).map((c) => positiveInt(flag, c));
         break;
+      case "--http-clients":
+        o.httpClients = list(flag, value()).map((c) => positiveInt(flag, c));
+        break;
+      case "--outbox-jobs":
+        o.outboxJobs = positiveInt(flag, value());
+        break;
+      case "--scale-queues":
+        o.scaleQueues = positiveInt(flag, value());
+        break;
+      case "--idle-queues":
+        o.idleQueues = positiveInt(flag, value());
+        break;
+      case "--idle-seconds":
+        o.idleSeconds = positiveInt(flag, value());
+        break;
+      case "--nats-server": {
+        const path = value();
+        if (!path) throw new Error("--nats-server needs the path of a nats-server binary");
+        o.natsServers.push(path);
+        break;
+      }
+      case "--both":
+        o.both = true;
+        break;
       case "--only":
         o.only = list(flag, value());
         break;
@@ -128,9 +189,17 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
         o.out = dir;
         break;
       }
+      case "--baseline": {
+        const dir = value();
+        if (!dir) throw new Error("--baseline needs a directory");
+        o.baseline = dir;
+        break;
+      }
       default:
         throw new Error(`unknown option ${flag}\n${USAGE}`);
     }
   }
+  if (o.both && o.natsServers.length > 0) throw new Error("--both and --nats-server exclude each other");
+  o.idleQueues = Math.min(o.idleQueues, o.scaleQueues);
   return o;
 }

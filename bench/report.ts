@@ -1,49 +1,51 @@
 /**
- * The benchmark's results: ratios of jetq to its peers, the targets, the text and markdown
- * tables, and the JSON document written to `latest.json`.
+ * The benchmark's results: ratios of jetq to its peers, the text and markdown tables, and the JSON
+ * document written to `latest-<server>.json`.
  */
 import type { MachineInfo } from "./machine.js";
 import type { BenchOptions } from "./options.js";
+import type { RegressionCheck } from "./regressions.js";
 import type { ScenarioResult } from "./runner.js";
 import { round3 } from "./stats.js";
+import type { TargetResult } from "./targets.js";
 import { ALL_SIDES, SIDE_LABELS, type SideId } from "./types.js";
 
-/** The peers jetq is divided by in ratios. */
-export const PEERS = ["bullmq", "bullmq-aof", "raw", "asyncjobs", "emq", "gozo"] as const;
+/** The sides jetq is divided by in ratios (`library`: jetq's library, the reference of the other faces). */
+export const PEERS = ["bullmq", "bullmq-aof", "raw", "asyncjobs", "emq", "gozo", "library"] as const;
 /** One of {@link PEERS}. */
 export type Peer = (typeof PEERS)[number];
-/** Ratio keys: `jetq/bullmq`, `jetq/bullmq-aof`, `jetq/raw`, `jetq/asyncjobs`, `jetq/emq`, `jetq/gozo`. */
+/** Ratio keys: `jetq/bullmq`, `jetq/bullmq-aof`, `jetq/raw`, …, `jetq/library`. */
 export type RatioKey = `jetq/${Peer}`;
-
-/** One performance target and whether this run met it (null when it could not be judged). */
-export interface TargetResult {
-  id: string;
-  description: string;
-  /** The measured ratio the target is judged on. */
-  value: number | null;
-  /** The bound the value must meet. */
-  threshold: number;
-  /** `>=` for throughput ratios, `<=` for lateness ratios. */
-  comparison: ">=" | "<=";
-  met: boolean | null;
-}
 
 /** A scenario with its ratios: per metric, jetq's median divided by each peer's median. */
 export interface ScenarioReport extends ScenarioResult {
   ratios: Record<string, Partial<Record<RatioKey, number | null>>>;
 }
 
-/** The document written to `latest.json`. */
+/** The nats-server a run used. */
+export interface NatsServerUsed {
+  /** The binary (a path, or `nats-server` from PATH). */
+  path: string;
+  /** Its version, e.g. `"2.14.10"`. */
+  version: string;
+  /** What its results are filed under: major.minor, e.g. `"2.14"` (`latest-2.14.json`). */
+  key: string;
+}
+
+/** The document written to `latest-<server>.json`. */
 export interface BenchReport {
-  schema: "jetq-bench/1";
+  schema: "jetq-bench/2";
   mode: "full" | "quick";
   startedAt: string;
   finishedAt: string;
   durationS: number;
   options: BenchOptions;
+  natsServer: NatsServerUsed;
   machine: MachineInfo;
   scenarios: ScenarioReport[];
   targets: TargetResult[];
+  /** This run against the previous results of the same server version. */
+  regressions: RegressionCheck;
 }
 
 /** The median of `side` for `metric` in `s`, or null. */
@@ -51,7 +53,9 @@ export function medianOf(s: ScenarioResult, side: SideId, metric: string): numbe
   return s.sides[side]?.median[metric] ?? null;
 }
 
-const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round3(a / b));
+/** `a / b` to 3 decimals, or null when either is missing or `b` is 0. */
+export const ratioOf = (a: number | null, b: number | null): number | null =>
+  a === null || b === null || b === 0 ? null : round3(a / b);
 
 /** Adds jetq/peer ratios to every metric of a scenario. */
 export function withRatios(s: ScenarioResult): ScenarioReport {
@@ -59,76 +63,25 @@ export function withRatios(s: ScenarioResult): ScenarioReport {
   for (const m of s.metrics) {
     const r: Partial<Record<RatioKey, number | null>> = {};
     for (const peer of PEERS) {
-      if (s.sides[peer] && s.sides.jetq) r[`jetq/${peer}`] = ratio(medianOf(s, "jetq", m.id), medianOf(s, peer, m.id));
+      if (s.sides[peer] && s.sides.jetq)
+        r[`jetq/${peer}`] = ratioOf(medianOf(s, "jetq", m.id), medianOf(s, peer, m.id));
     }
     ratios[m.id] = r;
   }
   return { ...s, ratios };
 }
 
-function judge(value: number | null, comparison: ">=" | "<=", threshold: number): boolean | null {
-  if (value === null) return null;
-  return comparison === ">=" ? value >= threshold : value <= threshold;
-}
-
-/**
- * The targets: jetq ≥ 1.0× BullMQ (both Redis modes) on every throughput row; jetq's scheduler
- * p99 lateness ≤ 1/10 of BullMQ's; jetq processing at concurrency 100 ≥ 50% of raw async publish.
- */
-export function targets(scenarios: ScenarioReport[]): TargetResult[] {
-  const out: TargetResult[] = [];
-  for (const s of scenarios) {
-    for (const m of s.metrics) {
-      if (m.better !== "higher" || !s.sides.jetq) continue;
-      for (const peer of ["bullmq", "bullmq-aof"] as const) {
-        if (!s.sides[peer]) continue;
-        const value = s.ratios[m.id]?.[`jetq/${peer}`] ?? null;
-        out.push({
-          id: `${s.id}.${m.id} jetq/${peer}`,
-          description: `${m.title}: jetq ≥ 1.0× ${SIDE_LABELS[peer]}`,
-          value,
-          threshold: 1,
-          comparison: ">=",
-          met: judge(value, ">=", 1),
-        });
-      }
-    }
-  }
-  const delayed = scenarios.find((s) => s.id === "delayed");
-  if (delayed) {
-    for (const peer of ["bullmq", "bullmq-aof"] as const) {
-      const value = delayed.ratios.p99?.[`jetq/${peer}`] ?? null;
-      out.push({
-        id: `delayed.p99 jetq/${peer}`,
-        description: `scheduler p99 lateness ≤ 1/10 of ${SIDE_LABELS[peer]}'s`,
-        value,
-        threshold: 0.1,
-        comparison: "<=",
-        met: judge(value, "<=", 0.1),
-      });
-    }
-  }
-  const c100 = scenarios.find((s) => s.id === "process-c100");
-  const raw = scenarios.find((s) => s.id === "raw");
-  if (c100 && raw) {
-    const value = ratio(medianOf(c100, "jetq", "rate"), medianOf(raw, "raw", "publish"));
-    out.push({
-      id: "process-c100.rate jetq/raw.publish",
-      description: "jetq processing at c=100 ≥ 50% of raw async publish",
-      value,
-      threshold: 0.5,
-      comparison: ">=",
-      met: judge(value, ">=", 0.5),
-    });
-  }
-  return out;
-}
-
-/** Formats a figure: rates as integers with separators, milliseconds with 1–2 decimals. */
+/** Formats a figure: rates and counts as integers with separators, milliseconds and percentages with 1–2 decimals. */
 export function formatValue(v: number | null, unit: string): string {
   if (v === null || !Number.isFinite(v)) return "n/a";
-  if (unit === "ms") return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  if (unit === "ms" || unit === "% core") return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
   return Math.round(v).toLocaleString("en-US");
+}
+
+/** The line above the tables: server version and sizes of the run. */
+export function tableTitle(r: Pick<BenchReport, "natsServer" | "mode" | "options">): string {
+  const o = r.options;
+  return `jetq bench on nats-server ${r.natsServer.version} (${r.natsServer.path}): ${r.mode} run, ${o.jobs.toLocaleString("en-US")} jobs, ${o.rounds} round(s), medians`;
 }
 
 /** Formats a ratio as `1.23×`. */
@@ -188,7 +141,7 @@ export function notes(r: Pick<BenchReport, "scenarios">): string[] {
 
 /** Rows of the CPU table: client and server CPU µs per job of every side, per throughput row. */
 export function cpuRows(r: Pick<BenchReport, "scenarios">): string[][] {
-  const sides = sidesIn(r);
+  const sides = sidesIn(r).filter((side) => r.scenarios.some((s) => s.sides[side]?.cpuUsPerJob));
   const rows = [["row", ...sides.map((s) => `${SIDE_LABELS[s]} client/server`)]];
   for (const s of r.scenarios) {
     if (!sides.some((side) => s.sides[side]?.cpuUsPerJob)) continue;
@@ -222,13 +175,4 @@ export function markdownRows(rows: string[][]): string {
   return [line(header), `|${header.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`, ...body.map(line)].join(
     "\n",
   );
-}
-
-/** The targets as text lines (`met`, `MISSED`, `n/a`). */
-export function targetLines(ts: TargetResult[]): string[] {
-  return ts.map((t) => {
-    const status = t.met === null ? "n/a   " : t.met ? "met   " : "MISSED";
-    const v = t.value === null ? "n/a" : `${t.value.toFixed(3)}`;
-    return `${status} ${t.description}: ${v} (needs ${t.comparison} ${t.threshold})`;
-  });
 }

@@ -1,13 +1,18 @@
 /**
- * `npm run bench` — jetq vs raw JetStream vs BullMQ in one run: starts its own nats-server and
- * redis-servers, runs every scenario (sides interleaved, several rounds), prints a table and
- * writes `latest.json`, `latest.md` and `latest.svg` to the output directory. See bench/README.md.
+ * `npm run bench` — every face of jetq (library, HTTP emq routes and REST, outbox, scheduler) against
+ * raw JetStream, BullMQ and the real peers, in one table per nats-server: starts its own nats-server
+ * and redis-servers, runs every scenario (sides interleaved, several rounds), prints the table, the
+ * targets and the regressions against the previous results of the same server version, and writes
+ * `latest-<server>.json`, `.md` and `.svg` to the output directory. See bench/README.md.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { NatsServerBinary } from "../src/nats/nats-server-binary.js";
 import { renderChart } from "./chart.js";
 import { loadAverage, machineInfo } from "./machine.js";
+import { benchNatsServers, serverKey, shownPath } from "./nats-servers.js";
 import { type BenchOptions, parseOptions, USAGE } from "./options.js";
+import { checkRegressions, regressionLines } from "./regressions.js";
 import {
   alignRows,
   type BenchReport,
@@ -17,17 +22,20 @@ import {
   markdownTable,
   notes,
   type ScenarioReport,
-  targetLines,
-  targets,
+  tableTitle,
   textTable,
   withRatios,
 } from "./report.js";
 import { runScenario } from "./runner.js";
 import { selectScenarios } from "./scenarios/index.js";
 import { BenchServers } from "./servers.js";
+import { targetLines, targetRules, targets } from "./targets.js";
 import type { BenchContext } from "./types.js";
 
 const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+const CPU_NOTE =
+  "CPU time per job, µs (client = the side's client process: this Node process, or the asyncjobs program; server = nats-server or redis-server):";
 
 function ratioLine(s: ScenarioReport): string {
   return s.metrics
@@ -40,19 +48,20 @@ function ratioLine(s: ScenarioReport): string {
     .join(" | ");
 }
 
-async function main(o: BenchOptions): Promise<number> {
+/** The servers of the run in progress, stopped on SIGINT/SIGTERM. */
+let current: BenchServers | undefined;
+
+/** One whole run on one nats-server: measures, judges, compares, writes. Resolves whether a side failed. */
+async function runOn(binary: NatsServerBinary, o: BenchOptions): Promise<boolean> {
   const started = new Date();
   const loadAtStart = loadAverage();
   const scenarios = selectScenarios(o);
-  const servers = new BenchServers();
-  const stopOnSignal = () => {
-    log("interrupted; stopping servers");
-    void servers.stop().finally(() => process.exit(130));
-  };
-  process.once("SIGINT", stopOnSignal);
-  process.once("SIGTERM", stopOnSignal);
+  const servers = new BenchServers(binary.path);
+  current = servers;
   await servers.start();
-  log(`load average ${loadAtStart.join(" ")}; ${o.rounds} round(s) of ${o.jobs} jobs`);
+  log(
+    `nats-server ${binary.version} (${shownPath(binary.path)}); load average ${loadAtStart.join(" ")}; ${o.rounds} round(s) of ${o.jobs} jobs`,
+  );
   log(
     `nats-server ${servers.nats.url}, redis ${servers.redis.bullmq.url} (no persistence), ${servers.redis["bullmq-aof"].url} (AOF everysec)`,
   );
@@ -61,53 +70,96 @@ async function main(o: BenchOptions): Promise<number> {
   try {
     for (const s of scenarios) {
       log(`— ${s.id}: ${s.description}`);
+      const t0 = Date.now();
       const rep = withRatios(await runScenario(s, ctx));
       reports.push(rep);
       const line = ratioLine(rep);
-      if (line) log(`  ratios (medians): ${line}`);
+      log(`  ${s.id} took ${Math.round((Date.now() - t0) / 1000)} s${line ? `; ratios (medians): ${line}` : ""}`);
     }
   } finally {
     await servers.stop();
+    current = undefined;
   }
   const finished = new Date();
-  const report: BenchReport = {
-    schema: "jetq-bench/1",
+  const key = serverKey(binary.version);
+  const base = `latest-${key}`;
+  const partial: Omit<BenchReport, "regressions"> = {
+    schema: "jetq-bench/2",
     mode: o.quick ? "quick" : "full",
     startedAt: started.toISOString(),
     finishedAt: finished.toISOString(),
     durationS: Math.round((finished.getTime() - started.getTime()) / 1000),
     options: o,
+    natsServer: { path: shownPath(binary.path), version: binary.version, key },
     machine: machineInfo(servers.natsVersion, servers.redisVersion, loadAtStart),
     scenarios: reports,
-    targets: targets(reports),
+    targets: targets(reports, binary.version, o),
+  };
+  // Read the previous results before this run's replace them (when --out is the baseline directory).
+  const report: BenchReport = {
+    ...partial,
+    regressions: await checkRegressions(join(o.baseline, `${base}.json`), partial),
   };
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
-  const cpuNote =
-    "CPU time per job, µs (client = the side's client process: this Node process, or the asyncjobs program; server = nats-server or redis-server):";
+  const targetText = targetLines(report.targets);
+  const regressionText = regressionLines(report.regressions);
+  const rules = `targets (issue 14, the nats-server ${targetRules(binary.version)} rules):`;
+  await writeFile(join(out, `${base}.json`), `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(
-    join(out, "latest.md"),
-    `${markdownTable(report)}\n\n${cpuNote}\n\n${markdownRows(cpuRows(report))}\n`,
+    join(out, `${base}.md`),
+    [
+      `${tableTitle(report)}`,
+      "",
+      markdownTable(report),
+      "",
+      CPU_NOTE,
+      "",
+      markdownRows(cpuRows(report)),
+      "",
+      rules,
+      "",
+      ...targetText.map((l) => `- ${l}`),
+      "",
+      ...regressionText.map((l) => (l.startsWith("  ") ? `- ${l.trim()}` : l)),
+      "",
+    ].join("\n"),
   );
-  await writeFile(join(out, "latest.svg"), renderChart(report));
+  await writeFile(join(out, `${base}.svg`), renderChart(report));
 
   const lines = [
     "",
+    tableTitle(report),
+    "",
     textTable(report),
     "",
-    cpuNote,
+    CPU_NOTE,
     alignRows(cpuRows(report)),
     "",
-    "targets:",
-    ...targetLines(report.targets).map((l) => `  ${l}`),
+    rules,
+    ...targetText.map((l) => `  ${l}`),
     ...(notes(report).length > 0 ? ["", "notes:", ...notes(report).map((l) => `  ${l}`)] : []),
     "",
-    `wrote ${join(out, "latest.json")}, latest.md and latest.svg (${report.durationS} s)`,
+    ...regressionText,
+    "",
+    `wrote ${join(out, `${base}.json`)}, ${base}.md and ${base}.svg (${report.durationS} s)`,
     "",
   ];
   process.stdout.write(lines.join("\n"));
-  const failed = reports.some((s) => Object.values(s.sides).some((r) => r?.failed));
+  return reports.some((s) => Object.values(s.sides).some((r) => r?.failed));
+}
+
+async function main(o: BenchOptions): Promise<number> {
+  const binaries = benchNatsServers(o);
+  const stopOnSignal = () => {
+    log("interrupted; stopping servers");
+    void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  process.once("SIGINT", stopOnSignal);
+  process.once("SIGTERM", stopOnSignal);
+  if (binaries.length > 1) log(`one run on each of: ${binaries.map((b) => `${b.version} (${b.path})`).join(", ")}`);
+  let failed = false;
+  for (const b of binaries) failed = (await runOn(b, o)) || failed;
   return failed ? 1 : 0;
 }
 

@@ -22,13 +22,17 @@ export interface ScenarioResult {
   sides: Partial<Record<SideId, SideResult>>;
 }
 
-/** Median client and server CPU µs per job over rounds whose detail has `clientCpuMs`. */
-function cpuPerJob(details: Record<string, number | string>[], jobs: number): SideResult["cpuUsPerJob"] {
-  const client = details.map((d) => Number(d.clientCpuMs)).filter(Number.isFinite);
+/**
+ * Median client and server CPU µs per job over the rounds whose detail has `clientCpuMs`; each round
+ * is divided by its own `jobs` (else `defaultJobs`).
+ */
+function cpuPerJob(details: Record<string, number | string>[], defaultJobs: number): SideResult["cpuUsPerJob"] {
+  const perJob = (d: Record<string, number | string>, key: string) =>
+    (Number(d[key]) * 1000) / (Number(d.jobs) > 0 ? Number(d.jobs) : defaultJobs);
+  const client = details.map((d) => perJob(d, "clientCpuMs")).filter(Number.isFinite);
   if (client.length === 0) return undefined;
-  const server = details.map((d) => Number(d.serverCpuMs)).filter(Number.isFinite);
-  const us = (ms: number) => Math.round((ms * 1000) / jobs);
-  return { client: us(median(client)), server: server.length > 0 ? us(median(server)) : null };
+  const server = details.map((d) => perJob(d, "serverCpuMs")).filter(Number.isFinite);
+  return { client: Math.round(median(client)), server: server.length > 0 ? Math.round(median(server)) : null };
 }
 
 /** Pause between two runs, so servers settle (AOF rewrites, stream deletes) before the next one. */
@@ -48,7 +52,8 @@ const fmt = (v: number) => (Math.abs(v) >= 100 ? Math.round(v).toLocaleString("e
  * median is taken over the rounds that worked. Any unexpected error marks the side `failed`.
  */
 export async function runScenario(scenario: Scenario, ctx: BenchContext): Promise<ScenarioResult> {
-  const { rounds, sides: selected } = ctx.options;
+  const { sides: selected } = ctx.options;
+  const rounds = scenario.rounds ?? ctx.options.rounds;
   const sides = scenario.sides.filter((s) => selected.includes(s));
   const results = new Map<SideId, SideResult>();
   const samples = new Map<SideId, number[]>();

@@ -13,7 +13,7 @@ export type RedisSide = "bullmq" | "bullmq-aof";
  * append-only file fsynced every second. All on loopback, free ports, removed on {@link stop}.
  */
 export class BenchServers {
-  readonly nats = new NatsServerLauncher();
+  readonly nats: NatsServerLauncher;
   readonly redis: Record<RedisSide, RedisServerLauncher> = {
     bullmq: new RedisServerLauncher({ persistence: "none" }),
     "bullmq-aof": new RedisServerLauncher({ persistence: "aof-everysec" }),
@@ -23,6 +23,11 @@ export class BenchServers {
   /** redis-server version. */
   redisVersion = "";
   private natsPid?: number;
+
+  /** The servers of a run on the nats-server `natsBinary` (a path or a command on PATH). */
+  constructor(readonly natsBinary: string) {
+    this.nats = new NatsServerLauncher({ binary: natsBinary });
+  }
 
   /** Checks both binaries first (a clear error naming the package), then starts every server. */
   async start(): Promise<this> {

@@ -60,7 +60,7 @@ const client = await Client.connect({
   concurrency: 50,
   taskRetentionMs: Number(values["retention-s"]) * 1000,
 });
-const serve = new JetqServeProcess(nats.url);
+const serve = new JetqServeProcess(nats.url, 30_000, ["--http", "off"]);
 await serve.start();
 const ac = new AbortController();
 let handled = 0;

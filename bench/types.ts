@@ -8,13 +8,24 @@ import type { Distribution } from "./stats.js";
 
 /**
  * The systems compared: jetq, BullMQ on Redis without persistence, BullMQ on Redis with an
- * append-only file fsynced every second, plain JetStream (the ceiling jetq is built on), and the
- * real seed systems of jetq's faces: asyncjobs (library), emq (HTTP gateway), Gozo (scheduler).
+ * append-only file fsynced every second, plain JetStream (the ceiling jetq is built on), the
+ * real seed systems of jetq's faces: asyncjobs (library), emq (HTTP gateway), Gozo (scheduler),
+ * and `library`: jetq's own library doing the same work in the same run, the reference of the rows
+ * where the `jetq` column is another face (HTTP, REST, outbox).
  */
-export type SideId = "jetq" | "bullmq" | "bullmq-aof" | "raw" | "asyncjobs" | "emq" | "gozo";
+export type SideId = "jetq" | "bullmq" | "bullmq-aof" | "raw" | "asyncjobs" | "emq" | "gozo" | "library";
 
 /** Every side, in the order tables and charts show them. */
-export const ALL_SIDES: readonly SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw", "asyncjobs", "emq", "gozo"];
+export const ALL_SIDES: readonly SideId[] = [
+  "jetq",
+  "bullmq",
+  "bullmq-aof",
+  "raw",
+  "asyncjobs",
+  "emq",
+  "gozo",
+  "library",
+];
 
 /** The sides of the queue scenarios (enqueue, process, drain, latency): jetq, BullMQ twice, raw JetStream. */
 export const QUEUE_SIDES: readonly SideId[] = ["jetq", "bullmq", "bullmq-aof", "raw"];
@@ -28,6 +39,7 @@ export const SIDE_LABELS: Record<SideId, string> = {
   asyncjobs: "asyncjobs",
   emq: "emq",
   gozo: "Gozo",
+  library: "library",
 };
 
 /** One number a scenario reports for every side (a row of the results table). */
@@ -48,7 +60,10 @@ export interface SideRun {
   values: Record<string, number>;
   /** Raw latency samples (ms) of this run, pooled across rounds into a {@link Distribution}. */
   samples?: number[];
-  /** Extra facts worth keeping (e.g. jobs that never arrived, enqueue time). */
+  /**
+   * Extra facts worth keeping (e.g. jobs that never arrived, enqueue time). With `clientCpuMs`, the
+   * run counts in the CPU-per-job table, divided by `jobs` when given (else by `options.jobs`).
+   */
   detail?: Record<string, number | string>;
 }
 
@@ -75,6 +90,8 @@ export interface Scenario {
   metrics: MetricSpec[];
   /** Sides this scenario runs on. */
   sides: readonly SideId[];
+  /** Rounds of this scenario, whatever `--rounds` says (a scenario too long to repeat). @defaultValue `options.rounds` */
+  rounds?: number;
   /** Measures one side once. @throws SideUnavailable when the side cannot be measured */
   run(side: SideId, ctx: BenchContext): Promise<SideRun>;
 }

@@ -96,9 +96,12 @@ async function runBull(side: "bullmq" | "bullmq-aof", ctx: BenchContext): Promis
   }
 }
 
-/** Starts `jetq serve` as the scheduler. @throws SideUnavailable when it does not start */
+/**
+ * Starts `jetq serve` as the scheduler, without its HTTP gateway (whose default address is a fixed
+ * port). @throws SideUnavailable when it does not start
+ */
 export async function startScheduler(url: string): Promise<JetqServeProcess> {
-  const serve = new JetqServeProcess(url);
+  const serve = new JetqServeProcess(url, 30_000, ["--http", "off"]);
   try {
     await serve.start();
   } catch (err) {

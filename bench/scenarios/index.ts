@@ -3,16 +3,18 @@ import type { BenchOptions } from "../options.js";
 import type { Scenario } from "../types.js";
 import { delayedScenario, delayedTasksScenario } from "./delayed.js";
 import { enqueueBatched, enqueueSequential } from "./enqueue.js";
-import { gatewayScenario } from "./gateway.js";
+import { httpScenario, restScenario } from "./http.js";
 import { latencyScenario } from "./latency.js";
+import { outboxScenario } from "./outbox.js";
 import { processScenario } from "./process.js";
 import { rawCeilingScenario } from "./raw-ceiling.js";
+import { scaleScenario } from "./scale.js";
 import { schedulerScenario } from "./scheduler.js";
 
 /** Concurrency of the drain scenario (a pre-filled queue). */
 export const DRAIN_CONCURRENCY = 100;
 
-/** Every scenario for these options, in run order. */
+/** Every scenario for these options, in run order (the scale rows last: they leave the server busiest). */
 export function allScenarios(o: BenchOptions): Scenario[] {
   return [
     enqueueSequential,
@@ -23,8 +25,11 @@ export function allScenarios(o: BenchOptions): Scenario[] {
     rawCeilingScenario,
     delayedScenario,
     delayedTasksScenario,
-    ...o.gatewayClients.map(gatewayScenario),
+    ...o.httpClients.map(httpScenario),
+    ...o.httpClients.map(restScenario),
+    outboxScenario,
     schedulerScenario,
+    scaleScenario(o),
   ];
 }
 

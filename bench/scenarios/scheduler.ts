@@ -3,7 +3,8 @@
  * nats-server, with the same producer. Two measurements per run:
  * - accepted: N schedules (each with a `Gozo-Id`, due in an hour) published as fast as the connection
  *   takes them; schedules/s until the scheduler has stored all N (the JetStream stream that grew by N:
- *   jetq's schedules stream, Gozo's key/value bucket);
+ *   jetq's schedules stream, Gozo's key/value bucket; less the few probes sent first to see that the
+ *   scheduler fires, as their removal after firing may fall into the count);
  * - lateness at R fires/s for S seconds, with those N still pending: R schedules due at each whole
  *   second (Gozo reads `Gozo-When` as whole epoch seconds only, so both sides get whole seconds);
  *   lateness = arrival of the fired message − its due second.
@@ -26,6 +27,9 @@ import { startScheduler } from "./delayed.js";
 
 const GOZO_SUBJECT = "gozo";
 
+/** How long acceptance may store nothing more before the run fails (schedules were lost). */
+const STALL_MS = 15_000;
+
 /** Messages per stream now. */
 async function streamCounts(jsm: JetStreamManager): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -41,8 +45,12 @@ function schedule(nc: NatsConnection, whenSec: number, id: string, reply: string
   nc.publish(GOZO_SUBJECT, data, { reply, headers: h });
 }
 
-/** Resolves once a probe schedule due now comes back: the scheduler listens and fires. */
-async function probe(nc: NatsConnection, timeoutMs: number): Promise<void> {
+/**
+ * Resolves once a probe schedule due now comes back (the scheduler listens and fires), with how many
+ * probes were sent: each is removed from the store after it fires, perhaps only while the
+ * acceptance below is being counted.
+ */
+async function probe(nc: NatsConnection, timeoutMs: number): Promise<number> {
   const inbox = `bench.probe.${randomUUID().slice(0, 8)}`;
   const sub = nc.subscribe(inbox, { max: 1 });
   const end = Date.now() + timeoutMs;
@@ -50,7 +58,7 @@ async function probe(nc: NatsConnection, timeoutMs: number): Promise<void> {
     for (let i = 0; ; i++) {
       schedule(nc, Math.floor(Date.now() / 1000), `probe-${inbox}-${i}`, inbox, "probe");
       const got = await Promise.race([sub[Symbol.asyncIterator]().next(), sleep(1500).then(() => undefined)]);
-      if (got && !got.done) return;
+      if (got && !got.done) return i + 1;
       if (Date.now() > end) throw new Error(`no probe came back within ${timeoutMs} ms`);
     }
   } finally {
@@ -97,7 +105,7 @@ async function startGozo(ctx: BenchContext, jsm: JetStreamManager): Promise<Sche
 async function measure(ctx: BenchContext, nc: NatsConnection, jsm: JetStreamManager): Promise<SideRun> {
   const o = ctx.options;
   const run = randomUUID().slice(0, 8);
-  await probe(nc, 60_000);
+  const probes = await probe(nc, 60_000);
 
   // accepted/s
   const before = await streamCounts(jsm);
@@ -108,11 +116,19 @@ async function measure(ctx: BenchContext, nc: NatsConnection, jsm: JetStreamMana
     if (i % 5_000 === 4_999) await nc.flush();
   }
   await nc.flush();
+  // Until one stream has grown by N (less the probes, whose removal may fall into this window); a
+  // scheduler that stores nothing more for STALL_MS has lost some.
+  const want = o.schedulerAccept - probes;
+  let grown = 0;
+  let lastGrowth = Date.now();
   await until(
     async () => {
-      for (const [name, n] of await streamCounts(jsm))
-        if (n - (before.get(name) ?? 0) >= o.schedulerAccept) return true;
-      return false;
+      let most = 0;
+      for (const [name, n] of await streamCounts(jsm)) most = Math.max(most, n - (before.get(name) ?? 0));
+      if (most > grown) [grown, lastGrowth] = [most, Date.now()];
+      if (grown < want && Date.now() - lastGrowth > STALL_MS)
+        throw new Error(`${grown} of ${o.schedulerAccept} schedules stored, none more for ${STALL_MS / 1000} s`);
+      return grown >= want;
     },
     300_000,
     `${o.schedulerAccept} schedules stored`,

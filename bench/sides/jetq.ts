@@ -3,7 +3,15 @@
  * clean-up so every run starts from empty streams.
  */
 import { randomUUID } from "node:crypto";
-import { Client, newTask, Router, silentLogger, type Task } from "../../src/index.js";
+import {
+  Client,
+  type ClientOptions,
+  newTask,
+  Router,
+  type RunOptions,
+  silentLogger,
+  type Task,
+} from "../../src/index.js";
 import { handlesOf } from "../../src/jobs/storage/handles.js";
 import { queueStream, TASKS_STREAM } from "../../src/jobs/storage/layout.js";
 import { until } from "../clock.js";
@@ -14,10 +22,20 @@ export const JETQ_TASK_TYPE = "bench:noop";
 /** A queue name unique to this run. */
 export const uniqueQueue = (): string => `bench_${randomUUID().slice(0, 8)}`;
 
-/** Connects a silent client to `queue` on `url`; `maxConcurrent` is the queue's in-flight cap. */
-export function connectJetq(url: string, queue: string, concurrency = 10, maxConcurrent = 100): Promise<Client> {
+/**
+ * Connects a silent client to `queue` on `url`; `maxConcurrent` is the queue's in-flight cap, `more`
+ * any other client options (e.g. an existing `connection` and an `outbox`).
+ */
+export function connectJetq(
+  url: string,
+  queue: string,
+  concurrency = 10,
+  maxConcurrent = 100,
+  more: Omit<ClientOptions, "queue" | "concurrency" | "logger"> = {},
+): Promise<Client> {
   return Client.connect({
     servers: url,
+    ...more,
     queue: { name: queue, maxConcurrent },
     concurrency,
     logger: silentLogger,
@@ -38,15 +56,19 @@ export interface JetqWorker {
 
 /**
  * Starts `client.run()` with one handler for {@link JETQ_TASK_TYPE} that calls `onStart(task)`
- * synchronously and returns.
+ * synchronously and returns; `run` are more options of `run()` (e.g. the `queues` it serves).
  */
-export function startJetqWorker(client: Client, onStart: (task: Task) => void): JetqWorker {
+export function startJetqWorker(
+  client: Client,
+  onStart: (task: Task) => void,
+  run: Omit<RunOptions, "signal"> = {},
+): JetqWorker {
   const router = new Router().handle(JETQ_TASK_TYPE, (task) => {
     onStart(task);
     return undefined;
   });
   const ac = new AbortController();
-  const running = client.run(router, { signal: ac.signal });
+  const running = client.run(router, { ...run, signal: ac.signal });
   return {
     client,
     async stop() {

@@ -4,9 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { BenchReport } from "../../bench/report.js";
-import { runQuickBench } from "../support/bench-run.js";
+import { resolveNatsServer } from "../../src/nats/nats-server-binary.js";
+import { readBenchReport, runQuickBench } from "../support/bench-run.js";
 
 describe("bench --quick (smoke test of the benchmark harness)", () => {
+  const server = resolveNatsServer(); // the one the bench picks by default, as the tests do
   let out = "";
   let run: { code: number | null; stdout: string; stderr: string };
   let report: BenchReport;
@@ -15,7 +17,7 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
     out = await mkdtemp(join(tmpdir(), "jetq-bench-test-"));
     run = await runQuickBench(out);
     assert.equal(run.code, 0, `bench exited with ${run.code}\n--- stderr ---\n${run.stderr.slice(-4000)}`);
-    report = JSON.parse(await readFile(join(out, "latest.json"), "utf8")) as BenchReport;
+    report = await readBenchReport(out);
   });
 
   after(async () => {
@@ -34,6 +36,7 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
       "latency",
       "raw",
       "delayed",
+      "delayed-tasks",
     ]) {
       assert.ok(ids.includes(id), `scenario ${id} missing; got ${ids.join(", ")}`);
     }
@@ -43,11 +46,7 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
       for (const [side, res] of sides) {
         assert.ok(res, `${s.id}/${side} has no result`);
         assert.ok(!res.failed, `${s.id}/${side} failed: ${res.reason}`);
-        // Only the scheduler side of the delayed scenario may be unavailable, and then it says why.
-        if (res.reason !== undefined) {
-          assert.ok(s.id === "delayed" && side === "jetq", `${s.id}/${side} unavailable: ${res.reason}`);
-          continue;
-        }
+        assert.equal(res.reason, undefined, `${s.id}/${side} unavailable: ${res.reason}`);
         for (const m of s.metrics) {
           const v = res.median[m.id];
           assert.equal(typeof v, "number", `${s.id}/${side}/${m.id} median is ${v}`);
@@ -58,22 +57,64 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
     }
   });
 
-  it("includes ratios, targets and machine info", () => {
+  it("names the server it ran on and judges the issue's targets under that version's rules", () => {
+    assert.equal(report.natsServer.version, server.version);
+    assert.equal(report.machine.natsServer, `v${server.version}`);
+    assert.match(run.stdout, new RegExp(`^jetq bench on nats-server ${server.version.replace(/\./g, "\\.")} `, "m"));
+    const modern = report.natsServer.key !== "2.9";
+    assert.match(
+      run.stdout,
+      new RegExp(`targets \\(issue 14, the nats-server ${modern ? "2\\.14" : "2\\.9"} rules\\)`),
+    );
+    const ids = report.targets.map((t) => t.id);
+    for (const row of ["enqueue-batched", "process-c1", "process-c10", "process-c100", "drain-c100"]) {
+      assert.ok(ids.includes(`${row}.rate jetq/bullmq`), `${row} vs BullMQ missing; got ${ids.join(", ")}`);
+      assert.equal(ids.includes(`${row}.rate jetq/bullmq-aof`), modern, `${row} vs BullMQ+AOF`);
+    }
+    for (const id of [
+      "enqueue-sequential.rate jetq/raw",
+      "process-c100 server-cpu jetq/raw",
+      "process-c100 total-cpu jetq/bullmq",
+    ])
+      assert.ok(ids.includes(id), `${id} missing`);
+    for (const t of report.targets) {
+      assert.equal(typeof t.value, "number", `${t.id} has no value: ${t.measured}`);
+      assert.equal(t.met, t.comparison === ">=" ? t.value! >= t.threshold : t.value! <= t.threshold, t.id);
+      assert.match(run.stdout, new RegExp(`^  (met   |MISSED) ${literal(t.description)}: `, "m"));
+    }
+  });
+
+  it("includes ratios, CPU per job and machine info, and prints the regression block", () => {
     const enq = report.scenarios.find((s) => s.id === "enqueue-batched");
     assert.equal(typeof enq?.ratios.rate?.["jetq/bullmq"], "number");
     assert.equal(typeof enq?.ratios.rate?.["jetq/raw"], "number");
-    assert.ok(report.targets.length > 0);
+    const c100 = report.scenarios.find((s) => s.id === "process-c100");
+    for (const side of ["jetq", "bullmq", "raw"] as const) {
+      const cpu = c100?.sides[side]?.cpuUsPerJob;
+      assert.ok(cpu && cpu.client > 0 && cpu.server !== null, `${side} CPU per job: ${JSON.stringify(cpu)}`);
+    }
     assert.equal(report.mode, "quick");
     assert.ok(report.machine.cpus > 0);
     assert.match(report.machine.node, /^v\d+/);
-    assert.ok(report.machine.natsServer.length > 0);
     assert.ok(report.machine.redis.length > 0);
+    assert.match(
+      report.regressions.baseline,
+      new RegExp(`latest-${report.natsServer.key.replace(".", "\\.")}\\.json$`),
+    );
+    assert.match(run.stdout, /^REGRESSIONS/m);
   });
 
-  it("writes a valid SVG chart and prints the table", async () => {
-    const svg = await readFile(join(out, "latest.svg"), "utf8");
+  it("writes a valid SVG chart and the markdown tables next to the JSON", async () => {
+    const base = join(out, `latest-${report.natsServer.key}`);
+    const svg = await readFile(`${base}.svg`, "utf8");
     assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     assert.match(svg, /<\/svg>\n?$/);
+    const md = await readFile(`${base}.md`, "utf8");
+    assert.match(md, /^\| row \| unit \| jetq \| BullMQ \|/m);
     assert.match(run.stdout, /jetq\/BullMQ/);
   });
 });
+
+function literal(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

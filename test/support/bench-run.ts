@@ -1,9 +1,14 @@
 import { spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { serverKey } from "../../bench/nats-servers.js";
+import type { BenchReport } from "../../bench/report.js";
+import { resolveNatsServer } from "../../src/nats/nats-server-binary.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** The queue scenarios against BullMQ and raw JetStream (the real peers have their own smoke test). */
+/** The queue scenarios against BullMQ and raw JetStream (the peers and the other faces have their own smoke tests). */
 export const QUEUE_SCENARIOS = "enqueue,process,drain,latency,raw,delayed,delayed-tasks";
 
 /** Runs `tsx bench/run.ts --quick --out <dir> <args>` and returns its exit code and output. */
@@ -32,4 +37,13 @@ export function runQuickBench(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * The results a quick run wrote to `out` for the nats-server the bench picks by default (the one
+ * `JETQ_NATS_SERVER` names, else the newest found): `latest-<major.minor>.json`.
+ */
+export async function readBenchReport(out: string): Promise<BenchReport> {
+  const file = join(out, `latest-${serverKey(resolveNatsServer().version)}.json`);
+  return JSON.parse(await readFile(file, "utf8")) as BenchReport;
 }
