@@ -263,7 +263,7 @@ export class NatsCluster {
    * Waits until every node knows the JetStream meta leader, so the JetStream API answers whichever
    * node a client connects to (a node that has not heard of the leader yet lets requests time out).
    */
-  private async waitForMetaLeader(timeoutMs = 30_000): Promise<void> {
+  private async waitForMetaLeader(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (
       !this.nodes.every(
@@ -272,9 +272,18 @@ export class NatsCluster {
           n.output.includes("Self is new JetStream cluster metadata leader"),
       )
     ) {
-      if (Date.now() > deadline)
-        throw new ConfigError("nats_cluster_timeout", "the cluster elected no JetStream leader in time");
-      await Promise.race(this.nodes.map((n) => n.nextOutput()));
+      if (Date.now() > deadline) {
+        const tails = this.nodes.map((n) => `${n.serverName}: ${n.output.split("\n").slice(-6).join(" | ")}`);
+        throw new ConfigError(
+          "nats_cluster_timeout",
+          `the cluster elected no JetStream leader within ${timeoutMs} ms:\n${tails.join("\n")}`,
+        );
+      }
+      const left = deadline - Date.now();
+      await Promise.race([
+        ...this.nodes.map((n) => n.nextOutput()),
+        new Promise((r) => setTimeout(r, Math.max(0, left) + 10).unref()),
+      ]);
     }
   }
 

@@ -90,6 +90,7 @@ describe("losing the stream leader's node", () => {
     let killedAt = Number.POSITIVE_INFINITY;
     let writableAgainAt = 0;
     let producing = true;
+    const failedAfterKill: string[] = [];
     const producer = (async () => {
       for (let i = 0; producing; i++) {
         const t = newTask("f", i);
@@ -98,8 +99,9 @@ describe("losing the stream leader's node", () => {
           const now = Date.now();
           enqueuedAt.set(t.id, now);
           if (now > killedAt && writableAgainAt === 0) writableAgainAt = now;
-        } catch {
-          // the stream is electing a leader: try the next one
+        } catch (err) {
+          // An enqueue waits out the election (it is sent again while unanswered): none may fail.
+          if (Date.now() > killedAt) failedAfterKill.push((err as Error).message);
         }
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -136,6 +138,7 @@ describe("losing the stream leader's node", () => {
       const doneAt = Date.now();
       await watchLeaders;
       assert.equal(e.state, TaskState.Complete);
+      assert.deepEqual(failedAfterKill, [], "no enqueue failed while the stream elected a new leader");
       const ready = Math.max(writableAgainAt, Math.min(leadersAt, doneAt));
       assert.ok(
         doneAt - ready < PULL_EXPIRES_MS + 1_000,

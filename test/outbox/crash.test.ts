@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connectNats } from "../../src/nats/connect.js";
 import type { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 import { Outbox } from "../../src/outbox/index.js";
-import { addStream, natsWithKeptStore, Producer, readStream, sequenceProblem } from "./support.js";
+import { addStream, natsWithKeptStore, nextReconnect, Producer, readStream, sequenceProblem } from "./support.js";
 
 describe("outbox producer killed with SIGKILL", () => {
   let env: Awaited<ReturnType<typeof natsWithKeptStore>>;
@@ -56,6 +56,7 @@ describe("outbox producer killed with SIGKILL", () => {
   it("NATS down while it writes: a producer restarted before NATS is back delivers everything once", async () => {
     await addStream(nc, "CRASH2", ["crash2.>"]);
     const db = join(env.dir, "crash2.db");
+    const reconnected = nextReconnect(nc);
     await server.stop();
     const first = new Producer({ db, url: server.url, subject: "crash2.m", from: 0, count: 3000 });
     await first.line((l) => l === "durable 3000");
@@ -70,6 +71,7 @@ describe("outbox producer killed with SIGKILL", () => {
     await server.start();
     await second.line((l) => l.startsWith("drained"));
     await second.exited;
+    await reconnected;
 
     const got = (await readStream(nc, "CRASH2")).map((m) => m.data);
     assert.equal(sequenceProblem(got, 0, 4000), undefined);

@@ -9,6 +9,20 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { NatsServerLauncher } from "../../src/nats/nats-server-launcher.js";
 
+/**
+ * Resolves at `nc`'s next reconnection (call it before the server goes away): after a restart,
+ * requests on `nc` sent before it reconnected could wait out their timeout.
+ */
+export function nextReconnect(nc: NatsConnection): Promise<void> {
+  const status = nc.status() as AsyncIterable<{ type: string }> & { stop?(): void };
+  return (async () => {
+    for await (const s of status) {
+      if (s.type === "reconnect") break;
+    }
+    status.stop?.();
+  })();
+}
+
 /** A temp dir with a nats-server whose store lives in it, so `stop()` then `start()` keeps the data. */
 export async function natsWithKeptStore(): Promise<{
   dir: string;

@@ -24,6 +24,7 @@ import { type DirectMessage, DirectReader } from "../../nats/direct-reader.js";
 import { currentLeader } from "../../nats/leader-election.js";
 import { type ServerFeatures, serverFeatures } from "../../nats/server-features.js";
 import { createStreamIfMissing, ensureStream, isNotFound, wrapStorage } from "../../nats/streams.js";
+import { sleepUntil } from "../../timers.js";
 import { encodeLogEvent, encodeProgressEvent, encodeQueueEvent, encodeTaskEvent, type QueueAction } from "../events.js";
 import { validateId, validateQueueName } from "../names.js";
 import { ackWaitMs, type QueueConfig, type ResolvedQueue, resolveQueue } from "../queue.js";
@@ -196,6 +197,12 @@ const BUCKETS: Record<BucketKind, { name: string; ttl?: number }> = {
 
 /** JetStream's header making a publish conditional on the subject's last stored sequence. */
 const EXPECTED_LAST_SUBJECT_SEQ_HEADER = "Nats-Expected-Last-Subject-Sequence";
+
+/**
+ * How long an unanswered enqueue is sent again, ms: a replicated stream whose leader's node went
+ * away answers nothing until its election ends, 4-9 s on nats-server 2.9 to 2.14.
+ */
+export const ENQUEUE_RETRY_MS = 15_000;
 
 /** Most work items in one atomic batch enqueue (JetStream's limit is 1,000). */
 export const MAX_ENQUEUE_BATCH = 500;
@@ -657,21 +664,54 @@ export class JetStreamStorage {
    * Writes a new task's work item and waits for JetStream to store it: the only write of an
    * enqueue (a waiting task has no record; {@link loadTask} finds its work item). `msgId`
    * de-duplicates repeated enqueues. Tasks at a priority other than the default also send their
-   * level's signal, so idle consumers start pulling that level at once.
+   * level's signal, so idle consumers start pulling that level at once. A write to a stream without
+   * a leader (no answer within the publish timeout, or "no responders" from a stream that exists)
+   * is sent again, for up to {@link ENQUEUE_RETRY_MS}.
    * @returns whether JetStream recognised the work item as a duplicate.
+   * @throws StorageError `publish_timeout` / `stream_not_found` when the stream answered nothing in
+   * that time or does not exist, or as the publish
    */
   async enqueue(task: Task, data: Uint8Array, msgId = task.id): Promise<{ duplicate: boolean }> {
     if (task.priority !== DEFAULT_PRIORITY) await this.ensureLevel(task.queue, task.priority);
     const wh = headers();
     wh.set(MSG_ID_HEADER, msgId);
-    try {
-      const published = this.acks.publish(workSubject(task.queue, task.id, task.priority), data, wh);
-      if (task.priority !== DEFAULT_PRIORITY) this.nc.publish(levelSignalSubject(task.queue, task.priority));
-      const ack = await published;
-      return { duplicate: ack.duplicate };
-    } catch (err) {
-      throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
+    const subject = workSubject(task.queue, task.id, task.priority);
+    const started = Date.now();
+    let published = this.acks.publish(subject, data, wh);
+    if (task.priority !== DEFAULT_PRIORITY) this.nc.publish(levelSignalSubject(task.queue, task.priority));
+    for (let pause = 250; ; pause = Math.min(2 * pause, 2000)) {
+      try {
+        const ack = await published;
+        return { duplicate: ack.duplicate };
+      } catch (err) {
+        // While a replicated stream elects a leader (a node of the cluster went away) its publishes
+        // get no answer, or at once "no responders" as if it did not exist. The same message id is
+        // sent again, so a first copy that was stored after all is not stored twice.
+        const code = err instanceof StorageError ? err.code : undefined;
+        const leaderless =
+          code === "publish_timeout" || (code === "stream_not_found" && (await this.streamExists(task.queue)));
+        if (!leaderless || Date.now() - started + pause >= this.unansweredRetryMs)
+          throw wrapStorage(err, `enqueueing task ${task.id} to queue ${task.queue}`);
+        if (code === "stream_not_found") await sleepUntil(Date.now() + pause);
+        published = this.acks.publish(subject, data, wh);
+      }
     }
+  }
+
+  /** Whether a queue's stream exists (true when the question itself gets no answer). */
+  private streamExists(queue: string): Promise<boolean> {
+    return this.jsm.streams.info(queueStream(queue)).then(
+      () => true,
+      (err: unknown) => !isNotFound(err),
+    );
+  }
+
+  /**
+   * How long an enqueue that JetStream does not answer is sent again (the same message id each
+   * time): {@link ENQUEUE_RETRY_MS}, within the de-duplication window.
+   */
+  private get unansweredRetryMs(): number {
+    return Math.min(ENQUEUE_RETRY_MS, this.opts.duplicateWindowMs);
   }
 
   /**
