@@ -265,6 +265,10 @@ export class NatsCluster {
    */
   private async waitForMetaLeader(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<void>((r) => {
+      timer = setTimeout(r, timeoutMs + 10);
+    });
     while (
       !this.nodes.every(
         (n) =>
@@ -273,18 +277,16 @@ export class NatsCluster {
       )
     ) {
       if (Date.now() > deadline) {
+        clearTimeout(timer);
         const tails = this.nodes.map((n) => `${n.serverName}: ${n.output.split("\n").slice(-6).join(" | ")}`);
         throw new ConfigError(
           "nats_cluster_timeout",
           `the cluster elected no JetStream leader within ${timeoutMs} ms:\n${tails.join("\n")}`,
         );
       }
-      const left = deadline - Date.now();
-      await Promise.race([
-        ...this.nodes.map((n) => n.nextOutput()),
-        new Promise((r) => setTimeout(r, Math.max(0, left) + 10).unref()),
-      ]);
+      await Promise.race([...this.nodes.map((n) => n.nextOutput()), timeUp]);
     }
+    clearTimeout(timer);
   }
 
   /** Stops every node. */
