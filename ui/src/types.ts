@@ -1,4 +1,6 @@
 /** The shapes the dashboard's API answers with: the server's own types, and the page's. */
+import type { TaskWire } from "../../src/jobs/storage/task-wire.js";
+
 export type {
   DashboardConfig as Config,
   IndexStatus,
@@ -13,31 +15,7 @@ export type {
   WorkersView,
 } from "../../src/dashboard/dashboard-views.js";
 
-/**
- * A task in its wire form, as docs/storage.md describes it (the codec that writes it lives with the
- * storage, which the page cannot import).
- */
-export interface TaskWire {
-  id: string;
-  type: string;
-  queue: string;
-  payload?: unknown;
-  payload_b64?: string;
-  deadline?: string;
-  max_tries: number;
-  priority: number;
-  result?: { value: unknown; completed: string };
-  state: string;
-  created: string;
-  tried?: string;
-  tries: number;
-  last_err?: string;
-  dependencies?: string[];
-  signature?: string;
-  run_at?: string;
-  progress?: unknown;
-  failures?: { try: number; at: string; error: string }[];
-}
+export type { TaskWire };
 
 export interface TaskDetail {
   task: TaskWire;
