@@ -1,6 +1,6 @@
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { createInbox } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { StorageError } from "../errors.js";
+import { ReplyInbox } from "./reply-inbox.js";
 
 /** What JetStream answered for a stored message. */
 export interface StoredAck {
@@ -48,21 +48,23 @@ interface Waiting {
  * client CPU of an enqueue, and of a scheduler recording its fires.
  */
 export class AckedPublisher {
-  private readonly prefix: string;
-  private readonly sub: Subscription;
-  private readonly waiting = new Map<number, Waiting>();
-  private readonly sweeper: NodeJS.Timeout;
-  private next = 0;
+  private readonly inbox: ReplyInbox<Waiting>;
 
   /** @param timeoutMs how long to wait for an answer. @defaultValue 5000 */
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 5000,
   ) {
-    this.prefix = `${createInbox()}.`;
-    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.answer(m) });
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, timeoutMs));
-    this.sweeper.unref();
+    this.inbox = new ReplyInbox<Waiting>({
+      nc,
+      timeoutMs,
+      onAnswer: (m, id, w) => {
+        this.inbox.done(id);
+        this.answer(m, w);
+      },
+      timedOut: (w) => new StorageError("publish_timeout", `no answer to ${w.what} within ${this.timeoutMs} ms`),
+      closed: (w) => new StorageError("publish_failed", `publisher closed before an answer to ${w.what}`),
+    });
   }
 
   /**
@@ -137,24 +139,19 @@ export class AckedPublisher {
     what: string,
     read: (a: Answer, what: string) => T,
   ): Promise<T> {
-    const id = ++this.next;
     return new Promise<T>((resolve, reject) => {
       const settle = (a: Answer) => resolve(read(a, what));
-      this.waiting.set(id, { settle, reject, at: Date.now(), what });
+      const { reply, id } = this.inbox.add({ settle, reject, at: Date.now(), what });
       try {
-        this.nc.publish(subject, data, { reply: this.prefix + id, ...(headers ? { headers } : {}) });
+        this.nc.publish(subject, data, { reply, ...(headers ? { headers } : {}) });
       } catch (err) {
-        this.waiting.delete(id);
+        this.inbox.done(id);
         reject(new StorageError("publish_failed", `sending ${what}: ${(err as Error).message}`, { cause: err }));
       }
     });
   }
 
-  private answer(m: Msg): void {
-    const id = Number(m.subject.slice(this.prefix.length));
-    const w = this.waiting.get(id);
-    if (!w) return;
-    this.waiting.delete(id);
+  private answer(m: Msg, w: Waiting): void {
     if (m.data.byteLength === 0 && m.headers?.code === 503) {
       w.reject(new StorageError("stream_not_found", `no stream answered ${w.what} (none has that subject)`));
       return;
@@ -173,21 +170,8 @@ export class AckedPublisher {
     }
   }
 
-  private sweep(): void {
-    const limit = Date.now() - this.timeoutMs;
-    for (const [id, w] of this.waiting) {
-      if (w.at > limit) break; // insertion order is send order
-      this.waiting.delete(id);
-      w.reject(new StorageError("publish_timeout", `no answer to ${w.what} within ${this.timeoutMs} ms`));
-    }
-  }
-
   /** Stops listening; what is still waiting fails. */
   close(): void {
-    clearInterval(this.sweeper);
-    this.sub.unsubscribe();
-    for (const w of this.waiting.values())
-      w.reject(new StorageError("publish_failed", `publisher closed before an answer to ${w.what}`));
-    this.waiting.clear();
+    this.inbox.close();
   }
 }

@@ -1,6 +1,6 @@
-import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
-import { createInbox } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { StorageError } from "../errors.js";
+import { ReplyInbox } from "./reply-inbox.js";
 
 /** A message read from a stream by direct get. */
 export interface DirectMessage {
@@ -35,11 +35,7 @@ const encoder = new TextEncoder();
  * last messages of up to 1,024 subjects in one request.
  */
 export class DirectReader {
-  private readonly prefix: string;
-  private readonly sub: Subscription;
-  private readonly pending = new Map<number, Pending>();
-  private readonly sweeper: NodeJS.Timeout;
-  private next = 0;
+  private readonly inbox: ReplyInbox<Pending>;
 
   /**
    * @param batched the server answers `multi_last` requests (2.11 and later).
@@ -50,10 +46,14 @@ export class DirectReader {
     private readonly batched: boolean,
     private readonly timeoutMs = 5000,
   ) {
-    this.prefix = `${createInbox()}.`;
-    this.sub = nc.subscribe(`${this.prefix}*`, { callback: (_err, m) => this.answer(m) });
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, timeoutMs));
-    this.sweeper.unref();
+    this.inbox = new ReplyInbox<Pending>({
+      nc,
+      timeoutMs,
+      onAnswer: (m, id, p) => this.answer(m, id, p),
+      timedOut: (p) =>
+        new StorageError("storage_timeout", `no answer reading stream ${p.stream} within ${this.timeoutMs} ms`),
+      closed: (p) => new StorageError("storage_failed", `reader closed before stream ${p.stream} answered`),
+    });
   }
 
   /** The message `query` names, or undefined when there is none. @throws StorageError */
@@ -79,56 +79,37 @@ export class DirectReader {
   }
 
   private send(stream: string, body: object, batch: boolean): Promise<DirectMessage[]> {
-    const id = ++this.next;
     return new Promise<DirectMessage[]>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, at: Date.now(), stream, batch, got: [] });
+      const { reply, id } = this.inbox.add({ resolve, reject, at: Date.now(), stream, batch, got: [] });
       try {
-        this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encoder.encode(JSON.stringify(body)), {
-          reply: this.prefix + id,
-        });
+        this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encoder.encode(JSON.stringify(body)), { reply });
       } catch (err) {
-        this.pending.delete(id);
+        this.inbox.done(id);
         reject(new StorageError("storage_failed", `reading stream ${stream}: ${(err as Error).message}`));
       }
     });
   }
 
-  private answer(m: Msg): void {
-    const id = Number(m.subject.slice(this.prefix.length));
-    const p = this.pending.get(id);
-    if (!p) return;
+  private answer(m: Msg, id: number, p: Pending): void {
     const code = m.headers?.code ?? 0;
     if (code === 0 || code === 200) {
       const h = m.headers!;
       p.got.push({ subject: h.get("Nats-Subject"), seq: Number(h.get("Nats-Sequence")), headers: h, data: m.data });
       if (p.batch) return;
     } else if (code !== 404 && code !== 204) {
-      this.pending.delete(id);
+      this.inbox.done(id);
       p.reject(
         new StorageError("storage_failed", `reading stream ${p.stream}: ${code} ${m.headers?.description ?? ""}`),
       );
       return;
     }
     // 404: nothing there (a batch with no match answers only that); 204: end of a batch.
-    this.pending.delete(id);
+    this.inbox.done(id);
     p.resolve(p.got);
-  }
-
-  private sweep(): void {
-    const limit = Date.now() - this.timeoutMs;
-    for (const [id, p] of this.pending) {
-      if (p.at > limit) break; // insertion order is request order
-      this.pending.delete(id);
-      p.reject(new StorageError("storage_timeout", `no answer reading stream ${p.stream} within ${this.timeoutMs} ms`));
-    }
   }
 
   /** Stops listening; reads still waiting fail. */
   close(): void {
-    clearInterval(this.sweeper);
-    this.sub.unsubscribe();
-    for (const p of this.pending.values())
-      p.reject(new StorageError("storage_failed", `reader closed before stream ${p.stream} answered`));
-    this.pending.clear();
+    this.inbox.close();
   }
 }
