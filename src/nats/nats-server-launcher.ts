@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { ConfigError } from "../errors.js";
 import { type NatsServerBinary, resolveNatsServer } from "./nats-server-binary.js";
 
@@ -262,31 +264,39 @@ export class NatsCluster {
   /**
    * Waits until every node knows the JetStream meta leader, so the JetStream API answers whichever
    * node a client connects to (a node that has not heard of the leader yet lets requests time out).
+   * Each node is asked (an account info request on a connection to it): a node that joined after
+   * the election does not always log the leader (seen on 2.9).
    */
   private async waitForMetaLeader(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<void>((r) => {
-      timer = setTimeout(r, timeoutMs + 10);
-    });
-    while (
-      !this.nodes.every(
-        (n) =>
-          n.output.includes("JetStream cluster new metadata leader") ||
-          n.output.includes("Self is new JetStream cluster metadata leader"),
-      )
-    ) {
+    const pending = new Set(this.nodes);
+    let lastError = "";
+    while (pending.size > 0) {
+      for (const node of [...pending]) {
+        const nc = await connect({ servers: node.url, timeout: 2000, reconnect: false }).catch((err: Error) => {
+          lastError = `${node.serverName}: ${err.message}`;
+          return undefined;
+        });
+        if (!nc) continue;
+        try {
+          await (await jetstreamManager(nc, { timeout: 2000 })).getAccountInfo();
+          pending.delete(node);
+        } catch (err) {
+          lastError = `${node.serverName}: ${(err as Error).message}`;
+        } finally {
+          await nc.close();
+        }
+      }
+      if (pending.size === 0) return;
       if (Date.now() > deadline) {
-        clearTimeout(timer);
-        const tails = this.nodes.map((n) => `${n.serverName}: ${n.output.split("\n").slice(-6).join(" | ")}`);
+        const tails = [...pending].map((n) => `${n.serverName}: ${n.output.split("\n").slice(-6).join(" | ")}`);
         throw new ConfigError(
           "nats_cluster_timeout",
-          `the cluster elected no JetStream leader within ${timeoutMs} ms:\n${tails.join("\n")}`,
+          `the cluster's JetStream did not answer on every node within ${timeoutMs} ms (${lastError}):\n${tails.join("\n")}`,
         );
       }
-      await Promise.race([...this.nodes.map((n) => n.nextOutput()), timeUp]);
+      await Promise.race([...[...pending].map((n) => n.nextOutput()), new Promise((r) => setTimeout(r, 250))]);
     }
-    clearTimeout(timer);
   }
 
   /** Stops every node. */
