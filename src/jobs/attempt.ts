@@ -4,6 +4,7 @@ import { ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { type Timer, timeout } from "../timers.js";
 import type { Cancellations } from "./cancellations.js";
 import { TerminateTask } from "./handler-errors.js";
 import { keepAliveEveryMs, type ResolvedQueue } from "./queue.js";
@@ -69,10 +70,10 @@ export const ACTIVE_RECORD_DELAY_MS = 100;
  * One try of one task, from delivery to outcome, the same whichever front end holds it (a worker
  * slot, an HTTP `/wait`). {@link beginAttempt} turns a delivered work item into an attempt (or
  * settles it when it must not run); the holder then calls exactly one of {@link complete},
- * {@link fail}, {@link cancel}, {@link postpone}, {@link release}. Until then the attempt keeps its
- * work item alive (every third of the queue's ack wait), and writes the `active` record once the
- * try has lasted {@link ACTIVE_RECORD_DELAY_MS}: most tries end sooner, and their outcome record
- * replaces it.
+ * {@link fail}, {@link cancel}, {@link postpone}, {@link release}. Once the try has lasted
+ * {@link ACTIVE_RECORD_DELAY_MS} the attempt writes the `active` record and keeps its work item
+ * alive from then on (every third of the queue's ack wait; from the start when that is shorter).
+ * Most tries end sooner: their outcome record replaces the `active` one, and they cost one timer.
  */
 export class Attempt {
   private settled = false;
@@ -81,8 +82,13 @@ export class Attempt {
   private wake?: () => void;
   /** Set when the try ended by handing the task back to be tried again: after how long (ms). */
   retryInMs?: number;
-  private readonly beat: NodeJS.Timeout;
+  /** Keeps the item alive, from {@link ACTIVE_RECORD_DELAY_MS} on. */
+  private beat?: NodeJS.Timeout;
   private readonly activeTimer: NodeJS.Timeout;
+  /** When the try began (monotonic ms). */
+  private readonly begun = performance.now();
+  /** The holder's run-time limit ({@link limitRunTime}); its timer is set once the try lasts. */
+  private runLimit?: { ms: number; onExceeded: () => void; timer?: Timer };
   /** The span of this try (docs/tracing.md), ended once its outcome is written. */
   private span?: TaskSpan;
 
@@ -92,10 +98,10 @@ export class Attempt {
     private readonly msg: JsMsg,
     private readonly rules: AttemptRules,
   ) {
-    this.beat = setInterval(() => this.keepAlive(), keepAliveEveryMs(rules.queue));
-    this.beat.unref();
-    this.activeTimer = setTimeout(() => this.recordActive(), ACTIVE_RECORD_DELAY_MS);
+    this.activeTimer = setTimeout(() => this.lasting(), ACTIVE_RECORD_DELAY_MS);
     this.activeTimer.unref();
+    // A short ack wait cannot wait for the try to last: its item is kept alive from the start.
+    if (keepAliveEveryMs(rules.queue) <= ACTIVE_RECORD_DELAY_MS) this.keepAliveEvery();
     this.span = traceTry(task);
   }
 
@@ -113,23 +119,64 @@ export class Attempt {
     span.end(error === undefined ? undefined : new Error(error));
   }
 
+  /**
+   * Calls `onExceeded` once the try has run for `ms`, unless it ended (or the returned function was
+   * called) before. Its timer is set only when the try lasts {@link ACTIVE_RECORD_DELAY_MS}, or at
+   * once for a limit shorter than that.
+   */
+  limitRunTime(ms: number, onExceeded: () => void): () => void {
+    this.runLimit = { ms, onExceeded };
+    if (ms <= ACTIVE_RECORD_DELAY_MS) this.armRunLimit();
+    return () => this.clearRunLimit();
+  }
+
+  private armRunLimit(): void {
+    const limit = this.runLimit;
+    if (!limit || limit.timer) return;
+    limit.timer = timeout(limit.onExceeded, limit.ms - (performance.now() - this.begun));
+  }
+
+  private clearRunLimit(): void {
+    this.runLimit?.timer?.clear();
+    this.runLimit = undefined;
+  }
+
+  /** Stops the attempt's timers. */
+  private stopTimers(): void {
+    clearInterval(this.beat);
+    clearTimeout(this.activeTimer);
+    this.clearRunLimit();
+  }
+
   /** Marks the try settled and stops its timers; false when it already was. */
   private end(): boolean {
     if (this.settled) return false;
     this.settled = true;
-    clearInterval(this.beat);
-    clearTimeout(this.activeTimer);
+    this.stopTimers();
     return true;
   }
 
   /**
-   * Writes the `active` record (once; without waiting for an acknowledgement — the outcome record
-   * follows on the same connection).
+   * The try has lasted {@link ACTIVE_RECORD_DELAY_MS}: writes the `active` record (once; without
+   * waiting for an acknowledgement — the outcome record follows on the same connection), starts
+   * keeping the item alive and sets the run-time limit's timer.
    */
-  private recordActive(): void {
-    if (this.settled || this.activeRecorded || this.abandoned) return;
-    this.activeRecorded = true;
-    ignoreClosed(() => this.rules.storage.saveRecordQuietly(this.task));
+  private lasting(): void {
+    if (this.settled || this.abandoned) return;
+    if (!this.activeRecorded) {
+      this.activeRecorded = true;
+      ignoreClosed(() => this.rules.storage.saveRecordQuietly(this.task));
+    }
+    if (!this.beat) {
+      this.keepAlive();
+      this.keepAliveEvery();
+    }
+    this.armRunLimit();
+  }
+
+  private keepAliveEvery(): void {
+    this.beat = setInterval(() => this.keepAlive(), keepAliveEveryMs(this.rules.queue));
+    this.beat.unref();
   }
 
   /**
@@ -140,8 +187,7 @@ export class Attempt {
    */
   abandon(): void {
     this.abandoned = true;
-    clearInterval(this.beat);
-    clearTimeout(this.activeTimer);
+    this.stopTimers();
     this.wake?.();
     this.endSpan("abandoned: the holder stopped; the item will be redelivered");
   }

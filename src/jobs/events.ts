@@ -1,5 +1,6 @@
 import { nuid } from "@nats-io/nuid";
 import { ValidationError } from "../errors.js";
+import { isoTime } from "../iso-time.js";
 import { DEFAULT_PRIORITY } from "./storage/layout.js";
 import { isFinalState, type Task, TaskState } from "./task.js";
 
@@ -101,7 +102,7 @@ export interface QueueEvent extends BaseEvent {
 export type JetqEvent = TaskStateEvent | TaskProgressEvent | TaskLogEvent | QueueEvent;
 
 const eventHead = (type: string, now: number) =>
-  `{"event_id":"${nuid.next()}","type":"${type}","timestamp":"${new Date(now).toISOString()}"`;
+  `{"event_id":"${nuid.next()}","type":"${type}","timestamp":"${isoTime(now)}"`;
 
 /** A running task's event carrying one more JSON field (progress or log line). */
 function taskReportEvent(type: string, task: Task, field: string, value: unknown, now: number): Uint8Array {

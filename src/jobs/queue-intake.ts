@@ -7,7 +7,7 @@ import { PriorityPicker } from "./priority-picker.js";
 import { keepAliveEveryMs } from "./queue.js";
 import { RateBudget } from "./rate-budget.js";
 import { deliveryIsStale, type StoredRecord } from "./storage/jetstream-storage.js";
-import { DEFAULT_PRIORITY, levelConsumer, PRIORITY_LEVELS, queueStream } from "./storage/layout.js";
+import { DEFAULT_PRIORITY, PRIORITY_LEVELS } from "./storage/layout.js";
 import { isHeld, type QueueControls, type QueueControlsStore } from "./storage/queue-controls-store.js";
 import type { RateLimiter } from "./storage/rate-limiter.js";
 import { decodeTask } from "./storage/task-codec.js";
@@ -51,6 +51,8 @@ export interface QueueIntakeParams {
 interface Buffered extends Delivery {
   /** When it was last kept alive (or delivered). */
   since: number;
+  /** Its priority level (from its subject). */
+  level: number;
 }
 
 /** Lifetime of a bounded pull (a fetch). Pull requests cannot be withdrawn: they end by expiring. */
@@ -257,7 +259,7 @@ export class QueueIntake {
             this.handBack(m);
             continue;
           }
-          this.arrived({ msg: m, since: Date.now() });
+          this.arrived({ msg: m, since: Date.now(), level: levelOf(m) });
           if (continuous)
             while (this.ready[level]!.length >= this.p.batch && !this.stopping && !this.controls.paused) {
               await new Promise<void>((r) => this.room[level]!.push(r));
@@ -295,7 +297,7 @@ export class QueueIntake {
    */
   private arrived(b: Buffered): void {
     this.checking.push(b);
-    this.inCheck[levelOf(b.msg)]!++;
+    this.inCheck[b.level]!++;
     if (this.checkScheduled) return;
     this.checkScheduled = true;
     setImmediate(() => void this.check());
@@ -324,7 +326,7 @@ export class QueueIntake {
       this.warn.warn("records", "could not read the records of arriving tasks", { error: errorMessage(err) });
     }
     for (const b of batch) {
-      this.inCheck[levelOf(b.msg)]!--;
+      this.inCheck[b.level]!--;
       const rec = b.task ? records?.get(b.task.id) : undefined;
       if (rec && b.task && deliveryIsStale(rec, b.task.run ?? 0)) {
         // A finished task redelivered after a crash, or a replayed work item: never handed out.
@@ -339,7 +341,7 @@ export class QueueIntake {
         this.handBack(b.msg);
         continue;
       }
-      this.ready[levelOf(b.msg)]!.push(b);
+      this.ready[b.level]!.push(b);
       this.held++;
     }
     this.p.onReady();
@@ -366,7 +368,11 @@ export class QueueIntake {
 
 /** The priority level of a delivery, from its subject `jetq.q.<queue>.<level>.<id>`. */
 function levelOf(m: JsMsg): number {
-  const t = m.subject.split(".");
-  const level = Number(t[t.length - 2]);
-  return Number.isInteger(level) && level >= 0 && level < PRIORITY_LEVELS ? level : DEFAULT_PRIORITY;
+  const s = m.subject;
+  const end = s.lastIndexOf(".");
+  const start = s.lastIndexOf(".", end - 1) + 1;
+  // One digit: anything else (no such token, a wrong subject) is the default level.
+  if (end - start !== 1) return DEFAULT_PRIORITY;
+  const level = s.charCodeAt(start) - 48;
+  return level >= 0 && level < PRIORITY_LEVELS ? level : DEFAULT_PRIORITY;
 }

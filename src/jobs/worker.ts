@@ -208,15 +208,22 @@ export class Worker {
     const ctl = new TryControl();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const overtime = timeout(() => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)), queue.maxRunTimeMs);
+    const clearRunLimit = attempt.limitRunTime(queue.maxRunTimeMs, () =>
+      ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)),
+    );
     let result: unknown;
     let failure: unknown;
     let failed = false;
     const t0 = performance.now();
     try {
       const handler = this.p.router.handlerFor(task.type);
+      let taskLog: Logger | undefined;
       const ctx: HandlerContext = {
-        log: log.child({ task: task.id, type: task.type }),
+        // Made when the handler first logs: a child logger per task is measurable, and most never log.
+        get log() {
+          taskLog ??= log.child({ task: task.id, type: task.type });
+          return taskLog;
+        },
         get signal() {
           return ctl.signal;
         },
@@ -231,7 +238,7 @@ export class Worker {
       failed = true;
       failure = err;
     } finally {
-      overtime.clear();
+      clearRunLimit();
       this.running.delete(task.id);
       free();
     }

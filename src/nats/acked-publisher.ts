@@ -17,6 +17,8 @@ const MESSAGE_DELETE_FAILED = 10057;
 /** JetStream's error code for an API call on a stream that does not exist. */
 const STREAM_NOT_FOUND = 10059;
 
+const utf8 = new TextDecoder();
+
 /** Headers of an atomic batch publish (ADR-50). */
 const BATCH_ID_HEADER = "Nats-Batch-Id";
 const BATCH_SEQUENCE_HEADER = "Nats-Batch-Sequence";
@@ -143,7 +145,7 @@ export class AckedPublisher {
       const settle = (a: Answer) => resolve(read(a, what));
       const { reply, id } = this.inbox.add({ settle, reject, at: Date.now(), what });
       try {
-        this.nc.publish(subject, data, { reply, ...(headers ? { headers } : {}) });
+        this.nc.publish(subject, data, headers ? { reply, headers } : { reply });
       } catch (err) {
         this.inbox.done(id);
         reject(new StorageError("publish_failed", `sending ${what}: ${(err as Error).message}`, { cause: err }));
@@ -158,7 +160,7 @@ export class AckedPublisher {
     }
     let a: Answer;
     try {
-      a = JSON.parse(new TextDecoder().decode(m.data));
+      a = JSON.parse(utf8.decode(m.data));
     } catch {
       w.reject(new StorageError("publish_rejected", `unreadable answer to ${w.what}`));
       return;

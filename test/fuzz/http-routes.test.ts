@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import fc from "fast-check";
 import { newTask } from "../../src/index.js";
-import { ScheduleStore } from "../../src/jobs/storage/schedule-store.js";
 import { TargetPolicy } from "../../src/scheduler/target-policy.js";
 import { startGateway, type TestGateway } from "../gateway/gateway-support.js";
 import { useNatsServer } from "../support/nats.js";

@@ -71,7 +71,7 @@ import {
 } from "./layout.js";
 import { type QueueControls, QueueControlsStore } from "./queue-controls-store.js";
 import { ScheduleStore } from "./schedule-store.js";
-import { decodeTask, encodeTask, recordHeaders } from "./task-codec.js";
+import { decodeTask, encodeTask, recordHeaders, sharedRecordHeaders } from "./task-codec.js";
 import { TaskLogs } from "./task-logs.js";
 
 /** How streams are created; used only when a stream does not exist yet. */
@@ -772,7 +772,8 @@ export class JetStreamStorage {
    */
   async saveRecord(task: Task, data?: Uint8Array, msgId?: string): Promise<{ duplicate: boolean }> {
     try {
-      const ack = await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), recordHeaders(task, msgId));
+      const h = msgId === undefined ? sharedRecordHeaders(task) : recordHeaders(task, msgId);
+      const ack = await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), h);
       return { duplicate: ack.duplicate };
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
@@ -801,7 +802,7 @@ export class JetStreamStorage {
    * which a later acknowledged record always follows on the same connection.
    */
   saveRecordQuietly(task: Task): void {
-    this.nc.publish(taskSubject(task.id), encodeTask(task), { headers: recordHeaders(task) });
+    this.nc.publish(taskSubject(task.id), encodeTask(task), { headers: sharedRecordHeaders(task) });
   }
 
   /** Publishes the event of a task's current state and tells the {@link observer} (metrics). */

@@ -1,5 +1,6 @@
 import { headers, type MsgHdrs } from "@nats-io/nats-core";
 import { ValidationError } from "../../errors.js";
+import { isoTime as iso } from "../../iso-time.js";
 import { isValidId, isValidQueueName, isValidTaskType } from "../names.js";
 import { MAX_FAILURES_KEPT, type Task, type TaskFailure, TaskState } from "../task.js";
 import { cleanTraceContext } from "../tracing.js";
@@ -7,7 +8,6 @@ import { MSG_ID_HEADER, RECORD_HEADERS } from "./layout.js";
 import type { TaskWire } from "./task-wire.js";
 
 const STATES = new Set<string>([...Object.values(TaskState)]);
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** Serialises a task to its JSON wire form. */
 export function encodeTask(task: Task): Uint8Array {
@@ -130,9 +130,39 @@ export function recordHeaderValues(task: Task, msgId?: string): Record<string, s
   return h;
 }
 
-/** {@link recordHeaderValues} as NATS headers. */
+/** {@link recordHeaderValues} as NATS headers, for the caller to add to. */
 export function recordHeaders(task: Task, msgId?: string): MsgHdrs {
   const h = headers();
   for (const [k, v] of Object.entries(recordHeaderValues(task, msgId))) h.set(k, v);
+  return h;
+}
+
+/** Most header sets {@link sharedRecordHeaders} keeps (it starts over when full). */
+const SHARED_HEADERS_MAX = 1024;
+const shared = new Map<string, MsgHdrs>();
+const readOnly = (): never => {
+  throw new TypeError("shared record headers cannot be changed");
+};
+
+/**
+ * The {@link recordHeaders} of a task's record without a de-duplication id, shared by every record
+ * of the same queue, state and type: a record write is the hot path of every try, and building
+ * and encoding the same three headers each time was a measurable part of it. The headers are
+ * encoded once, and refuse to be changed (`set`, `append` and `delete` throw a TypeError).
+ */
+export function sharedRecordHeaders(task: Task): MsgHdrs {
+  const key = `${task.queue}\n${task.state}\n${task.type}`;
+  let h = shared.get(key);
+  if (h) return h;
+  h = recordHeaders(task);
+  // nats.js asks the headers for their bytes on every publish: they are always these.
+  const encoded = h as MsgHdrs & { encode?: () => Uint8Array };
+  if (typeof encoded.encode === "function") {
+    const bytes = encoded.encode();
+    encoded.encode = () => bytes;
+  }
+  h.set = h.append = h.delete = readOnly;
+  if (shared.size >= SHARED_HEADERS_MAX) shared.clear();
+  shared.set(key, h);
   return h;
 }
