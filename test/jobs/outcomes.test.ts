@@ -9,7 +9,9 @@ import {
   DEFAULT_PRIORITY,
   levelConsumer,
   queueStream,
+  RECORD_HEADERS,
   TASKS_STREAM,
+  taskSubject,
   workSubject,
 } from "../../src/jobs/storage/layout.js";
 import { encodeTask } from "../../src/jobs/storage/task-codec.js";
@@ -57,6 +59,52 @@ describe("outcomes and redeliveries", () => {
         assert.equal(runs, 1);
       },
       { logger: log },
+    );
+  });
+
+  it("every record a try writes carries the headers of its own queue, state and type", async () => {
+    const queue = uniqueQueue();
+    let tries = 0;
+    const router = new Router().handle("twice", async () => {
+      // The first try lasts past the active record's delay, then fails; the second completes.
+      if (++tries === 1) {
+        await new Promise((r) => setTimeout(r, 300));
+        throw new Error("first try fails");
+      }
+      return "ok";
+    });
+    await withWorker(
+      nats.server.url,
+      { name: queue, maxTries: 3 },
+      router,
+      async (c, outcome) => {
+        const t = newTask("twice", null);
+        const records = c.nc.subscribe(taskSubject(t.id));
+        const seen: { header: Record<string, string>; state: string; queue: string; type: string }[] = [];
+        const collected = (async () => {
+          for await (const m of records) {
+            const body = JSON.parse(new TextDecoder().decode(m.data));
+            const header = Object.fromEntries(Object.values(RECORD_HEADERS).map((k) => [k, m.headers?.get(k) ?? ""]));
+            seen.push({ header, state: body.state, queue: body.queue, type: body.type });
+          }
+        })();
+        await c.nc.flush();
+        await c.enqueue(t);
+        assert.equal((await outcome(t.id)).state, TaskState.Complete);
+        records.unsubscribe();
+        await collected;
+        assert.deepEqual(
+          seen.map((r) => r.state),
+          [TaskState.Active, TaskState.Retry, TaskState.Complete],
+        );
+        for (const r of seen) {
+          assert.deepEqual(r.header, {
+            [RECORD_HEADERS.queue]: r.queue,
+            [RECORD_HEADERS.state]: r.state,
+            [RECORD_HEADERS.type]: r.type,
+          });
+        }
+      },
     );
   });
 
