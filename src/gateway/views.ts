@@ -4,6 +4,7 @@
  * only: loading this module loads no HTTP framework.
  */
 import type { z } from "@hono/zod-openapi";
+import { isoTime as iso } from "../iso-time.js";
 import type { DeadLetter } from "../jobs/dead-letters.js";
 import { type JetqEvent, TASK_LOG_EVENT, TASK_PROGRESS_EVENT, TASK_STATE_EVENT } from "../jobs/events.js";
 import type { ResolvedQueue } from "../jobs/queue.js";
@@ -26,7 +27,6 @@ import type {
 } from "./schemas.js";
 
 const utf8 = new TextDecoder();
-const iso = (ms: number) => new Date(ms).toISOString();
 
 /** A task in its wire form (docs/storage.md). */
 export function taskView(task: Task): z.infer<typeof TaskView> {
