@@ -73,39 +73,34 @@ describe("outcomes and redeliveries", () => {
       }
       return "ok";
     });
-    await withWorker(
-      nats.server.url,
-      { name: queue, maxTries: 3 },
-      router,
-      async (c, outcome) => {
-        const t = newTask("twice", null);
-        const records = c.nc.subscribe(taskSubject(t.id));
-        const seen: { header: Record<string, string>; state: string; queue: string; type: string }[] = [];
-        const collected = (async () => {
-          for await (const m of records) {
-            const body = JSON.parse(new TextDecoder().decode(m.data));
-            const header = Object.fromEntries(Object.values(RECORD_HEADERS).map((k) => [k, m.headers?.get(k) ?? ""]));
-            seen.push({ header, state: body.state, queue: body.queue, type: body.type });
-          }
-        })();
-        await c.nc.flush();
-        await c.enqueue(t);
-        assert.equal((await outcome(t.id)).state, TaskState.Complete);
-        records.unsubscribe();
-        await collected;
-        assert.deepEqual(
-          seen.map((r) => r.state),
-          [TaskState.Active, TaskState.Retry, TaskState.Complete],
-        );
-        for (const r of seen) {
-          assert.deepEqual(r.header, {
-            [RECORD_HEADERS.queue]: r.queue,
-            [RECORD_HEADERS.state]: r.state,
-            [RECORD_HEADERS.type]: r.type,
-          });
+    await withWorker(nats.server.url, { name: queue, maxTries: 3 }, router, async (c, outcome) => {
+      const t = newTask("twice", null);
+      const records = c.nc.subscribe(taskSubject(t.id));
+      const seen: { header: Record<string, string>; state: string; queue: string; type: string }[] = [];
+      const collected = (async () => {
+        for await (const m of records) {
+          const body = JSON.parse(new TextDecoder().decode(m.data));
+          const header = Object.fromEntries(Object.values(RECORD_HEADERS).map((k) => [k, m.headers?.get(k) ?? ""]));
+          seen.push({ header, state: body.state, queue: body.queue, type: body.type });
         }
-      },
-    );
+      })();
+      await c.nc.flush();
+      await c.enqueue(t);
+      assert.equal((await outcome(t.id)).state, TaskState.Complete);
+      records.unsubscribe();
+      await collected;
+      assert.deepEqual(
+        seen.map((r) => r.state),
+        [TaskState.Active, TaskState.Retry, TaskState.Complete],
+      );
+      for (const r of seen) {
+        assert.deepEqual(r.header, {
+          [RECORD_HEADERS.queue]: r.queue,
+          [RECORD_HEADERS.state]: r.state,
+          [RECORD_HEADERS.type]: r.type,
+        });
+      }
+    });
   });
 
   it("a delivery of a finished task never runs, whatever its delivery count; a retried run does", async () => {
