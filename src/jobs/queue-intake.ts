@@ -51,7 +51,7 @@ export interface QueueIntakeParams {
 interface Buffered extends Delivery {
   /** When it was last kept alive (or delivered). */
   since: number;
-  /** Its priority level (from its subject). */
+  /** Its priority level: that of the consumer it came from (each takes one level's subjects). */
   level: number;
 }
 
@@ -259,7 +259,7 @@ export class QueueIntake {
             this.handBack(m);
             continue;
           }
-          this.arrived({ msg: m, since: Date.now(), level: levelOf(m) });
+          this.arrived({ msg: m, since: Date.now(), level });
           if (continuous)
             while (this.ready[level]!.length >= this.p.batch && !this.stopping && !this.controls.paused) {
               await new Promise<void>((r) => this.room[level]!.push(r));
@@ -364,15 +364,4 @@ export class QueueIntake {
     this.held = 0;
     for (const waiters of this.room) for (const r of waiters.splice(0)) r();
   }
-}
-
-/** The priority level of a delivery, from its subject `jetq.q.<queue>.<level>.<id>`. */
-function levelOf(m: JsMsg): number {
-  const s = m.subject;
-  const end = s.lastIndexOf(".");
-  const start = s.lastIndexOf(".", end - 1) + 1;
-  // One digit: anything else (no such token, a wrong subject) is the default level.
-  if (end - start !== 1) return DEFAULT_PRIORITY;
-  const level = s.charCodeAt(start) - 48;
-  return level >= 0 && level < PRIORITY_LEVELS ? level : DEFAULT_PRIORITY;
 }
