@@ -12,11 +12,13 @@
  * Prints each round and the median and lowest client CPU µs per task of each checkout.
  */
 import { resolve } from "node:path";
-import { cpuUsage } from "node:process";
 import { parseArgs } from "node:util";
 import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
+import { deferred } from "./clock.js";
+import { Stopwatch } from "./cpu.js";
 import { benchNatsServers } from "./nats-servers.js";
 import type * as JetqSide from "./sides/jetq.js";
+import { median, ratePerSecond } from "./stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -57,23 +59,17 @@ try {
       const workerClient = await side.connectJetq(server.url, queue, c, Math.max(100, c));
       await producer.enqueueMany(side.jetqTasks(n));
       let started = 0;
-      let everyStarted!: () => void;
-      const allStarted = new Promise<void>((done) => {
-        everyStarted = done;
-      });
-      const before = cpuUsage();
-      const t0 = performance.now();
+      const allStarted = deferred<void>();
+      const sw = new Stopwatch(undefined).start();
       const worker = side.startJetqWorker(workerClient, () => {
-        if (++started === n) everyStarted();
+        if (++started === n) allStarted.resolve();
       });
-      await allStarted;
+      await allStarted.promise;
       await side.jetqDrained(producer, queue, 300_000);
-      const used = cpuUsage(before);
-      const us = (used.user + used.system) / n;
+      const { ms, cpu } = sw.stop();
+      const us = (cpu.clientCpuMs * 1000) / n;
       if (r > 0) co.cpu.push(us);
-      console.log(
-        `round ${r} ${co.root}: ${Math.round((n / (performance.now() - t0)) * 1000)} tasks/s, ${us.toFixed(1)} µs/task`,
-      );
+      console.log(`round ${r} ${co.root}: ${Math.round(ratePerSecond(n, ms))} tasks/s, ${us.toFixed(1)} µs/task`);
       await worker.stop();
       await side.cleanupJetq(producer, queue);
       await producer.close();
@@ -83,8 +79,5 @@ try {
   await server.stop();
 }
 for (const { root, cpu } of checkouts) {
-  const sorted = [...cpu].sort((x, y) => x - y);
-  console.log(
-    `${root}: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(1)} µs/task, lowest ${sorted[0]?.toFixed(1)}`,
-  );
+  console.log(`${root}: median ${median(cpu).toFixed(1)} µs/task, lowest ${Math.min(...cpu).toFixed(1)}`);
 }
