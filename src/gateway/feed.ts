@@ -10,6 +10,12 @@ import type { SlotSource, WaitSlot } from "./waiter.js";
 /** How often a feed looks again for a queue that does not exist (yet) when queue arrivals are not watched. */
 export const QUEUE_RECHECK_MS = 1000;
 
+/**
+ * How long a feed keeps deliveries it fetched ahead of its `/wait`s (up to the most slots that
+ * waited at once) after the last slot left, before handing them back to the queue.
+ */
+export const PREFETCH_LINGER_MS = 1000;
+
 /** Parameters of {@link QueueFeed}. */
 export interface QueueFeedParams {
   /** The queue. */
@@ -164,6 +170,7 @@ export class QueueFeed implements SlotSource {
           onReady: () => this.schedulePump(),
           demand: () => this.slots.length,
           standing: false,
+          lingerMs: PREFETCH_LINGER_MS,
         });
         await intake.start();
         if (this.stopped) await intake.stop();

@@ -46,6 +46,14 @@ export interface QueueIntakeParams {
    * to the demand, and what arrives when nobody wants it any more is handed back.
    */
   standing: boolean;
+  /**
+   * Not standing (HTTP) only: fetch for the most the front end wanted at once since it was last
+   * quiet, not only for what it wants now, and keep what arrives beyond the demand for this long
+   * after the demand last fell to zero before handing it back. Steady `/wait` traffic then costs a
+   * pull per batch rather than one per request, and the intake never holds more than its front end
+   * recently used. @defaultValue 0 (fetch what is wanted now; hand back as soon as nobody wants it)
+   */
+  lingerMs?: number;
 }
 
 interface Buffered extends Delivery {
@@ -98,6 +106,9 @@ export class QueueIntake {
   private stopping = false;
   private watch?: { stop(): void };
   private beat?: NodeJS.Timeout;
+  /** Not standing: the most deliveries the front end wanted at once since it was last quiet. */
+  private peak = 0;
+  private linger?: NodeJS.Timeout;
   private readonly activity: LevelActivity;
   private readonly budget: RateBudget;
   private readonly warn: RateLimitedLog;
@@ -146,6 +157,7 @@ export class QueueIntake {
     this.stopping = true;
     this.watch?.stop();
     clearInterval(this.beat);
+    clearTimeout(this.linger);
     this.activity.stop();
     this.budget.stop();
     for (const it of this.pulls) it.stop();
@@ -164,7 +176,7 @@ export class QueueIntake {
   wake(): void {
     for (const r of this.resumed.splice(0)) r();
     for (const waiters of this.room) for (const r of waiters.splice(0)) r();
-    if (!this.p.standing && this.p.demand() === 0 && this.pulls.size === 0) this.handBackBuffered();
+    this.whenQuiet();
   }
 
   /**
@@ -215,11 +227,17 @@ export class QueueIntake {
   /**
    * How many more deliveries a level should ask for now: a standing intake fills each level's
    * buffer; an HTTP one asks every level with work for what the waiting slots still need (so the
-   * most urgent of what arrives can be given first), not counting what the level was already asked.
+   * most urgent of what arrives can be given first), not counting what the level was already asked
+   * — and, with a linger, asks for its recent peak demand whenever it asks at all.
    */
   private wanted(level: number): number {
     if (this.p.standing) return this.p.batch - this.ready[level]!.length - this.requested[level]!;
-    return Math.min(this.p.demand(), this.p.rules.queue.maxConcurrent) - this.holding - this.requested[level]!;
+    const demand = this.p.demand();
+    if ((this.p.lingerMs ?? 0) > 0 && demand > this.peak) this.peak = demand;
+    const cap = this.p.rules.queue.maxConcurrent;
+    const asked = this.holding + this.requested[level]!;
+    const need = Math.min(demand, cap) - asked;
+    return need <= 0 ? need : Math.max(need, Math.min(this.peak, cap) - asked);
   }
 
   private async consumer(level: number): Promise<Consumer> {
@@ -287,8 +305,33 @@ export class QueueIntake {
       }
       // More may wait behind what a pull returned.
       if (got > 0) this.activity.mark(level);
-      if (!this.p.standing && this.p.demand() === 0 && this.pulls.size === 0) this.handBackBuffered();
+      this.whenQuiet();
     }
+  }
+
+  /**
+   * Not standing: once nobody wants deliveries, hands back what is held — at once without a
+   * linger (when no pull is running), else after {@link QueueIntakeParams.lingerMs} of quiet.
+   */
+  private whenQuiet(): void {
+    if (this.p.standing) return;
+    if (this.p.demand() > 0) {
+      clearTimeout(this.linger);
+      this.linger = undefined;
+      return;
+    }
+    const lingerMs = this.p.lingerMs ?? 0;
+    if (lingerMs <= 0) {
+      if (this.pulls.size === 0) this.handBackBuffered();
+      return;
+    }
+    this.linger ??= setTimeout(() => {
+      this.linger = undefined;
+      if (this.stopping || this.p.demand() > 0) return;
+      this.peak = 0;
+      this.handBackBuffered();
+    }, lingerMs);
+    this.linger.unref();
   }
 
   /**

@@ -253,4 +253,43 @@ describe("emq endpoints", () => {
     assert.equal(got?.id, id, "the released task is handed out again");
     assert.equal((await ack([id])).status, 200);
   });
+
+  it("fetches ahead for as many /waits as came at once, and gives what nobody took back without a try", async () => {
+    const q = uniq();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push(await enqueue(q, { content: i }));
+    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
+    // Four waits at once: the feed learns that four slots can wait together.
+    const first = (await Promise.all([0, 1, 2, 3].map(() => wait([q], 2000)))).map(([t]) => t!.id);
+    assert.deepEqual(first.toSorted(), ids.slice(0, 4).toSorted());
+    assert.equal((await ack(first)).status, 200);
+    // One more wait fetches for four: one is handed out, three wait in the gateway (kept alive).
+    const [fifth] = await wait([q], 2000);
+    assert.equal(fifth?.id, ids[4]);
+    assert.equal(await inFlight(), 4, "one dispatched and three fetched ahead");
+    assert.equal((await ack([fifth!.id])).status, 200);
+    // Nobody waits any more: the three go back to the queue after the linger, costing no try.
+    const c = await g.client(q);
+    const released = async () => (await Promise.all(ids.slice(5).map((id) => c.loadTask(id)))).map((t) => t.releases);
+    await waitUntil(async () => (await released()).every((n) => n === 1), 5000, "prefetched tasks handed back");
+    const seen: string[] = [];
+    const ac = new AbortController();
+    const done = c.run(
+      new Router().handle(EMQ_TASK_TYPE, (t) => {
+        seen.push(t.id);
+        return "ok";
+      }),
+      { signal: ac.signal },
+    );
+    await waitUntil(() => seen.length === 3, 5000, "a library worker ran the handed-back tasks");
+    ac.abort();
+    await done;
+    assert.deepEqual(seen.toSorted(), ids.slice(5).toSorted());
+    for (const id of ids.slice(5)) {
+      const t = await c.loadTask(id);
+      assert.equal(t.state, TaskState.Complete);
+      assert.equal(t.tries, 1, "handing back used no try");
+      assert.equal(t.releases, 1, "each was fetched ahead once and handed back once");
+    }
+  });
 });
