@@ -43,7 +43,8 @@ export interface QueueIntakeParams {
   /**
    * A worker: the default level is pulled all the time (one continuous pull) and deliveries wait
    * in the buffers for free slots. Otherwise (HTTP) every level is pulled in bounded fetches sized
-   * to the demand, and what arrives when nobody wants it any more is handed back.
+   * to the demand (or its recent peak, see {@link lingerMs}), and what arrives when nobody wants it
+   * any more is handed back (at once, or after the linger).
    */
   standing: boolean;
   /**
@@ -83,7 +84,7 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
  * never handed out), the queue's controls watched live (nothing is handed out while it is paused
  * or held), its rate limit spent from a {@link RateBudget}, buffered deliveries kept alive while
  * they wait and handed back without costing a try (on pause, on stop, and — for HTTP — when nobody
- * waits any more). {@link take} hands out the next delivery by the `PriorityPicker` rule.
+ * has waited for a while). {@link take} hands out the next delivery by the `PriorityPicker` rule.
  */
 export class QueueIntake {
   private readonly ready: Buffered[][] = Array.from({ length: PRIORITY_LEVELS }, () => []);
