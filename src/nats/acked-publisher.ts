@@ -1,6 +1,6 @@
 import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { StorageError } from "../errors.js";
-import { ReplyInbox } from "./reply-inbox.js";
+import { type Outgoing, ReplyInbox } from "./reply-inbox.js";
 
 /** What JetStream answered for a stored message. */
 export interface StoredAck {
@@ -54,7 +54,7 @@ export class AckedPublisher {
 
   /** @param timeoutMs how long to wait for an answer. @defaultValue 5000 */
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly timeoutMs = 5000,
   ) {
     this.inbox = new ReplyInbox<Waiting>({
@@ -66,6 +66,8 @@ export class AckedPublisher {
       },
       timedOut: (w) => new StorageError("publish_timeout", `no answer to ${w.what} within ${this.timeoutMs} ms`),
       closed: (w) => new StorageError("publish_failed", `publisher closed before an answer to ${w.what}`),
+      unsent: (w, err) =>
+        new StorageError("publish_failed", `sending ${w.what}: ${(err as Error).message}`, { cause: err }),
     });
   }
 
@@ -76,7 +78,7 @@ export class AckedPublisher {
    * otherwise, e.g. a full stream), `publish_timeout`.
    */
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck> {
-    return this.send(subject, data, headers, `a message on ${subject}`, (a, what) => {
+    return this.send({ subject, data, headers }, `a message on ${subject}`, (a, what) => {
       if (a.error || typeof a.seq !== "number") {
         throw new StorageError(
           a.error?.err_code === WRONG_LAST_SEQUENCE ? "wrong_last_sequence" : "publish_rejected",
@@ -96,22 +98,18 @@ export class AckedPublisher {
    * already stored: nothing was stored), or as {@link publish}
    */
   publishBatch(batchId: string, messages: { subject: string; data: Uint8Array; headers: MsgHdrs }[]): Promise<number> {
-    const last = messages.length - 1;
-    for (let i = 0; i < last; i++) {
-      const m = messages[i]!;
+    messages.forEach((m, i) => {
       m.headers.set(BATCH_ID_HEADER, batchId);
       m.headers.set(BATCH_SEQUENCE_HEADER, String(i + 1));
-      this.nc.publish(m.subject, m.data, { headers: m.headers });
-    }
-    const commit = messages[last]!;
-    commit.headers.set(BATCH_ID_HEADER, batchId);
-    commit.headers.set(BATCH_SEQUENCE_HEADER, String(last + 1));
+    });
+    const commit = messages[messages.length - 1]!;
     commit.headers.set(BATCH_COMMIT_HEADER, "1");
-    return this.send(commit.subject, commit.data, commit.headers, `a batch of ${messages.length}`, (a, what) => {
+    const read = (a: Answer, what: string) => {
       if (a.error || typeof a.seq !== "number")
         throw new StorageError("batch_rejected", `JetStream refused ${what}: ${a.error?.description ?? "no sequence"}`);
       return a.seq;
-    });
+    };
+    return this.send(commit, `a batch of ${messages.length}`, read, messages.slice(0, -1));
   }
 
   /**
@@ -122,7 +120,7 @@ export class AckedPublisher {
   deleteMessage(stream: string, seq: number): Promise<boolean> {
     const body = new TextEncoder().encode(JSON.stringify({ seq, no_erase: true }));
     const subject = `$JS.API.STREAM.MSG.DELETE.${stream}`;
-    return this.send(subject, body, undefined, `deleting ${stream} #${seq}`, (a, what) => {
+    return this.send({ subject, data: body }, `deleting ${stream} #${seq}`, (a, what) => {
       if (a.success === true) return true;
       const code = a.error?.err_code;
       const missing = /not found|no message found|store EOF/i.test(a.error?.description ?? "");
@@ -135,21 +133,14 @@ export class AckedPublisher {
   }
 
   private send<T>(
-    subject: string,
-    data: Uint8Array,
-    headers: MsgHdrs | undefined,
+    request: Outgoing,
     what: string,
     read: (a: Answer, what: string) => T,
+    before?: readonly Outgoing[],
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const settle = (a: Answer) => resolve(read(a, what));
-      const { reply, id } = this.inbox.add({ settle, reject, at: Date.now(), what });
-      try {
-        this.nc.publish(subject, data, headers ? { reply, headers } : { reply });
-      } catch (err) {
-        this.inbox.done(id);
-        reject(new StorageError("publish_failed", `sending ${what}: ${(err as Error).message}`, { cause: err }));
-      }
+      this.inbox.send({ settle, reject, at: Date.now(), what }, request, before);
     });
   }
 

@@ -42,7 +42,7 @@ export class DirectReader {
    * @param timeoutMs how long to wait for an answer. @defaultValue 5000
    */
   constructor(
-    private readonly nc: NatsConnection,
+    nc: NatsConnection,
     private readonly batched: boolean,
     private readonly timeoutMs = 5000,
   ) {
@@ -53,6 +53,7 @@ export class DirectReader {
       timedOut: (p) =>
         new StorageError("storage_timeout", `no answer reading stream ${p.stream} within ${this.timeoutMs} ms`),
       closed: (p) => new StorageError("storage_failed", `reader closed before stream ${p.stream} answered`),
+      unsent: (p, err) => new StorageError("storage_failed", `reading stream ${p.stream}: ${(err as Error).message}`),
     });
   }
 
@@ -80,13 +81,8 @@ export class DirectReader {
 
   private send(stream: string, body: object, batch: boolean): Promise<DirectMessage[]> {
     return new Promise<DirectMessage[]>((resolve, reject) => {
-      const { reply, id } = this.inbox.add({ resolve, reject, at: Date.now(), stream, batch, got: [] });
-      try {
-        this.nc.publish(`$JS.API.DIRECT.GET.${stream}`, encoder.encode(JSON.stringify(body)), { reply });
-      } catch (err) {
-        this.inbox.done(id);
-        reject(new StorageError("storage_failed", `reading stream ${stream}: ${(err as Error).message}`));
-      }
+      const request = { subject: `$JS.API.DIRECT.GET.${stream}`, data: encoder.encode(JSON.stringify(body)) };
+      this.inbox.send({ resolve, reject, at: Date.now(), stream, batch, got: [] }, request);
     });
   }
 

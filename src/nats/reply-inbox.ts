@@ -1,4 +1,4 @@
-import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { createInbox } from "@nats-io/nats-core";
 
 /** What a {@link ReplyInbox} keeps per request: when it was sent, and how to fail it. */
@@ -19,13 +19,35 @@ export interface ReplyInboxParams<E extends AwaitedReply> {
   timedOut: (entry: E) => Error;
   /** The error of a request still waiting when the inbox closes. */
   closed: (entry: E) => Error;
+  /** The error of a request the connection would not take (e.g. it is closed). */
+  unsent: (entry: E, err: unknown) => Error;
+}
+
+/** A message to publish. */
+export interface Outgoing {
+  subject: string;
+  data: Uint8Array;
+  headers?: MsgHdrs;
+}
+
+/** A request waiting for the end of the event loop's turn, with the messages that go before it. */
+interface Queued<E> {
+  id: number;
+  entry: E;
+  request: Outgoing;
+  before: readonly Outgoing[];
 }
 
 /**
- * Answers to many requests in flight at once on one wildcard reply subscription, with one sweep
- * timer failing those unanswered in time — instead of a request object, a timer and two
- * stack-capturing errors per request as nats.js' request API makes. Used by the acknowledged
- * publisher and the direct reader, on the hot paths of enqueue, records and start checks.
+ * Sends requests and collects their answers, for many in flight at once: one wildcard reply
+ * subscription, and one sweep timer failing those unanswered in time — instead of a request object,
+ * a timer and two stack-capturing errors per request as nats.js' request API makes. While requests
+ * are in flight, new ones wait for the end of the event loop's turn and go out together: nats.js
+ * writes to the socket once per microtask checkpoint, and a server answering many HTTP requests
+ * (each its own I/O callback, each followed by a checkpoint) would otherwise make one socket write,
+ * and one read on the server, per request. A request made when none is in flight goes at once, so
+ * one-at-a-time callers pay no extra turn. Used by the acknowledged publisher and the direct reader,
+ * on the hot paths of enqueue, records and start checks.
  */
 export class ReplyInbox<E extends AwaitedReply> {
   private readonly prefix: string;
@@ -33,6 +55,9 @@ export class ReplyInbox<E extends AwaitedReply> {
   private readonly waiting = new Map<number, E>();
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
+  private queued: Queued<E>[] = [];
+  private sendScheduled = false;
+  private closing = false;
 
   constructor(private readonly p: ReplyInboxParams<E>) {
     this.prefix = `${createInbox()}.`;
@@ -41,16 +66,53 @@ export class ReplyInbox<E extends AwaitedReply> {
     this.sweeper.unref();
   }
 
-  /** Registers a request and returns its reply subject and id. */
-  add(entry: E): { reply: string; id: number } {
-    const id = ++this.next;
-    this.waiting.set(id, entry);
-    return { reply: this.prefix + id, id };
+  /**
+   * Sends `request` after the messages of `before` (in order, answered by nobody: e.g. the members
+   * of an atomic batch whose commit is the request) — at once when no request is in flight, else at
+   * the end of this turn of the event loop with the others made in it. Its answers go to
+   * `onAnswer` with `entry`; a connection that refuses the messages rejects it. Requests go out in
+   * the order they were made.
+   */
+  send(entry: E, request: Outgoing, before: readonly Outgoing[] = []): void {
+    if (this.closing) {
+      entry.reject(this.p.closed(entry));
+      return;
+    }
+    const q = { id: ++this.next, entry, request, before };
+    const idle = this.waiting.size === 0;
+    this.waiting.set(q.id, entry);
+    if (idle) {
+      this.publish(q);
+      return;
+    }
+    this.queued.push(q);
+    if (this.sendScheduled) return;
+    this.sendScheduled = true;
+    setImmediate(() => this.sendQueued());
   }
 
   /** Forgets a request: answered, or never sent. */
   done(id: number): void {
     this.waiting.delete(id);
+  }
+
+  private sendQueued(): void {
+    this.sendScheduled = false;
+    const queued = this.queued;
+    this.queued = [];
+    for (const q of queued) if (this.waiting.has(q.id)) this.publish(q); // else it failed meanwhile
+  }
+
+  private publish(q: Queued<E>): void {
+    try {
+      for (const m of q.before) this.p.nc.publish(m.subject, m.data, m.headers ? { headers: m.headers } : undefined);
+      const { subject, data, headers } = q.request;
+      const reply = this.prefix + q.id;
+      this.p.nc.publish(subject, data, headers ? { reply, headers } : { reply });
+    } catch (err) {
+      this.waiting.delete(q.id);
+      q.entry.reject(this.p.unsent(q.entry, err));
+    }
   }
 
   private answer(m: Msg): void {
@@ -70,8 +132,10 @@ export class ReplyInbox<E extends AwaitedReply> {
 
   /** Stops listening; what is still waiting fails. */
   close(): void {
+    this.closing = true;
     clearInterval(this.sweeper);
     this.sub.unsubscribe();
+    this.queued = [];
     for (const entry of this.waiting.values()) entry.reject(this.p.closed(entry));
     this.waiting.clear();
   }

@@ -4,6 +4,7 @@ import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/nats-core";
 import { AckedPublisher } from "../../src/nats/acked-publisher.js";
 import { connectNats } from "../../src/nats/connect.js";
+import { featuresOf } from "../../src/nats/server-features.js";
 import { useNatsServer } from "../support/nats.js";
 
 const nats = useNatsServer();
@@ -58,6 +59,64 @@ describe("AckedPublisher", () => {
       p.close();
       await nc.close();
     }
+  });
+
+  it("keeps the order of requests made in separate turns while others are in flight, batches included", async () => {
+    const nc = await connectNats({ servers: nats.server.url });
+    const jsm = await jetstreamManager(nc);
+    const batched = featuresOf(nats.server.version).atomicBatch;
+    await jsm.streams.add({ name: "APO", subjects: ["apo.>"], ...(batched ? { allow_atomic: true } : {}) });
+    const p = new AckedPublisher(nc, 2000);
+    try {
+      // Each publish is made from its own macrotask, as HTTP requests are: all but the first find
+      // others in flight and wait for the end of their turn.
+      const made: Promise<{ seq: number }>[] = [];
+      for (let i = 0; i < 200; i++) {
+        made.push(p.publish(`apo.${i}`, new Uint8Array([i])));
+        if (i % 20 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const acks = await Promise.all(made);
+      assert.deepEqual(
+        acks.map((a) => a.seq),
+        Array.from({ length: 200 }, (_, i) => i + 1),
+        "stored in the order made",
+      );
+      if (batched) {
+        const inFlight = p.publish("apo.before", new Uint8Array(1));
+        const batch = p.publishBatch(
+          "b1",
+          Array.from({ length: 3 }, (_, i) => ({ subject: `apo.b.${i}`, data: new Uint8Array(1), headers: headers() })),
+        );
+        const after = p.publish("apo.after", new Uint8Array(1));
+        assert.deepEqual([(await inFlight).seq, await batch, (await after).seq], [201, 204, 205]);
+        const subjects = [];
+        for (let seq = 201; seq <= 205; seq++) subjects.push((await jsm.streams.getMessage("APO", { seq }))?.subject);
+        assert.deepEqual(subjects, ["apo.before", "apo.b.0", "apo.b.1", "apo.b.2", "apo.after"]);
+      }
+    } finally {
+      p.close();
+      await nc.close();
+    }
+  });
+
+  it("sends nothing it still held when closed, and fails it", async () => {
+    const nc = await connectNats({ servers: nats.server.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "APC", subjects: ["apc.>"] });
+    const p = new AckedPublisher(nc);
+    const first = p.publish("apc.0", new Uint8Array(1)); // goes at once
+    const held = Array.from({ length: 5 }, (_, i) => p.publish(`apc.${i + 1}`, new Uint8Array(1)));
+    p.close();
+    await assert.rejects(first, { code: "publish_failed" });
+    for (const h of held) await assert.rejects(h, { code: "publish_failed" });
+    await assert.rejects(
+      p.publish("apc.late", new Uint8Array(1)),
+      { code: "publish_failed" },
+      "closed: refused at once",
+    );
+    await nc.flush();
+    assert.ok((await jsm.streams.info("APC")).state.messages <= 1, "only the request sent before closing was stored");
+    await nc.close();
   });
 
   it("fails what is still waiting when closed", async () => {
