@@ -60,6 +60,7 @@ export class AckedPublisher {
     this.inbox = new ReplyInbox<Waiting>({
       nc,
       timeoutMs,
+      coalesce: true,
       onAnswer: (m, id, w) => {
         this.inbox.done(id);
         this.answer(m, w);

@@ -21,6 +21,13 @@ export interface ReplyInboxParams<E extends AwaitedReply> {
   closed: (entry: E) => Error;
   /** The error of a request the connection would not take (e.g. it is closed). */
   unsent: (entry: E, err: unknown) => Error;
+  /**
+   * Send requests made while others are in flight at the end of the event loop's turn, together,
+   * rather than at once. Worth it for requests that come from many separate callbacks (HTTP
+   * requests, each on its own socket); it delays each by the rest of its turn, so callers that
+   * already batch per turn (the intake's record reads) should send at once. @defaultValue false
+   */
+  coalesce?: boolean;
 }
 
 /** A message to publish. */
@@ -41,13 +48,14 @@ interface Queued<E> {
 /**
  * Sends requests and collects their answers, for many in flight at once: one wildcard reply
  * subscription, and one sweep timer failing those unanswered in time — instead of a request object,
- * a timer and two stack-capturing errors per request as nats.js' request API makes. While requests
- * are in flight, new ones wait for the end of the event loop's turn and go out together: nats.js
- * writes to the socket once per microtask checkpoint, and a server answering many HTTP requests
- * (each its own I/O callback, each followed by a checkpoint) would otherwise make one socket write,
- * and one read on the server, per request. A request made when none is in flight goes at once, so
- * one-at-a-time callers pay no extra turn. Used by the acknowledged publisher and the direct reader,
- * on the hot paths of enqueue, records and start checks.
+ * a timer and two stack-capturing errors per request as nats.js' request API makes. With
+ * `coalesce`, requests made while others are in flight wait for the end of the event loop's turn
+ * and go out together: nats.js writes to the socket once per microtask checkpoint, and a server
+ * answering many HTTP requests (each its own I/O callback, each followed by a checkpoint) would
+ * otherwise make one socket write, and one read on the server, per request. A request made when
+ * none is in flight goes at once, so one-at-a-time callers pay no extra turn. Used by the
+ * acknowledged publisher (coalescing) and the direct reader, on the hot paths of enqueue, records
+ * and start checks.
  */
 export class ReplyInbox<E extends AwaitedReply> {
   private readonly prefix: string;
@@ -68,10 +76,10 @@ export class ReplyInbox<E extends AwaitedReply> {
 
   /**
    * Sends `request` after the messages of `before` (in order, answered by nobody: e.g. the members
-   * of an atomic batch whose commit is the request) — at once when no request is in flight, else at
-   * the end of this turn of the event loop with the others made in it. Its answers go to
-   * `onAnswer` with `entry`; a connection that refuses the messages rejects it. Requests go out in
-   * the order they were made.
+   * of an atomic batch whose commit is the request) — at once, or (with `coalesce`, while another
+   * request is in flight) at the end of this turn of the event loop with the others made in it.
+   * Its answers go to `onAnswer` with `entry`; a connection that refuses the messages rejects it.
+   * Requests go out in the order they were made.
    */
   send(entry: E, request: Outgoing, before: readonly Outgoing[] = []): void {
     if (this.closing) {
@@ -79,7 +87,7 @@ export class ReplyInbox<E extends AwaitedReply> {
       return;
     }
     const q = { id: ++this.next, entry, request, before };
-    const idle = this.waiting.size === 0;
+    const idle = !this.p.coalesce || this.waiting.size === 0;
     this.waiting.set(q.id, entry);
     if (idle) {
       this.publish(q);
