@@ -87,9 +87,9 @@ export class ReplyInbox<E extends AwaitedReply> {
       return;
     }
     const q = { id: ++this.next, entry, request, before };
-    const idle = !this.p.coalesce || this.waiting.size === 0;
+    const atOnce = !this.p.coalesce || this.waiting.size === 0;
     this.waiting.set(q.id, entry);
-    if (idle) {
+    if (atOnce) {
       this.publish(q);
       return;
     }
