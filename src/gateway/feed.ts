@@ -35,9 +35,10 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
  * The HTTP front end of one queue's intake: `/wait` slots, served first come first served, take
  * deliveries from a {@link QueueIntake} — the same intake and the same run rules as a library
  * worker's — that pulls only while slots wait, for the most slots that waited at once lately, and
- * hands back what nobody took {@link PREFETCH_LINGER_MS} after the last slot left. A slot's delivery is started with the
- * library's `beginAttempt` (expired, finished, cancelled or corrupt items never reach a slot). The
- * feed also waits for a queue that does not exist yet (woken by the arrivals watch).
+ * hands back what nobody took {@link PREFETCH_LINGER_MS} after the last slot left. A slot's
+ * delivery is started with the library's `beginAttempt` (expired, finished, cancelled or corrupt
+ * items never reach a slot). The feed also waits for a queue that does not exist yet (woken by the
+ * arrivals watch).
  */
 export class QueueFeed implements SlotSource {
   private readonly slots: WaitSlot[] = [];

@@ -63,8 +63,8 @@ export class ReplyInbox<E extends AwaitedReply> {
   private readonly waiting = new Map<number, E>();
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
+  /** Requests waiting for the end of this turn; a send is scheduled while it is not empty. */
   private queued: Queued<E>[] = [];
-  private sendScheduled = false;
   private closing = false;
 
   constructor(private readonly p: ReplyInboxParams<E>) {
@@ -93,10 +93,7 @@ export class ReplyInbox<E extends AwaitedReply> {
       this.publish(q);
       return;
     }
-    this.queued.push(q);
-    if (this.sendScheduled) return;
-    this.sendScheduled = true;
-    setImmediate(() => this.sendQueued());
+    if (this.queued.push(q) === 1) setImmediate(() => this.sendQueued());
   }
 
   /** Forgets a request: answered, or never sent. */
@@ -105,7 +102,6 @@ export class ReplyInbox<E extends AwaitedReply> {
   }
 
   private sendQueued(): void {
-    this.sendScheduled = false;
     const queued = this.queued;
     this.queued = [];
     for (const q of queued) if (this.waiting.has(q.id)) this.publish(q); // else it failed meanwhile
