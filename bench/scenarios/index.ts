@@ -6,13 +6,15 @@ import { enqueueBatched, enqueueSequential } from "./enqueue.js";
 import { httpScenario, restScenario } from "./http.js";
 import { latencyScenario } from "./latency.js";
 import { outboxScenario } from "./outbox.js";
-import { processScenario } from "./process.js";
+import { processScenario, rawRecordScenario } from "./process.js";
 import { rawCeilingScenario } from "./raw-ceiling.js";
 import { scaleScenario } from "./scale.js";
 import { schedulerScenario } from "./scheduler.js";
 
 /** Concurrency of the drain scenario (a pre-filled queue). */
 export const DRAIN_CONCURRENCY = 100;
+/** Concurrency of the raw floor with an outcome record: that of the row the CPU targets judge (process c=100). */
+const RAW_RECORD_CONCURRENCY = 100;
 
 /** Every scenario for these options, in run order (the scale rows last: they leave the server busiest). */
 export function allScenarios(o: BenchOptions): Scenario[] {
@@ -23,6 +25,7 @@ export function allScenarios(o: BenchOptions): Scenario[] {
     processScenario("drain", DRAIN_CONCURRENCY),
     latencyScenario,
     rawCeilingScenario,
+    rawRecordScenario(RAW_RECORD_CONCURRENCY),
     delayedScenario,
     delayedTasksScenario,
     ...o.httpClients.map(httpScenario),

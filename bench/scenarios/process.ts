@@ -18,9 +18,9 @@ import {
   uniqueBullQueue,
 } from "../sides/bullmq.js";
 import { cleanupJetq, connectJetq, jetqDrained, jetqTasks, startJetqWorker, uniqueQueue } from "../sides/jetq.js";
-import { RawQueue, rawPayload } from "../sides/raw.js";
+import { RAW_RECORD_BYTES, RawQueue, rawPayload } from "../sides/raw.js";
 import { ratePerSecond } from "../stats.js";
-import { type BenchContext, QUEUE_SIDES, type Scenario, type SideId, type SideRun } from "../types.js";
+import { type BenchContext, QUEUE_SIDES, type Scenario, type SideId, type SideRun, SideUnavailable } from "../types.js";
 
 /** Whether jobs are enqueued while the worker runs (`end-to-end`) or before it starts (`drain`). */
 export type ProcessMode = "end-to-end" | "drain";
@@ -86,15 +86,21 @@ async function runBull(side: "bullmq" | "bullmq-aof", mode: ProcessMode, c: numb
   }
 }
 
-async function runRaw(mode: ProcessMode, c: number, ctx: BenchContext): Promise<Timed> {
+/**
+ * Raw JetStream at concurrency `c`; with `record`, each message's acknowledgement waits for an
+ * outcome record stored under its stream sequence (the floor of a queue that keeps outcomes).
+ */
+async function runRaw(mode: ProcessMode, c: number, ctx: BenchContext, record = false): Promise<Timed> {
   const n = ctx.options.jobs;
   const raw = await RawQueue.open(ctx.servers.nats.url, Math.max(100, c));
   let consumed = 0;
   try {
+    const store = record ? await raw.recordStore() : undefined;
     if (mode === "drain") await raw.publishWindowed(n, ctx.options.publishWindow, rawPayload);
     const sw = new Stopwatch(ctx.servers.serverPid("raw")).start();
-    const messages = await raw.consume(c, () => {
+    const messages = await raw.consume(c, (m) => {
       consumed++;
+      return store?.(String(m.seq), rawPayload(m.seq, RAW_RECORD_BYTES));
     });
     try {
       if (mode === "end-to-end") await raw.publishWindowed(n, ctx.options.publishWindow, rawPayload);
@@ -137,6 +143,27 @@ export function processScenario(mode: ProcessMode, c: number): Scenario {
             : side === "asyncjobs"
               ? await runAsyncjobs(ctx, mode === "drain" ? "drain" : "process", c)
               : await runBull(side as "bullmq" | "bullmq-aof", mode, c, ctx);
+      return { values: { rate: ratePerSecond(ctx.options.jobs, t.ms) }, detail: timedDetail(t) };
+    },
+  };
+}
+
+/**
+ * The floor of server work for a queue that stores each job's outcome: raw JetStream's process
+ * c=`c` where every acknowledgement waits for a stored outcome record (one more stored write per
+ * job, as jetq's final record). Raw only; its server CPU per job is what the server-CPU target's
+ * 2× of raw JetStream is set against.
+ */
+export function rawRecordScenario(c: number): Scenario {
+  return {
+    id: `raw-record-c${c}`,
+    title: `raw JetStream + outcome record c=${c}`,
+    description: `Raw JetStream's process c=${c} with one more stored write per job: each acknowledgement waits for an outcome record (${RAW_RECORD_BYTES} bytes, one per subject, like jetq's task records) — the floor of a queue that keeps outcomes.`,
+    metrics: [{ id: "rate", title: `raw + outcome record c=${c}`, unit: "jobs/s", better: "higher" }],
+    sides: ["raw"],
+    async run(side: SideId, ctx: BenchContext): Promise<SideRun> {
+      if (side !== "raw") throw new SideUnavailable("raw JetStream only");
+      const t = await runRaw("end-to-end", c, ctx, true);
       return { values: { rate: ratePerSecond(ctx.options.jobs, t.ms) }, detail: timedDetail(t) };
     },
   };

@@ -22,6 +22,7 @@ import { until } from "../clock.js";
 /** A raw JetStream work queue for one run: stream `BENCH_<id>` on subjects `bench.<id>.>`. */
 export class RawQueue {
   readonly subject: string;
+  private readonly extraStreams: string[] = [];
 
   private constructor(
     readonly nc: NatsConnection,
@@ -74,18 +75,38 @@ export class RawQueue {
   }
 
   /**
-   * Consumes with `consume({ max_messages })`, calling `onMessage` and acknowledging each message.
-   * Stop it with `close()` on the result.
+   * Consumes with `consume({ max_messages })`, calling `onMessage` and acknowledging each message
+   * (once the promise `onMessage` returns, if any, resolves). Stop it with `close()` on the result.
    */
-  async consume(maxMessages: number, onMessage: (m: JsMsg) => void): Promise<ConsumerMessages> {
+  async consume(maxMessages: number, onMessage: (m: JsMsg) => Promise<unknown> | void): Promise<ConsumerMessages> {
     const consumer = await this.js.consumers.get(this.stream, "WORKERS");
     return consumer.consume({
       max_messages: maxMessages,
       callback: (m) => {
-        onMessage(m);
-        m.ack();
+        const settled = onMessage(m);
+        if (settled) void settled.then(() => m.ack());
+        else m.ack();
       },
     });
+  }
+
+  /**
+   * Makes a second stream, `<stream>_REC` on `bench.<stream>_REC.<key>` (file storage, limits
+   * retention, one message per subject: the shape of jetq's task records), and returns a function
+   * that stores a message under a key, resolving on its acknowledgement. Deleted by `close()`.
+   */
+  async recordStore(): Promise<(key: string, body: Uint8Array) => Promise<unknown>> {
+    const name = `${this.stream}_REC`;
+    await this.jsm.streams.add({
+      name,
+      subjects: [`bench.${name}.>`],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      num_replicas: 1,
+      max_msgs_per_subject: 1,
+    });
+    this.extraStreams.push(name);
+    return (key, body) => this.js.publish(`bench.${name}.${key}`, body);
   }
 
   /** Messages left in the stream (not yet acknowledged). */
@@ -98,9 +119,9 @@ export class RawQueue {
     return until(async () => (await this.depth()) === 0, timeoutMs, `raw stream ${this.stream} drained`, 5);
   }
 
-  /** Deletes the stream and closes the connection. */
+  /** Deletes the streams and closes the connection. */
   async close(): Promise<void> {
-    await this.jsm.streams.delete(this.stream).catch(() => undefined);
+    for (const name of [this.stream, ...this.extraStreams]) await this.jsm.streams.delete(name).catch(() => undefined);
     await this.nc.close();
   }
 }
@@ -108,8 +129,11 @@ export class RawQueue {
 /** Size of a raw message: about what jetq stores per work item for a `{ i }` payload (190 bytes). */
 export const RAW_PAYLOAD_BYTES = 192;
 
-/** A JSON payload `{"i":n,"pad":"…"}` of {@link RAW_PAYLOAD_BYTES} bytes. */
-export function rawPayload(i: number): Uint8Array {
+/** Size of a raw outcome record: about what jetq stores as a completed task's record (360 bytes). */
+export const RAW_RECORD_BYTES = 360;
+
+/** A JSON payload `{"i":n,"pad":"…"}` of `bytes` bytes (default {@link RAW_PAYLOAD_BYTES}). */
+export function rawPayload(i: number, bytes = RAW_PAYLOAD_BYTES): Uint8Array {
   const head = `{"i":${i},"pad":"`;
-  return Buffer.from(`${head}${"x".repeat(Math.max(0, RAW_PAYLOAD_BYTES - head.length - 2))}"}`);
+  return Buffer.from(`${head}${"x".repeat(Math.max(0, bytes - head.length - 2))}"}`);
 }

@@ -64,6 +64,7 @@ function run(f: {
       },
       "process c=100",
     ),
+    scenario("raw-record-c100", [rate], { raw: side({ rate: 2000 }, { cpuUsPerJob: { client: 80, server: 25 } }) }),
     scenario(
       "http-c1",
       [
@@ -134,6 +135,11 @@ describe("bench targets (issue 14)", () => {
     assert.equal(ts.get("enqueue-sequential.rate jetq/raw")?.met, true); // 0.95 ≥ 0.9
     assert.equal(ts.get("process-c100 server-cpu jetq/raw")?.value, 1.5); // 30 / 20
     assert.equal(ts.get("process-c100 server-cpu jetq/raw")?.met, true);
+    // The floor with an outcome record per job is named beside it: 25 µs, 1.25× raw; jetq 1.2× that.
+    assert.match(
+      ts.get("process-c100 server-cpu jetq/raw")?.measured ?? "",
+      /outcome record per job: 25 µs \(1\.25× raw\), jetq 1\.20× that/,
+    );
     assert.equal(ts.get("process-c100 total-cpu jetq/bullmq")?.value, 1); // 90 / 90
     assert.equal(ts.get("http-c16.enqueue jetq/library")?.met, true); // 0.6 ≥ 0.5
     assert.equal(ts.get("http-c16.waitack jetq/library")?.met, true); // 0.7 ≥ 0.6

@@ -35,6 +35,7 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
       "drain-c100",
       "latency",
       "raw",
+      "raw-record-c100",
       "delayed",
       "delayed-tasks",
     ]) {
