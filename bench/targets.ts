@@ -187,6 +187,7 @@ export function targets(
 ): TargetResult[] {
   const modern = targetRules(natsVersion) === "2.14";
   const out: TargetResult[] = [];
+  const floor = scenarios.find((f) => f.id === "raw-record-c100");
   for (const s of scenarios) {
     if (s.id === "enqueue-batched" || /^(process|drain)-c\d+$/.test(s.id)) {
       if (modern) out.push(ratioTarget(s, "rate", "bullmq", ">=", 1), ratioTarget(s, "rate", "bullmq-aof", ">=", 1.2));
@@ -194,7 +195,7 @@ export function targets(
     }
     if (s.id === "enqueue-sequential")
       out.push(ratioTarget(s, "rate", "raw", ">=", 0.9, "raw JetStream's awaited publish"));
-    if (s.id === "process-c100") out.push(...cpuTargets(s, scenarios.find((f) => f.id === "raw-record-c100")));
+    if (s.id === "process-c100") out.push(...cpuTargets(s, floor));
     const http = /^http-c(\d+)$/.exec(s.id);
     if (http) {
       if (http[1] === "1") {

@@ -78,13 +78,13 @@ export class RawQueue {
    * Consumes with `consume({ max_messages })`, calling `onMessage` and acknowledging each message
    * (once the promise `onMessage` returns, if any, resolves). Stop it with `close()` on the result.
    */
-  async consume(maxMessages: number, onMessage: (m: JsMsg) => Promise<unknown> | void): Promise<ConsumerMessages> {
+  async consume(maxMessages: number, onMessage: (m: JsMsg) => unknown): Promise<ConsumerMessages> {
     const consumer = await this.js.consumers.get(this.stream, "WORKERS");
     return consumer.consume({
       max_messages: maxMessages,
       callback: (m) => {
         const settled = onMessage(m);
-        if (settled) void settled.then(() => m.ack());
+        if (settled instanceof Promise) void settled.then(() => m.ack());
         else m.ack();
       },
     });
