@@ -269,9 +269,9 @@ export class QueueIntake {
         // nats.js first asks for the consumer's info; while the consumer has no leader that times
         // out (5 s) and is retried after a jittered 2.5-7.5 s, so a queue stood still up to ~10 s
         // past its consumer's election (CI, 2.9). A pull sent with no leader is lost like the first
-        // and replaced after two more missed heartbeats: work resumes within a pull expiry of the
-        // election. A consumer deleted under a running intake goes unnoticed either way (nats.js
-        // retried the info for ever).
+        // and replaced at each further missed heartbeat (every half pull expiry) until one lands:
+        // work resumes within a pull expiry of the election. A consumer deleted under a running
+        // intake goes unnoticed either way (nats.js retried the info for ever).
         iter = continuous
           ? await consumer.consume({ max_messages: this.p.batch, expires: PULL_EXPIRES_MS, bind: true })
           : await consumer.fetch({ max_messages: want, expires: FETCH_EXPIRES_MS });
