@@ -74,8 +74,9 @@ describe("losing the stream leader's node", () => {
   // The raft groups a task goes through — the queue's stream, its level consumer, the task stream —
   // need new leaders first: 4-9 s after a SIGKILL on 2.9 and 2.14 alike (the server's election
   // timeout), each on its own clock. A pull request the dead leader held is answered by nobody: it
-  // is replaced when it expires, every PULL_EXPIRES_MS (nats.js's default 30 s left a queue standing
-  // still ~36 s). So once every group has a leader, the queue works again within a pull expiry.
+  // is replaced after two missed heartbeats (one PULL_EXPIRES_MS; nats.js's default 30 s left a
+  // queue standing still ~36 s), and again at each further miss until one reaches the new leader.
+  // So once every group has a leader, the queue works again within a pull expiry.
   it("a queue works again within a pull expiry of its stream, consumer and task store electing new leaders after a SIGKILL", async (t) => {
     const queue = "failover";
     const client = await Client.connect({
