@@ -38,7 +38,7 @@ describe("newId", () => {
       nextMillisecond();
       const random = newId().slice(10);
       randomParts.add(random);
-      [...random].forEach((ch, pos) => seen[pos]!.add(ch));
+      for (let pos = 0; pos < random.length; pos++) seen[pos]!.add(random[pos]!);
     }
     assert.equal(randomParts.size, 1024);
     for (const [pos, symbols] of seen.entries()) assert.equal(symbols.size, 32, `position ${pos}`);
