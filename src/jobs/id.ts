@@ -10,7 +10,8 @@ let used = POOL_BYTES;
  * ulid's random source: a uniform number in [0, 1) from one cryptographically random byte, as
  * ulid's own does, but taken from a pool refilled 4 KiB at a time. ulid's default asks WebCrypto
  * for one byte per character, 16 calls per id (~30 µs, measured) whenever the clock has moved on
- * since the last id: that is every id of a sequential enqueue.
+ * since the last id: every id where they are made less than once a millisecond (one HTTP request
+ * at a time, a slow producer), and the first of each millisecond otherwise.
  */
 function pooledRandom(): number {
   if (used === POOL_BYTES) {
