@@ -30,8 +30,9 @@ describe("newId", () => {
   });
 
   it("draws the random part afresh each millisecond, over all 32 symbols of every position", () => {
-    // 1,024 ids in distinct milliseconds take 16 random bytes each, four refills of the pool: a pool handed out twice, or a
-    // position stuck at some symbols, would show as duplicates or missing symbols.
+    // 1,024 ids in distinct milliseconds take 16 random bytes each, four refills of the pool: a
+    // pool handed out twice, or a position stuck at some symbols, would show as duplicates or
+    // missing symbols.
     const randomParts = new Set<string>();
     const seen = Array.from({ length: 16 }, () => new Set<string>());
     for (let i = 0; i < 1024; i++) {
