@@ -11,8 +11,9 @@ import type { SlotSource, WaitSlot } from "./waiter.js";
 export const QUEUE_RECHECK_MS = 1000;
 
 /**
- * How long a feed keeps deliveries it fetched ahead of its `/wait`s (up to the most slots that
- * waited at once) after the last slot left, before handing them back to the queue.
+ * How long a feed keeps deliveries it fetched ahead of its `/wait`s (per priority level, about as
+ * many as its slots took from that level in this long, see `QueueIntakeParams.lingerMs`) after the
+ * last slot left, before handing them back to the queue.
  */
 export const PREFETCH_LINGER_MS = 1000;
 
@@ -34,8 +35,9 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
 /**
  * The HTTP front end of one queue's intake: `/wait` slots, served first come first served, take
  * deliveries from a {@link QueueIntake} — the same intake and the same run rules as a library
- * worker's — that pulls only while slots wait, for the most slots that waited at once lately, and
- * hands back what nobody took {@link PREFETCH_LINGER_MS} after the last slot left. A slot's
+ * worker's — that pulls only while slots wait (or more urgent work can go before what it holds),
+ * for the slots waiting and as many as they took lately, and hands back what nobody took
+ * {@link PREFETCH_LINGER_MS} after the last slot left. A slot's
  * delivery is started with the library's `beginAttempt` (expired, finished, cancelled or corrupt
  * items never reach a slot). The feed also waits for a queue that does not exist yet (woken by the
  * arrivals watch).

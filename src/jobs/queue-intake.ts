@@ -43,19 +43,28 @@ export interface QueueIntakeParams {
   /**
    * A worker: the default level is pulled all the time (one continuous pull) and deliveries wait
    * in the buffers for free slots. Otherwise (HTTP) every level is pulled in bounded fetches sized
-   * to the demand (or its recent peak, see {@link lingerMs}), and what arrives when nobody wants it
-   * any more is handed back (at once, or after the linger).
+   * to the demand (or, with a {@link lingerMs}, to what the front end recently took), and what
+   * arrives when nobody wants it any more is handed back (at once, or after the linger).
    */
   standing: boolean;
   /**
-   * Not standing (HTTP) only: fetch for the most the front end wanted at once since it was last
-   * quiet, not only for what it wants now, and keep what arrives beyond the demand for this long
-   * after the demand last fell to zero before handing it back. Steady `/wait` traffic then costs a
-   * pull per batch rather than one per request, and the intake never holds more than its front end
-   * recently used. @defaultValue 0 (fetch what is wanted now; hand back as soon as nobody wants it)
+   * Not standing (HTTP) only: when a level is fetched at all, fetch ahead for as many deliveries
+   * as the front end took from that level in about the last `lingerMs` (at most
+   * {@link MAX_PREFETCH} and the queue's `maxConcurrent`), and keep what arrives beyond the demand
+   * for `lingerMs` after the demand last fell to zero before handing it back. Steady `/wait`
+   * traffic, even from one client, then costs a pull per batch rather than one per request, while
+   * a client that waits now and then fetches only what it asks for, and the intake never holds
+   * much more than its front end used in the last moments (what it hands back costs a record
+   * write each). @defaultValue 0 (fetch what is wanted now; hand back as soon as nobody wants it)
    */
   lingerMs?: number;
 }
+
+/**
+ * Most deliveries a non-standing intake fetches ahead per priority level (see
+ * {@link QueueIntakeParams.lingerMs}).
+ */
+export const MAX_PREFETCH = 16;
 
 interface Buffered extends Delivery {
   /** When it was last kept alive (or delivered). */
@@ -107,8 +116,8 @@ export class QueueIntake {
   private stopping = false;
   private watch?: { stop(): void };
   private beat?: NodeJS.Timeout;
-  /** Not standing: the most deliveries the front end wanted at once since it was last quiet. */
-  private peak = 0;
+  /** Not standing, with a linger: deliveries taken per level in the current and the previous window. */
+  private readonly takes = new TakeCounts();
   private linger?: NodeJS.Timeout;
   private readonly activity: LevelActivity;
   private readonly budget: RateBudget;
@@ -199,6 +208,7 @@ export class QueueIntake {
     if (level === undefined) return undefined;
     const item = this.ready[level]!.shift()!;
     this.held--;
+    if (!this.p.standing) this.takes.count(level, Date.now(), this.p.lingerMs ?? 0);
     this.budget.spend();
     this.room[level]!.shift()?.();
     return item;
@@ -227,18 +237,22 @@ export class QueueIntake {
 
   /**
    * How many more deliveries a level should ask for now: a standing intake fills each level's
-   * buffer; an HTTP one asks every level with work for what the waiting slots still need (so the
-   * most urgent of what arrives can be given first), not counting what the level was already asked
-   * — and, with a linger, asks for its recent peak demand whenever it asks at all.
+   * buffer; an HTTP one asks every level with work for what the waiting slots still need, less
+   * what the level holds or was already asked for (so each level has deliveries to offer and the
+   * `PriorityPicker` rule decides, as for a worker). Deliveries held at less urgent levels count as
+   * slots to come: more urgent work is fetched to go before them even while no slot waits. With a
+   * linger, a level that asks at all asks for as many as the front end recently took from it.
    */
   private wanted(level: number): number {
     if (this.p.standing) return this.p.batch - this.ready[level]!.length - this.requested[level]!;
-    const demand = this.p.demand();
-    if ((this.p.lingerMs ?? 0) > 0 && demand > this.peak) this.peak = demand;
     const cap = this.p.rules.queue.maxConcurrent;
-    const asked = this.holding + this.requested[level]!;
-    const need = Math.min(demand, cap) - asked;
-    return need <= 0 ? need : Math.max(need, Math.min(this.peak, cap) - asked);
+    const asked = this.ready[level]!.length + this.inCheck[level]! + this.requested[level]!;
+    let behind = 0;
+    for (let l = level + 1; l < PRIORITY_LEVELS; l++) behind += this.ready[l]!.length + this.inCheck[l]!;
+    const need = Math.min(Math.max(this.p.demand(), behind), cap) - asked;
+    if (need <= 0) return need;
+    const recent = this.takes.recent(level, Date.now(), this.p.lingerMs ?? 0);
+    return Math.max(need, Math.min(recent, MAX_PREFETCH, cap) - asked);
   }
 
   private async consumer(level: number): Promise<Consumer> {
@@ -336,7 +350,6 @@ export class QueueIntake {
     this.linger ??= setTimeout(() => {
       this.linger = undefined;
       if (this.stopping || this.p.demand() > 0) return;
-      this.peak = 0;
       this.handBackBuffered();
     }, lingerMs);
     this.linger.unref();
@@ -414,5 +427,38 @@ export class QueueIntake {
     for (const level of this.ready) for (const b of level.splice(0)) this.handBack(b.msg);
     this.held = 0;
     for (const waiters of this.room) for (const r of waiters.splice(0)) r();
+  }
+}
+
+/**
+ * Deliveries taken per priority level in two consecutive windows of the linger's length: what a
+ * front end took "recently" is the larger count of the current and the previous window, so it
+ * covers between one and two windows and forgets a level the front end stopped taking from.
+ */
+class TakeCounts {
+  private readonly current = new Array<number>(PRIORITY_LEVELS).fill(0);
+  private readonly previous = new Array<number>(PRIORITY_LEVELS).fill(0);
+  private windowStart = 0;
+
+  count(level: number, now: number, windowMs: number): void {
+    if (windowMs <= 0) return;
+    this.roll(now, windowMs);
+    this.current[level]!++;
+  }
+
+  recent(level: number, now: number, windowMs: number): number {
+    if (windowMs <= 0) return 0;
+    this.roll(now, windowMs);
+    return Math.max(this.current[level]!, this.previous[level]!);
+  }
+
+  private roll(now: number, windowMs: number): void {
+    const age = now - this.windowStart;
+    if (age < windowMs) return;
+    for (let level = 0; level < PRIORITY_LEVELS; level++) {
+      this.previous[level] = age < 2 * windowMs ? this.current[level]! : 0;
+      this.current[level] = 0;
+    }
+    this.windowStart = now;
   }
 }

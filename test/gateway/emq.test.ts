@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newTask, Router, TaskState } from "../../src/index.js";
+import { MAX_PREFETCH } from "../../src/jobs/queue-intake.js";
 import { EMQ_TASK_TYPE } from "../../src/server/index.js";
 import { deferred, useNatsServer, waitUntil } from "../support/nats.js";
 import { type Answer, startGateway, type TestGateway, uniq } from "./gateway-support.js";
@@ -291,5 +292,64 @@ describe("emq endpoints", () => {
       assert.equal(t.tries, 1, "handing back used no try");
       assert.equal(t.releases, 1, "each was fetched ahead once and handed back once");
     }
+  });
+
+  it("fetches ahead for one client that keeps coming back, and not for a first /wait", async () => {
+    const q = uniq();
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) ids.push(await enqueue(q, { content: i }));
+    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
+    // A first /wait takes only what it asks for: a client that waits now and then costs no hand-backs.
+    const [first] = await wait([q], 2000);
+    assert.equal(first?.id, ids[0]);
+    assert.equal(await inFlight(), 1, "nothing fetched ahead for a first wait");
+    assert.equal((await ack([first!.id])).status, 200);
+    // The same client waiting again and again: the feed fetches ahead for what it recently took.
+    let most = 0;
+    for (let i = 1; i < 12; i++) {
+      const [t] = await wait([q], 2000);
+      assert.equal(t?.id, ids[i], "one client gets the tasks in order");
+      most = Math.max(most, await inFlight());
+      assert.equal((await ack([t!.id])).status, 200);
+    }
+    assert.ok(most > 2, `deliveries were fetched ahead (most in flight ${most})`);
+    assert.ok(most <= 1 + MAX_PREFETCH, `at most ${MAX_PREFETCH} fetched ahead (most in flight ${most})`);
+    // The rest are still there for a library worker once the client stops.
+    const c = await g.client(q);
+    const seen: string[] = [];
+    const ac = new AbortController();
+    const done = c.run(
+      new Router().handle(EMQ_TASK_TYPE, (t) => {
+        seen.push(t.id);
+        return "ok";
+      }),
+      { signal: ac.signal },
+    );
+    await waitUntil(() => seen.length === ids.length - 12, 5000, "a library worker ran the rest");
+    ac.abort();
+    await done;
+    assert.deepEqual(seen.toSorted(), ids.slice(12).toSorted());
+  });
+
+  it("serves a more urgent task before the deliveries it fetched ahead", async () => {
+    const q = uniq();
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await enqueue(q, { content: i }));
+    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
+    let held = 0;
+    for (let i = 0; held < 3; i++) {
+      assert.ok(i < 20, "the feed fetched ahead within 20 waits");
+      const [t] = await wait([q], 2000);
+      held = (await inFlight()) - 1;
+      assert.equal((await ack([t!.id])).status, 200);
+    }
+    // Default-priority deliveries now wait in the gateway; an urgent task is still pulled and given first.
+    const c = await g.client(q);
+    const before = await inFlight();
+    const urgent = await c.enqueue(newTask(EMQ_TASK_TYPE, "urgent", { priority: 0 }));
+    await waitUntil(async () => (await inFlight()) > before, 5000, "the urgent task was fetched while no /wait waited");
+    const [next] = await wait([q], 2000);
+    assert.equal(next?.id, urgent.id);
+    assert.equal((await ack([urgent.id])).status, 200);
   });
 });
