@@ -37,10 +37,9 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
  * deliveries from a {@link QueueIntake} — the same intake and the same run rules as a library
  * worker's — that pulls only while slots wait (or more urgent work can go before what it holds),
  * for the slots waiting and as many as they took lately, and hands back what nobody took
- * {@link PREFETCH_LINGER_MS} after the last slot left. A slot's
- * delivery is started with the library's `beginAttempt` (expired, finished, cancelled or corrupt
- * items never reach a slot). The feed also waits for a queue that does not exist yet (woken by the
- * arrivals watch).
+ * {@link PREFETCH_LINGER_MS} after the last slot left. A slot's delivery is started with the
+ * library's `beginAttempt` (expired, finished, cancelled or corrupt items never reach a slot). The
+ * feed also waits for a queue that does not exist yet (woken by the arrivals watch).
  */
 export class QueueFeed implements SlotSource {
   private readonly slots: WaitSlot[] = [];
