@@ -21,6 +21,23 @@ const enqueue = async (queue: string, body: unknown): Promise<string> => {
 };
 const wait = (queues: string[], timeout: number) => g.call("POST", "/wait/", { timeout, queues }, {}).then(tasks);
 const ack = (ids: string[]) => g.call("POST", "/ack/", { ids });
+/** Runs a library worker on `queue` until it has run `count` tasks; the ids it ran. */
+const runOnWorker = async (queue: string, count: number, what: string): Promise<string[]> => {
+  const c = await g.client(queue);
+  const seen: string[] = [];
+  const ac = new AbortController();
+  const done = c.run(
+    new Router().handle(EMQ_TASK_TYPE, (t) => {
+      seen.push(t.id);
+      return "ok";
+    }),
+    { signal: ac.signal },
+  );
+  await waitUntil(() => seen.length === count, 5000, what);
+  ac.abort();
+  await done;
+  return seen;
+};
 
 describe("emq endpoints", () => {
   // Hooks inside the suite: they run before useNatsServer's top-level `after` stops the server.
@@ -273,18 +290,7 @@ describe("emq endpoints", () => {
     const c = await g.client(q);
     const released = async () => (await Promise.all(ids.slice(5).map((id) => c.loadTask(id)))).map((t) => t.releases);
     await waitUntil(async () => (await released()).every((n) => n === 1), 5000, "prefetched tasks handed back");
-    const seen: string[] = [];
-    const ac = new AbortController();
-    const done = c.run(
-      new Router().handle(EMQ_TASK_TYPE, (t) => {
-        seen.push(t.id);
-        return "ok";
-      }),
-      { signal: ac.signal },
-    );
-    await waitUntil(() => seen.length === 3, 5000, "a library worker ran the handed-back tasks");
-    ac.abort();
-    await done;
+    const seen = await runOnWorker(q, 3, "a library worker ran the handed-back tasks");
     assert.deepEqual(seen.toSorted(), ids.slice(5).toSorted());
     for (const id of ids.slice(5)) {
       const t = await c.loadTask(id);
@@ -315,19 +321,7 @@ describe("emq endpoints", () => {
     assert.ok(most > 2, `deliveries were fetched ahead (most in flight ${most})`);
     assert.ok(most <= 1 + MAX_PREFETCH, `at most ${MAX_PREFETCH} fetched ahead (most in flight ${most})`);
     // The rest are still there for a library worker once the client stops.
-    const c = await g.client(q);
-    const seen: string[] = [];
-    const ac = new AbortController();
-    const done = c.run(
-      new Router().handle(EMQ_TASK_TYPE, (t) => {
-        seen.push(t.id);
-        return "ok";
-      }),
-      { signal: ac.signal },
-    );
-    await waitUntil(() => seen.length === ids.length - 12, 5000, "a library worker ran the rest");
-    ac.abort();
-    await done;
+    const seen = await runOnWorker(q, ids.length - 12, "a library worker ran the rest");
     assert.deepEqual(seen.toSorted(), ids.slice(12).toSorted());
   });
 
