@@ -117,7 +117,7 @@ export class QueueIntake {
   private watch?: { stop(): void };
   private beat?: NodeJS.Timeout;
   /** Not standing, with a linger: deliveries taken per level in the current and the previous window. */
-  private readonly takes = new TakeCounts();
+  private readonly takes: TakeCounts;
   private linger?: NodeJS.Timeout;
   private readonly activity: LevelActivity;
   private readonly budget: RateBudget;
@@ -125,6 +125,7 @@ export class QueueIntake {
 
   constructor(private readonly p: QueueIntakeParams) {
     this.warn = new RateLimitedLog(p.rules.log);
+    this.takes = new TakeCounts(p.lingerMs ?? 0);
     this.activity = new LevelActivity({
       storage: p.rules.storage,
       queue: p.rules.queue.name,
@@ -208,7 +209,7 @@ export class QueueIntake {
     if (level === undefined) return undefined;
     const item = this.ready[level]!.shift()!;
     this.held--;
-    if (!this.p.standing) this.takes.count(level, Date.now(), this.p.lingerMs ?? 0);
+    if (!this.p.standing) this.takes.count(level, Date.now());
     this.budget.spend();
     this.room[level]!.shift()?.();
     return item;
@@ -251,7 +252,7 @@ export class QueueIntake {
     for (let l = level + 1; l < PRIORITY_LEVELS; l++) behind += this.ready[l]!.length + this.inCheck[l]!;
     const need = Math.min(Math.max(this.p.demand(), behind), cap) - asked;
     if (need <= 0) return need;
-    const recent = this.takes.recent(level, Date.now(), this.p.lingerMs ?? 0);
+    const recent = this.takes.recent(level, Date.now());
     return Math.max(need, Math.min(recent, MAX_PREFETCH, cap) - asked);
   }
 
@@ -431,32 +432,35 @@ export class QueueIntake {
 }
 
 /**
- * Deliveries taken per priority level in two consecutive windows of the linger's length: what a
- * front end took "recently" is the larger count of the current and the previous window, so it
- * covers between one and two windows and forgets a level the front end stopped taking from.
+ * Deliveries taken per priority level in two consecutive windows of `windowMs` (the linger's
+ * length): what a front end took "recently" is the larger count of the current and the previous
+ * window, so it covers between one and two windows and forgets a level the front end stopped
+ * taking from. A window of 0 counts nothing.
  */
 class TakeCounts {
   private readonly current = new Array<number>(PRIORITY_LEVELS).fill(0);
   private readonly previous = new Array<number>(PRIORITY_LEVELS).fill(0);
   private windowStart = 0;
 
-  count(level: number, now: number, windowMs: number): void {
-    if (windowMs <= 0) return;
-    this.roll(now, windowMs);
+  constructor(private readonly windowMs: number) {}
+
+  count(level: number, now: number): void {
+    if (this.windowMs <= 0) return;
+    this.roll(now);
     this.current[level]!++;
   }
 
-  recent(level: number, now: number, windowMs: number): number {
-    if (windowMs <= 0) return 0;
-    this.roll(now, windowMs);
+  recent(level: number, now: number): number {
+    if (this.windowMs <= 0) return 0;
+    this.roll(now);
     return Math.max(this.current[level]!, this.previous[level]!);
   }
 
-  private roll(now: number, windowMs: number): void {
+  private roll(now: number): void {
     const age = now - this.windowStart;
-    if (age < windowMs) return;
+    if (age < this.windowMs) return;
     for (let level = 0; level < PRIORITY_LEVELS; level++) {
-      this.previous[level] = age < 2 * windowMs ? this.current[level]! : 0;
+      this.previous[level] = age < 2 * this.windowMs ? this.current[level]! : 0;
       this.current[level] = 0;
     }
     this.windowStart = now;

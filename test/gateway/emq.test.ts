@@ -21,6 +21,9 @@ const enqueue = async (queue: string, body: unknown): Promise<string> => {
 };
 const wait = (queues: string[], timeout: number) => g.call("POST", "/wait/", { timeout, queues }, {}).then(tasks);
 const ack = (ids: string[]) => g.call("POST", "/ack/", { ids });
+/** The queue's `in_flight` count: dispatched, and held by the gateway's feed. */
+const inFlight = async (queue: string) =>
+  ((await g.call("GET", `/v1/queues/${queue}`)).body as { in_flight: number }).in_flight;
 /** Runs a library worker on `queue` until it has run `count` tasks; the ids it ran. */
 const runOnWorker = async (queue: string, count: number, what: string): Promise<string[]> => {
   const c = await g.client(queue);
@@ -276,7 +279,6 @@ describe("emq endpoints", () => {
     const q = uniq();
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push(await enqueue(q, { content: i }));
-    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
     // Four waits at once: the feed learns that four slots can wait together.
     const first = (await Promise.all([0, 1, 2, 3].map(() => wait([q], 2000)))).map(([t]) => t!.id);
     assert.deepEqual(first.toSorted(), ids.slice(0, 4).toSorted());
@@ -284,7 +286,7 @@ describe("emq endpoints", () => {
     // One more wait fetches for four: one is handed out, three wait in the gateway (kept alive).
     const [fifth] = await wait([q], 2000);
     assert.equal(fifth?.id, ids[4]);
-    assert.equal(await inFlight(), 4, "one dispatched and three fetched ahead");
+    assert.equal(await inFlight(q), 4, "one dispatched and three fetched ahead");
     assert.equal((await ack([fifth!.id])).status, 200);
     // Nobody waits any more: the three go back to the queue after the linger, costing no try.
     const c = await g.client(q);
@@ -304,18 +306,17 @@ describe("emq endpoints", () => {
     const q = uniq();
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push(await enqueue(q, { content: i }));
-    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
     // A first /wait takes only what it asks for: a client that waits now and then costs no hand-backs.
     const [first] = await wait([q], 2000);
     assert.equal(first?.id, ids[0]);
-    assert.equal(await inFlight(), 1, "nothing fetched ahead for a first wait");
+    assert.equal(await inFlight(q), 1, "nothing fetched ahead for a first wait");
     assert.equal((await ack([first!.id])).status, 200);
     // The same client waiting again and again: the feed fetches ahead for what it recently took.
     let most = 0;
     for (let i = 1; i < 12; i++) {
       const [t] = await wait([q], 2000);
       assert.equal(t?.id, ids[i], "one client gets the tasks in order");
-      most = Math.max(most, await inFlight());
+      most = Math.max(most, await inFlight(q));
       assert.equal((await ack([t!.id])).status, 200);
     }
     assert.ok(most > 2, `deliveries were fetched ahead (most in flight ${most})`);
@@ -329,19 +330,22 @@ describe("emq endpoints", () => {
     const q = uniq();
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await enqueue(q, { content: i }));
-    const inFlight = async () => ((await g.call("GET", `/v1/queues/${q}`)).body as { in_flight: number }).in_flight;
     let held = 0;
     for (let i = 0; held < 3; i++) {
       assert.ok(i < 20, "the feed fetched ahead within 20 waits");
       const [t] = await wait([q], 2000);
-      held = (await inFlight()) - 1;
+      held = (await inFlight(q)) - 1;
       assert.equal((await ack([t!.id])).status, 200);
     }
     // Default-priority deliveries now wait in the gateway; an urgent task is still pulled and given first.
     const c = await g.client(q);
-    const before = await inFlight();
+    const before = await inFlight(q);
     const urgent = await c.enqueue(newTask(EMQ_TASK_TYPE, "urgent", { priority: 0 }));
-    await waitUntil(async () => (await inFlight()) > before, 5000, "the urgent task was fetched while no /wait waited");
+    await waitUntil(
+      async () => (await inFlight(q)) > before,
+      5000,
+      "the urgent task was fetched while no /wait waited",
+    );
     const [next] = await wait([q], 2000);
     assert.equal(next?.id, urgent.id);
     assert.equal((await ack([urgent.id])).status, 200);
