@@ -1,18 +1,16 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { fileURLToPath } from "node:url";
 import { sleep } from "./clock.js";
-
-/** The repository root (the parent of bench/). */
-export const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
+import { jetqCliArgs } from "./jetq-build.js";
+import { REPO_ROOT } from "./repo-root.js";
 
 /** The log line `jetq serve` writes once it is ready. */
 export const SERVE_READY = "jetq serve ready";
 
 /**
- * `jetq serve -a <url>` as a child process, run from the sources with tsx (what
- * `npx tsx src/cli/main.ts serve` runs, without npx's start-up). `start()` resolves on its
- * ready log line; `stop()` sends SIGTERM and waits.
+ * `jetq serve -a <url>` as a child process: the compiled package when the bench measures it
+ * (`jetq-build.ts`), else the sources with tsx (what `npx tsx src/cli/main.ts serve` runs, without
+ * npx's start-up). `start()` resolves on its ready log line; `stop()` sends SIGTERM and waits.
  */
 export class JetqServeProcess {
   private proc?: ChildProcess;
@@ -42,15 +40,11 @@ export class JetqServeProcess {
 
   /** Starts the service. @throws Error with its output when it exits or is not ready in time */
   async start(): Promise<void> {
-    const proc = spawn(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", "serve", "-a", this.natsUrl, ...this.args],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, JETQ_LOG_LEVEL: process.env.JETQ_LOG_LEVEL ?? "info" },
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const proc = spawn(process.execPath, [...jetqCliArgs(), "serve", "-a", this.natsUrl, ...this.args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, JETQ_LOG_LEVEL: process.env.JETQ_LOG_LEVEL ?? "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     this.proc = proc;
     const keep = (chunk: Buffer) => {
       this.log = (this.log + chunk.toString()).slice(-20_000);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { cpus, loadavg, type as osType, release, totalmem } from "node:os";
-import { REPO_ROOT } from "./jetq-serve-process.js";
+import { REPO_ROOT } from "./repo-root.js";
 
 /** Where the figures were measured. */
 export interface MachineInfo {

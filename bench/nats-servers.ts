@@ -10,8 +10,8 @@ import {
   PROJECT_TOOLS_BIN,
   resolveNatsServer,
 } from "../src/nats/nats-server-binary.js";
-import { REPO_ROOT } from "./jetq-serve-process.js";
 import type { BenchOptions } from "./options.js";
+import { REPO_ROOT } from "./repo-root.js";
 
 /**
  * The key results are filed under for a server version: major.minor (`"2.14.10"` → `"2.14"`), so

@@ -62,6 +62,11 @@ export interface BenchOptions {
   only?: string[];
   /** Only these sides. @defaultValue all */
   sides: SideId[];
+  /**
+   * What is measured of jetq: `built`, the package compiled by tsc as its users run it; `source`
+   * (`--source`), the TypeScript sources through tsx (see bench/jetq-build.ts). @defaultValue "built"
+   */
+  jetq: "built" | "source";
 }
 
 /** The `--help` text. */
@@ -82,6 +87,7 @@ export const USAGE = `usage: npm run bench -- [options]   (or: npx tsx bench/run
   --both                one whole run on every nats-server version found (.tools/bin and PATH)
   --out <dir>           output directory (default bench/results)
   --baseline <dir>      previous results for the regression check (default bench/results)
+  --source              measure jetq's TypeScript sources through tsx (default: the package built by tsc)
   --help                this text`;
 
 function positiveInt(flag: string, v: string | undefined): number {
@@ -130,12 +136,16 @@ export function parseOptions(argv: readonly string[]): BenchOptions | "help" {
     out: "bench/results",
     baseline: "bench/results",
     sides: [...ALL_SIDES],
+    jetq: "built",
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => argv[++i];
     switch (flag) {
       case "--quick":
+        break;
+      case "--source":
+        o.jetq = "source";
         break;
       case "--help":
       case "-h":

@@ -81,7 +81,9 @@ export function formatValue(v: number | null, unit: string): string {
 /** The line above the tables: server version and sizes of the run. */
 export function tableTitle(r: Pick<BenchReport, "natsServer" | "mode" | "options">): string {
   const o = r.options;
-  return `jetq bench on nats-server ${r.natsServer.version} (${r.natsServer.path}): ${r.mode} run, ${o.jobs.toLocaleString("en-US")} jobs, ${o.rounds} round(s), medians`;
+  // Results written before the option existed measured the sources.
+  const jetq = o.jetq === "built" ? "jetq built by tsc" : "jetq from its sources (tsx)";
+  return `jetq bench on nats-server ${r.natsServer.version} (${r.natsServer.path}): ${r.mode} run, ${o.jobs.toLocaleString("en-US")} jobs, ${o.rounds} round(s), medians, ${jetq}`;
 }
 
 /** Formats a ratio as `1.23×`. */

@@ -19,7 +19,8 @@ import { Client, newTask, Router, silentLogger } from "../src/index.js";
 import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
 import { sleep } from "./clock.js";
 import { findPid } from "./cpu.js";
-import { JetqServeProcess, REPO_ROOT } from "./jetq-serve-process.js";
+import { JetqServeProcess } from "./jetq-serve-process.js";
+import { REPO_ROOT } from "./repo-root.js";
 
 const { values } = parseArgs({
   options: {

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../jetq-serve-process.js";
+import { REPO_ROOT } from "../repo-root.js";
 
 /** The project's tools directory. */
 export const TOOLS_DIR = join(REPO_ROOT, ".tools");

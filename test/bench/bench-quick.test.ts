@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,6 +57,14 @@ describe("bench --quick (smoke test of the benchmark harness)", () => {
         }
       }
     }
+  });
+
+  it("measures jetq as built by tsc, and says so", () => {
+    assert.equal(report.options.jetq, "built");
+    const dir = /^\[bench\] jetq built with tsc into (\S*\.bench-build-\d+) /m.exec(run.stderr)?.[1];
+    assert.ok(dir, `no build line in\n${run.stderr.slice(0, 2000)}`);
+    assert.equal(existsSync(dir), false, "the build is removed when the bench exits");
+    assert.match(run.stdout, /medians, jetq built by tsc$/m);
   });
 
   it("names the server it ran on and judges the issue's targets under that version's rules", () => {
