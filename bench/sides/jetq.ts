@@ -55,17 +55,17 @@ export interface JetqWorker {
 }
 
 /**
- * Starts `client.run()` with one handler for {@link JETQ_TASK_TYPE} that calls `onStart(task)`
- * synchronously and returns; `run` are more options of `run()` (e.g. the `queues` it serves).
+ * Starts `client.run()` with one handler for {@link JETQ_TASK_TYPE}: an async function that calls
+ * `onStart(task)` (like the BullMQ side's processor); `run` are more options of `run()` (e.g. the
+ * `queues` it serves).
  */
 export function startJetqWorker(
   client: Client,
   onStart: (task: Task) => void,
   run: Omit<RunOptions, "signal"> = {},
 ): JetqWorker {
-  const router = new Router().handle(JETQ_TASK_TYPE, (task) => {
+  const router = new Router().handle(JETQ_TASK_TYPE, async (task) => {
     onStart(task);
-    return undefined;
   });
   const ac = new AbortController();
   const running = client.run(router, { ...run, signal: ac.signal });
