@@ -27,3 +27,8 @@ export class ConfigError extends JetqError {}
 
 /** The operation does not fit the current state of its target (e.g. cancelling a finished task). */
 export class StateError extends JetqError {}
+
+/** The text of a thrown value, for logs and error records: an `Error`'s message, anything else as a string. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,4 +1,4 @@
-import { StorageError } from "../errors.js";
+import { errorMessage, StorageError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
 import type { Task } from "../jobs/task.js";
 import type { TaskEngine } from "../jobs/task-engine.js";
@@ -25,8 +25,6 @@ export interface DispatcherParams {
   /** How long a `/wait` with timeout 0 gives the server to hand over tasks already queued. */
   pollGraceMs: number;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The consuming side of the HTTP gateway: `/wait` (through per-queue feeds on the queues' shared

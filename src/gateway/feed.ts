@@ -1,3 +1,4 @@
+import { errorMessage } from "../errors.js";
 import { type AttemptRules, beginAttempt } from "../jobs/attempt.js";
 import type { ResolvedQueue } from "../jobs/queue.js";
 import { type Delivery, QueueIntake } from "../jobs/queue-intake.js";
@@ -29,8 +30,6 @@ export interface QueueFeedParams {
   /** Tells (through {@link QueueFeed.poke}) when a queue that did not exist is defined. */
   arrivals: QueueArrivals;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The HTTP front end of one queue's intake: `/wait` slots, served first come first served, take

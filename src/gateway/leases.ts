@@ -1,4 +1,4 @@
-import { NotFoundError } from "../errors.js";
+import { errorMessage, NotFoundError } from "../errors.js";
 import type { Attempt } from "../jobs/attempt.js";
 import type { Logger } from "../logger.js";
 import { type Timer, timeout } from "../timers.js";
@@ -16,8 +16,6 @@ interface Lease {
   dispatched: boolean;
   timeout?: Timer;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The tasks the HTTP gateway has taken from queues and not yet settled, by task id (each attempt

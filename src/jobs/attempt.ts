@@ -1,6 +1,6 @@
 import type { KeyObject } from "node:crypto";
 import type { JsMsg } from "@nats-io/jetstream";
-import { ValidationError } from "../errors.js";
+import { errorMessage, ValidationError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
@@ -29,8 +29,6 @@ export interface AttemptRules {
   /** Cancellation requests: a cancelled task is settled as `cancelled` instead of run. */
   cancels?: Cancellations;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** A record read when its delivery arrived is used at start when read less than this long ago. */
 export const RECORD_FRESH_MS = 1000;
@@ -269,8 +267,8 @@ export class Attempt {
   }
 
   /** Ends the task as `cancelled` (final, never retried) and removes the work item. */
-  async cancel(): Promise<void> {
-    await this.settle(TaskState.Cancelled, "cancelled");
+  cancel(): Promise<void> {
+    return this.settle(TaskState.Cancelled, "cancelled");
   }
 
   /**
@@ -316,9 +314,9 @@ export class Attempt {
   }
 
   /** Records the result and removes the work item. */
-  async complete(value: unknown): Promise<void> {
+  complete(value: unknown): Promise<void> {
     this.task.result = { value, completedAt: Date.now() };
-    await this.settle(TaskState.Complete);
+    return this.settle(TaskState.Complete);
   }
 
   /**
@@ -371,17 +369,23 @@ async function finish(
   rules: AttemptRules,
   state: TaskState,
   error?: string,
-  persist: (write: () => Promise<void>) => Promise<void> = (write) => write(),
+  persist: (write: () => Promise<unknown>) => Promise<void> = async (write) => {
+    await write();
+  },
 ): Promise<void> {
   const { storage } = rules;
   task.state = state;
   if (error !== undefined) task.lastError = error;
   const deadLetter = rules.queue.deadLetters ? deadLetterReason(state) : undefined;
-  await persist(async () => {
-    if (deadLetter) await writeDeadLetter(storage, rules.queue, task, deadLetter);
-    if (rules.discard.has(state)) await storage.saveTombstone(task);
-    else await storage.saveRecord(task);
-  });
+  const record = () => (rules.discard.has(state) ? storage.saveTombstone(task) : storage.saveRecord(task));
+  await persist(
+    deadLetter
+      ? async () => {
+          await writeDeadLetter(storage, rules.queue, task, deadLetter);
+          await record();
+        }
+      : record,
+  );
   m.ack();
   storage.announce(task);
   if (deadLetter)

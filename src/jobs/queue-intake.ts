@@ -1,4 +1,5 @@
 import type { Consumer, ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { errorMessage } from "../errors.js";
 import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import { type AttemptRules, releaseDelivery } from "./attempt.js";
@@ -82,8 +83,6 @@ const FETCH_EXPIRES_MS = 2000;
  * still after losing a node (issue 12: 45 s with the default, about 1 s with this).
  */
 export const PULL_EXPIRES_MS = 5000;
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The one intake of a queue's work, for both front ends — a library worker's slots and the HTTP

@@ -1,3 +1,4 @@
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { type Timer, timeoutAt } from "../timers.js";
 import type { RateLimit } from "./queue-controls.js";
@@ -12,8 +13,6 @@ export interface RateBudgetParams {
   /** Called when budget arrives after {@link RateBudget.allows} said no. */
   onReady: () => void;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * One consumer's share of a queue's rate limit: starts taken from the queue-wide {@link RateLimiter}

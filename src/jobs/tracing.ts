@@ -6,6 +6,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Otel from "@opentelemetry/api";
+import { isThenable } from "../thenable.js";
 import type { Task } from "./task.js";
 
 /** The name jetq's spans are created under (`trace.getTracer`). */
@@ -189,15 +190,33 @@ export function traceHandler(task: Task): TaskSpan {
   return wrap(o, span, ctx);
 }
 
-/** Runs a handler inside its span (see {@link traceHandler}): ended when it settles, failed when it throws. */
-export async function inHandlerSpan<T>(task: Task, handler: () => T | Promise<T>): Promise<T> {
+/**
+ * Runs a handler inside its span (see {@link traceHandler}): ended when it settles, failed when it
+ * throws or rejects. Returns what the handler returns (a promise only when it returned one); with
+ * tracing off it only calls the handler.
+ */
+export function inHandlerSpan<T>(task: Task, handler: () => T | PromiseLike<T>): T | PromiseLike<T> {
   const span = traceHandler(task);
+  if (span === NOOP) return handler();
+  let out: T | PromiseLike<T>;
   try {
-    const r = await span.run(handler);
-    span.end();
-    return r;
+    out = span.run(handler);
   } catch (err) {
     span.end(err);
     throw err;
   }
+  if (!isThenable(out)) {
+    span.end();
+    return out;
+  }
+  return Promise.resolve(out).then(
+    (r) => {
+      span.end();
+      return r;
+    },
+    (err: unknown) => {
+      span.end(err);
+      throw err;
+    },
+  );
 }

@@ -1,7 +1,9 @@
 import type { JsMsg } from "@nats-io/jetstream";
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { ignoreClosed } from "../nats/ignore-closed.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
+import { isThenable } from "../thenable.js";
 import { timeout } from "../timers.js";
 import { type Attempt, type AttemptRules, beginAttempt } from "./attempt.js";
 import type { Cancellations } from "./cancellations.js";
@@ -41,8 +43,6 @@ export interface WorkerParams {
   log: Logger;
 }
 
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
-
 interface Served {
   intake: QueueIntake;
   rules: AttemptRules;
@@ -52,20 +52,12 @@ interface Served {
 /**
  * How a running try is stopped: cancelled, out of run time or shut down. Its `AbortSignal` is made
  * only when the handler reads it (most never do: an AbortController per task is measurable CPU);
- * `aborted` rejects either way, so the worker stops waiting for a handler that ignores it.
+ * {@link race} rejects either way, so the worker stops waiting for a handler that ignores it.
  */
 class TryControl {
   private controller?: AbortController;
   private reason?: unknown;
-  private stop!: (reason: unknown) => void;
-  /** Rejects with the reason once the try is aborted. */
-  readonly aborted = new Promise<never>((_, reject) => {
-    this.stop = reject;
-  });
-
-  constructor() {
-    this.aborted.catch(() => undefined);
-  }
+  private stop?: (reason: unknown) => void;
 
   /** The signal handed to the handler (aborted already when the try was). */
   get signal(): AbortSignal {
@@ -76,12 +68,21 @@ class TryControl {
     return this.controller.signal;
   }
 
+  /** Settles as `work` does, or rejects with the reason once the try is aborted, whichever is first. */
+  race<T>(work: PromiseLike<T>): Promise<T> {
+    if (this.reason !== undefined) return Promise.reject(this.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.stop = reject;
+      work.then(resolve, reject);
+    });
+  }
+
   /** Aborts the try (the first reason counts). */
   abort(reason: unknown): void {
     if (this.reason !== undefined) return;
     this.reason = reason;
     this.controller?.abort(reason);
-    this.stop(reason);
+    this.stop?.(reason);
   }
 }
 
@@ -97,7 +98,9 @@ export class Worker {
   private readonly running = new Map<string, TryControl>();
   /** Tries whose handler returned and whose outcome is being recorded (abandoned at the shutdown timeout). */
   private readonly settling = new Set<Attempt>();
-  private readonly inProgress = new Set<Promise<void>>();
+  /** Deliveries being handled (from take to recorded outcome), and who waits for there to be none. */
+  private busy = 0;
+  private idle?: () => void;
   private free: number;
   private unlisten?: () => void;
   private heartbeat?: WorkerHeartbeat;
@@ -150,7 +153,7 @@ export class Worker {
       for (const a of this.settling) a.abandon();
     }, this.p.shutdownTimeoutMs);
     await Promise.all(this.served.map((s) => s.intake.stop()));
-    await Promise.allSettled([...this.inProgress]);
+    if (this.busy > 0) await new Promise<void>((resolve) => (this.idle = resolve));
     timer.clear();
     this.markStopped();
   }
@@ -162,8 +165,7 @@ export class Worker {
       const d = s?.intake.take();
       if (!s || !d) return;
       this.free--;
-      const job = this.process(d, s.rules, s.intake).finally(() => this.inProgress.delete(job));
-      this.inProgress.add(job);
+      void this.process(d, s.rules, s.intake);
     }
   }
 
@@ -186,6 +188,7 @@ export class Worker {
    * outcome (bounded by the consumers' max ack pending) overlaps the next handler.
    */
   private async process(d: Delivery, rules: AttemptRules, intake: QueueIntake): Promise<void> {
+    this.busy++;
     let held = true;
     const free = () => {
       if (!held) return;
@@ -195,8 +198,12 @@ export class Worker {
     };
     try {
       await this.handle(d, rules, free, intake);
+    } catch (err) {
+      // Not expected (handle settles every failure itself); the item is redelivered after its ack wait.
+      rules.log.error("handling a delivery failed", { queue: rules.queue.name, error: errorMessage(err) });
     } finally {
       free();
+      if (--this.busy === 0) this.idle?.();
     }
   }
 
@@ -233,7 +240,8 @@ export class Worker {
       };
       // A cancellation that arrived while the try was starting.
       if (rules.cancels?.has(task.id)) throw new TaskCancelledError(task.id);
-      result = await Promise.race([attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx))), ctl.aborted]);
+      const out = attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx)));
+      result = isThenable(out) ? await ctl.race(out) : out;
     } catch (err) {
       failed = true;
       failure = err;

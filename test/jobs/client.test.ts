@@ -278,6 +278,24 @@ describe("Client worker", () => {
     });
   });
 
+  it("gives up on a handler that ignores its abort signal once the max run time is up", async () => {
+    const router = new Router().handle("stuck", () => new Promise(() => undefined));
+    await work({ name: uniq(), maxRunTimeMs: 200, maxTries: 1 }, router, async (c, outcome) => {
+      const t = await outcome((await c.enqueue(newTask("stuck", null))).id);
+      assert.equal(t.state, TaskState.Expired);
+      assert.match(t.lastError ?? "", /max run time/);
+    });
+  });
+
+  it("a handler may return its result directly, without a promise", async () => {
+    const router = new Router().handle("sync", (t) => ({ doubled: (t.payload as number) * 2 }));
+    await work({ name: uniq() }, router, async (c, outcome) => {
+      const t = await outcome((await c.enqueue(newTask("sync", 21))).id);
+      assert.equal(t.state, TaskState.Complete);
+      assert.deepEqual(t.result?.value, { doubled: 42 });
+    });
+  });
+
   it("keeps a long handler's work item alive past the ack wait (no duplicate delivery)", async () => {
     // Ack wait 300 ms; a 1.2 s handler must keep its item alive to avoid a second delivery.
     let runs = 0;
