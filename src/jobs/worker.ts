@@ -70,7 +70,10 @@ class TryControl {
 
   /** Settles as `work` does, or rejects with the reason once the try is aborted, whichever is first. */
   race<T>(work: PromiseLike<T>): Promise<T> {
-    if (this.reason !== undefined) return Promise.reject(this.reason);
+    if (this.reason !== undefined) {
+      work.then(undefined, () => undefined); // its outcome no longer counts; never an unhandled rejection
+      return Promise.reject(this.reason);
+    }
     return new Promise<T>((resolve, reject) => {
       this.stop = reject;
       work.then(resolve, reject);
