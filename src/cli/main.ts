@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
-import { JetqError } from "../errors.js";
+import { errorMessage, JetqError } from "../errors.js";
 import { jetqVersion } from "../version.js";
 import { registerCronCommands } from "./cron.js";
 import { registerDeadLetterCommands } from "./dead-letters.js";
@@ -35,7 +35,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   // Commander has printed its own message (usage errors, --help, --version).
   if (err instanceof CommanderError) process.exit(exitCodeOf(err));
   const code = err instanceof JetqError ? err.code : "internal";
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify({ error: code, message })}\n`);
   process.stderr.write(`jetq: ${message}${err instanceof JetqError ? ` [${code}]` : ""}\n`);
   process.exit(exitCodeOf(err));

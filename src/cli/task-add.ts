@@ -1,6 +1,6 @@
 /** `jetq task add`: one task from the command line, or many from a file of REST task bodies. */
 import type { Command } from "commander";
-import { JetqError, ValidationError } from "../errors.js";
+import { errorMessage, JetqError, ValidationError } from "../errors.js";
 import { validate } from "../gateway/request-body.js";
 import { TaskBody } from "../gateway/schemas.js";
 import { dedupeOf, taskFromBody } from "../gateway/task-body.js";
@@ -62,7 +62,7 @@ interface LineFailure {
 const failure = (line: number, err: unknown): LineFailure => ({
   line,
   error: err instanceof JetqError ? err.code : "internal",
-  message: err instanceof Error ? err.message : String(err),
+  message: errorMessage(err),
 });
 
 /**

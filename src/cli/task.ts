@@ -1,6 +1,6 @@
 /** `jetq task list|get|retry|delete|cancel` (and `add`, `watch`, `process` from their own files). */
 import type { Command } from "commander";
-import { JetqError, ValidationError } from "../errors.js";
+import { errorMessage, JetqError, ValidationError } from "../errors.js";
 import { logLinesView, taskView } from "../gateway/views.js";
 import type { Task, TaskState } from "../jobs/task.js";
 import { listTasks, MAX_TASK_PAGE, type TaskListQuery } from "../jobs/task-list.js";
@@ -73,7 +73,7 @@ async function bulk(
         failed.push({
           id,
           error: err instanceof JetqError ? err.code : "internal",
-          message: err instanceof Error ? err.message : String(err),
+          message: errorMessage(err),
         });
       }
       p.advance();

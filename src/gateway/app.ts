@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { DashboardService } from "../dashboard/dashboard-service.js";
+import { errorMessage } from "../errors.js";
 import { API_DOCS_PATH, registerApiDocs } from "./api-docs.js";
 import { type BearerTokens, bearerAuth } from "./auth.js";
 import { CONTROL_PATHS, registerControlRoutes } from "./control-routes.js";
@@ -68,7 +69,7 @@ export function buildApp(d: AppDeps): OpenAPIHono {
         method: c.req.method,
         path: c.req.path,
         code: body.error,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
         ...(body.error === "internal" && err instanceof Error ? { stack: err.stack } : {}),
       });
     return c.json(body, status as ContentfulStatusCode);

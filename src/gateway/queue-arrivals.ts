@@ -1,4 +1,5 @@
 import { KvWatchInclude } from "@nats-io/kv";
+import { errorMessage } from "../errors.js";
 import type { JetStreamStorage } from "../jobs/storage/jetstream-storage.js";
 import { queueConfigKey } from "../jobs/storage/layout.js";
 import type { Logger } from "../logger.js";
@@ -87,7 +88,7 @@ export class QueueArrivals {
       })()
         .catch((err: unknown) =>
           this.p.log.warn("the watch of queue definitions failed; waits recheck instead", {
-            error: err instanceof Error ? err.message : String(err),
+            error: errorMessage(err),
           }),
         )
         .finally(() => {
@@ -101,7 +102,7 @@ export class QueueArrivals {
     } catch (err) {
       this.watching = undefined;
       this.p.log.warn("could not watch queue definitions; waits recheck instead", {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return false;
     }

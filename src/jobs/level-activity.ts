@@ -1,3 +1,4 @@
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../logger.js";
 import { RateLimitedLog } from "../rate-limited-log.js";
 import type { BusSubscription } from "./storage/bus.js";
@@ -128,7 +129,7 @@ export class LevelActivity {
     } catch (err) {
       this.warn.warn("level-check", "could not read the queue's consumers", {
         queue: this.p.queue,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     } finally {
       this.checking = false;

@@ -6,6 +6,7 @@
  */
 import { createRequire } from "node:module";
 import type * as Otel from "@opentelemetry/api";
+import { errorMessage } from "../errors.js";
 import { isThenable } from "../thenable.js";
 import type { Task } from "./task.js";
 
@@ -116,7 +117,7 @@ function wrap(o: typeof Otel, span: Otel.Span, ctx: Otel.Context): TaskSpan {
     end: (err) => {
       if (err !== undefined) {
         span.recordException(err instanceof Error ? err : String(err));
-        span.setStatus({ code: o.SpanStatusCode.ERROR, message: err instanceof Error ? err.message : String(err) });
+        span.setStatus({ code: o.SpanStatusCode.ERROR, message: errorMessage(err) });
       }
       span.end();
     },

@@ -6,7 +6,7 @@ import {
   type StreamConfig,
   type StreamInfo,
 } from "@nats-io/jetstream";
-import { JetqError, StorageError } from "../errors.js";
+import { errorMessage, JetqError, StorageError } from "../errors.js";
 
 /**
  * True when a JetStream API error says the stream, consumer or message does not exist. A delete of a
@@ -25,7 +25,7 @@ export function isNotFound(err: unknown): boolean {
 /** Wraps a JetStream failure in a {@link StorageError} that says what was being done; jetq's own errors pass through. */
 export function wrapStorage(err: unknown, doing: string): JetqError {
   if (err instanceof JetqError) return err;
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   const code = msg.includes("no responders") || msg.includes("503") ? "stream_not_found" : "storage_failed";
   return new StorageError(code, `${doing}: ${msg}`, { cause: err });
 }

@@ -1,4 +1,4 @@
-import { NotFoundError } from "../errors.js";
+import { errorMessage, NotFoundError } from "../errors.js";
 import { delayedTaskIdOf } from "../jobs/storage/layout.js";
 import { type Schedule, validateScheduleId } from "../jobs/storage/schedule-codec.js";
 import type { ScheduleStore } from "../jobs/storage/schedule-store.js";
@@ -112,7 +112,7 @@ export class ScheduleCommands {
     this.warn.warn("list_unreadable", "left an unreadable stored schedule out of a listing", {
       ...(seq !== undefined ? { seq } : {}),
       ...(id !== undefined ? { id: id.slice(0, 200) } : {}),
-      error: err instanceof Error ? err.message : String(err),
+      error: errorMessage(err),
     });
   }
 
