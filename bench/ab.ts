@@ -9,7 +9,8 @@
  * - `enqueue`: `--jobs` awaited `enqueue` calls one after another: enqueues/s and CPU per enqueue;
  * - `http`: the checkout's HTTP gateway in this process, `--clients` keep-alive clients of the
  *   bench's HTTP rows (a child process) `POST /enqueue/` for `--seconds`, then drain with `/wait/` +
- *   `/ack/`: requests and cycles per second, and the gateway process's CPU per request and cycle.
+ *   `/ack/`: requests and cycles per second, and the gateway process's CPU and write system calls
+ *   (HTTP answers and NATS socket writes) per request and cycle.
  *
  *   git worktree add --detach ../jetq-before <commit> && ln -s "$PWD/node_modules" ../jetq-before/
  *   npx tsx bench/ab.ts --a ../jetq-before --b . [--mode worker|enqueue|http] [--rounds 7] …
@@ -17,6 +18,7 @@
  * Prints each round, then per checkout the median of each figure.
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
@@ -66,6 +68,9 @@ interface Checkout {
 type Round = (co: Checkout, url: string) => Promise<Record<string, number>>;
 
 const perUs = (cpuMs: number, count: number) => (cpuMs * 1000) / count;
+
+/** Write system calls this process has made so far (sockets and files; `/proc/self/io`). */
+const writeCalls = (): number => Number(/syscw: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
 
 const worker: Round = async ({ side }, url) => {
   const c = Number(values.concurrency);
@@ -119,18 +124,24 @@ const http: Round = async ({ root, side, load }, url) => {
     const clients = Number(values.clients);
     const durationMs = Number(values.seconds) * 1000;
     let sw = new Stopwatch(undefined).start();
+    let writes = writeCalls();
     const enq = await loads.run({ url: gw.url, mode: "enqueue", queue, clients, durationMs }, durationMs + 60_000);
     const enqCpu = sw.stop().cpu.clientCpuMs;
+    const enqWrites = writeCalls() - writes;
     sw = new Stopwatch(undefined).start();
+    writes = writeCalls();
     const job = { url: gw.url, mode: "wait-ack" as const, queue, clients, durationMs: 0, expect: enq.done };
     const cyc = await loads.run({ ...job, waitTimeoutMs: 5000 }, 300_000);
     const cycCpu = sw.stop().cpu.clientCpuMs;
+    const cycWrites = writeCalls() - writes;
     if (enq.errors + cyc.errors > 0) throw new Error(`${enq.errors + cyc.errors} HTTP errors`);
     return {
       "enqueue req/s": ratePerSecond(enq.done, enq.elapsedMs),
       "µs/request": perUs(enqCpu, enq.done),
+      "writes/request": enqWrites / enq.done,
       "wait+ack cycles/s": ratePerSecond(cyc.done, cyc.elapsedMs),
       "µs/cycle": perUs(cycCpu, cyc.done),
+      "writes/cycle": cycWrites / cyc.done,
     };
   } finally {
     await loads.stop();
@@ -158,7 +169,7 @@ const server = await new NatsServerLauncher({ binary: binary?.path }).start();
 console.log(`nats-server ${server.version}; mode ${mode}, ${rounds} rounds (the first of each checkout not counted)`);
 const show = (f: Record<string, number>) =>
   Object.entries(f)
-    .map(([k, v]) => `${v.toFixed(v < 1000 ? 1 : 0)} ${k}`)
+    .map(([k, v]) => `${v.toFixed(v < 10 ? 2 : v < 1000 ? 1 : 0)} ${k}`)
     .join(", ");
 try {
   for (let r = 0; r < rounds; r++) {

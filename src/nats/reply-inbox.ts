@@ -22,13 +22,17 @@ export interface ReplyInboxParams<E extends AwaitedReply> {
   /** The error of a request the connection would not take (e.g. it is closed). */
   unsent: (entry: E, err: unknown) => Error;
   /**
-   * Send requests made while others are in flight at the end of the event loop's turn, together,
-   * rather than at once. Worth it for requests that come from many separate callbacks (HTTP
-   * requests, each on its own socket); it delays each by the rest of its turn, so callers that
-   * already batch per turn (the intake's record reads) should send at once. @defaultValue false
+   * While the last flush is unanswered, hold new requests until its answers are in (at most
+   * {@link HOLD_MS}), then send them together, rather than at once. Worth it for requests that come
+   * from many separate callbacks (HTTP requests, each on its own socket; handlers finishing); it
+   * delays each by up to a round trip, so callers that already batch per turn (the intake's record
+   * reads) should send at once. @defaultValue false
    */
   coalesce?: boolean;
 }
+
+/** Longest a coalesced request is held for the answers of the flush before it (ms). */
+const HOLD_MS = 2;
 
 /** A message to publish. */
 export interface Outgoing {
@@ -49,11 +53,13 @@ interface Queued<E> {
  * Sends requests and collects their answers, for many in flight at once: one wildcard reply
  * subscription, and one sweep timer failing those unanswered in time — instead of a request object,
  * a timer and two stack-capturing errors per request as nats.js' request API makes. With
- * `coalesce`, requests made while others are in flight wait for the end of the event loop's turn
- * and go out together: nats.js writes to the socket once per microtask checkpoint, and a server
- * answering many HTTP requests (each its own I/O callback, each followed by a checkpoint) would
- * otherwise make one socket write, and one read on the server, per request. A request made when
- * none is in flight goes at once, so one-at-a-time callers pay no extra turn. Used by the
+ * `coalesce`, at most one flush is unanswered at a time (Nagle's rule): a request made while the
+ * last flush waits for its answers is held, and what was held goes out together, in one socket
+ * write, as soon as those answers are in (or {@link HOLD_MS} passed). nats.js writes to the socket
+ * once per microtask checkpoint, and a server answering many HTTP requests (each its own I/O
+ * callback, each followed by a checkpoint) would otherwise make one socket write, and one read on
+ * the server, per request. A request made when nothing is unanswered goes at once, so
+ * one-at-a-time callers pay no wait. Used by the
  * acknowledged publisher (coalescing) and the direct reader, on the hot paths of enqueue, records
  * and start checks.
  */
@@ -63,8 +69,11 @@ export class ReplyInbox<E extends AwaitedReply> {
   private readonly waiting = new Map<number, E>();
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
-  /** Requests waiting for the end of this turn; a send is scheduled while it is not empty. */
+  /** Requests held until the last flush is answered (or {@link HOLD_MS} passed). */
   private queued: Queued<E>[] = [];
+  /** Ids of the last flush not yet answered (coalescing only). */
+  private unanswered = new Set<number>();
+  private holdTimer?: NodeJS.Timeout;
   private closing = false;
 
   constructor(private readonly p: ReplyInboxParams<E>) {
@@ -76,8 +85,8 @@ export class ReplyInbox<E extends AwaitedReply> {
 
   /**
    * Sends `request` after the messages of `before` (in order, answered by nobody: e.g. the members
-   * of an atomic batch whose commit is the request) — at once, or (with `coalesce`, while another
-   * request is in flight) at the end of this turn of the event loop with the others made in it.
+   * of an atomic batch whose commit is the request) — at once, or (with `coalesce`, while the last
+   * flush is unanswered) with the others held, once that flush is answered.
    * Its answers go to `onAnswer` with `entry`; a connection that refuses the messages rejects it.
    * Requests go out in the order they were made.
    */
@@ -87,24 +96,36 @@ export class ReplyInbox<E extends AwaitedReply> {
       return;
     }
     const q = { id: ++this.next, entry, request, before };
-    const atOnce = !this.p.coalesce || this.waiting.size === 0;
     this.waiting.set(q.id, entry);
-    if (atOnce) {
+    if (!this.p.coalesce) {
       this.publish(q);
       return;
     }
-    if (this.queued.push(q) === 1) setImmediate(() => this.sendQueued());
+    if (this.unanswered.size === 0) {
+      this.unanswered.add(q.id);
+      this.publish(q);
+      return;
+    }
+    if (this.queued.push(q) === 1) this.holdTimer = setTimeout(() => this.sendQueued(), HOLD_MS);
   }
 
   /** Forgets a request: answered, or never sent. */
   done(id: number): void {
     this.waiting.delete(id);
+    if (this.unanswered.delete(id) && this.unanswered.size === 0 && this.queued.length > 0) this.sendQueued();
   }
 
   private sendQueued(): void {
+    clearTimeout(this.holdTimer);
     const queued = this.queued;
     this.queued = [];
-    for (const q of queued) if (this.waiting.has(q.id)) this.publish(q); // else it failed meanwhile
+    this.unanswered = new Set();
+    for (const q of queued)
+      if (this.waiting.has(q.id)) {
+        // else it failed meanwhile
+        this.unanswered.add(q.id);
+        this.publish(q);
+      }
   }
 
   private publish(q: Queued<E>): void {
@@ -115,6 +136,7 @@ export class ReplyInbox<E extends AwaitedReply> {
       this.p.nc.publish(subject, data, headers ? { reply, headers } : { reply });
     } catch (err) {
       this.waiting.delete(q.id);
+      this.unanswered.delete(q.id);
       q.entry.reject(this.p.unsent(q.entry, err));
     }
   }
@@ -129,7 +151,7 @@ export class ReplyInbox<E extends AwaitedReply> {
     const limit = Date.now() - this.p.timeoutMs;
     for (const [id, entry] of this.waiting) {
       if (entry.at > limit) break; // insertion order is send order
-      this.waiting.delete(id);
+      this.done(id);
       entry.reject(this.p.timedOut(entry));
     }
   }
@@ -138,6 +160,7 @@ export class ReplyInbox<E extends AwaitedReply> {
   close(): void {
     this.closing = true;
     clearInterval(this.sweeper);
+    clearTimeout(this.holdTimer);
     this.sub.unsubscribe();
     this.queued = [];
     for (const entry of this.waiting.values()) entry.reject(this.p.closed(entry));

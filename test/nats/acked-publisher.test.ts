@@ -68,8 +68,8 @@ describe("AckedPublisher", () => {
     await jsm.streams.add({ name: "APO", subjects: ["apo.>"], ...(batched ? { allow_atomic: true } : {}) });
     const p = new AckedPublisher(nc, 2000);
     try {
-      // Each publish is made from its own macrotask, as HTTP requests are: all but the first find
-      // others in flight and wait for the end of their turn.
+      // Publishes made from separate macrotasks, as HTTP requests are: all but the first find a
+      // flush unanswered and are held until its answers are in.
       const made: Promise<{ seq: number }>[] = [];
       for (let i = 0; i < 200; i++) {
         made.push(p.publish(`apo.${i}`, new Uint8Array([i])));
@@ -94,6 +94,29 @@ describe("AckedPublisher", () => {
         assert.deepEqual(subjects, ["apo.before", "apo.b.0", "apo.b.1", "apo.b.2", "apo.after"]);
       }
     } finally {
+      p.close();
+      await nc.close();
+    }
+  });
+
+  it("sends what it held behind a flush that is never answered within a few ms, not at its timeout", async () => {
+    const nc = await connectNats({ servers: nats.server.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "APH", subjects: ["aph.>"] });
+    const silent = nc.subscribe("silent.x"); // a responder that never answers: no 503 either
+    const p = new AckedPublisher(nc, 3000);
+    try {
+      const unanswered = p.publish("silent.x", new Uint8Array(1)); // goes at once, answered by nobody
+      const t0 = performance.now();
+      const held = await Promise.all(Array.from({ length: 5 }, (_, i) => p.publish(`aph.${i}`, new Uint8Array(1))));
+      assert.deepEqual(
+        held.map((a) => a.seq),
+        [1, 2, 3, 4, 5],
+      );
+      assert.ok(performance.now() - t0 < 1500, "sent after the hold, long before the unanswered one times out");
+      await assert.rejects(unanswered, { code: "publish_timeout" });
+    } finally {
+      silent.unsubscribe();
       p.close();
       await nc.close();
     }
