@@ -59,9 +59,8 @@ interface Queued<E> {
  * once per microtask checkpoint, and a server answering many HTTP requests (each its own I/O
  * callback, each followed by a checkpoint) would otherwise make one socket write, and one read on
  * the server, per request. A request made when nothing is unanswered goes at once, so
- * one-at-a-time callers pay no wait. Used by the
- * acknowledged publisher (coalescing) and the direct reader, on the hot paths of enqueue, records
- * and start checks.
+ * one-at-a-time callers pay no wait. Used by the acknowledged publisher (coalescing) and the direct
+ * reader, on the hot paths of enqueue, records and start checks.
  */
 export class ReplyInbox<E extends AwaitedReply> {
   private readonly prefix: string;
@@ -72,7 +71,7 @@ export class ReplyInbox<E extends AwaitedReply> {
   /** Requests held until the last flush is answered (or {@link HOLD_MS} passed). */
   private queued: Queued<E>[] = [];
   /** Ids of the last flush not yet answered (coalescing only). */
-  private unanswered = new Set<number>();
+  private readonly unanswered = new Set<number>();
   private holdTimer?: NodeJS.Timeout;
   private closing = false;
 
@@ -119,13 +118,12 @@ export class ReplyInbox<E extends AwaitedReply> {
     clearTimeout(this.holdTimer);
     const queued = this.queued;
     this.queued = [];
-    this.unanswered = new Set();
-    for (const q of queued)
-      if (this.waiting.has(q.id)) {
-        // else it failed meanwhile
-        this.unanswered.add(q.id);
-        this.publish(q);
-      }
+    this.unanswered.clear();
+    for (const q of queued) {
+      if (!this.waiting.has(q.id)) continue; // it failed meanwhile
+      this.unanswered.add(q.id);
+      this.publish(q);
+    }
   }
 
   private publish(q: Queued<E>): void {
