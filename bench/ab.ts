@@ -5,8 +5,9 @@
  * a 10% change apart; alternating rounds in one process can. The first round of each is a warm-up
  * and not counted. Modes (`--mode`):
  * - `worker` (default): each round enqueues `--jobs` tasks with the checkout's `Client`, then its
- *   worker drains them (no-op handler, `--concurrency`): tasks/s and this process's CPU per task;
- * - `enqueue`: `--jobs` awaited `enqueue` calls one after another: enqueues/s and CPU per enqueue;
+ *   worker drains them (no-op handler, `--concurrency`): tasks/s, this process's CPU and write system calls per task;
+ * - `enqueue`: `--jobs` awaited `enqueue` calls one after another: enqueues/s, CPU and write system
+ *   calls per enqueue;
  * - `http`: the checkout's HTTP gateway in this process, `--clients` keep-alive clients of the
  *   bench's HTTP rows (a child process) `POST /enqueue/` for `--seconds`, then drain with `/wait/` +
  *   `/ack/`: requests and cycles per second, and the gateway process's CPU and write system calls
@@ -15,7 +16,8 @@
  *   git worktree add --detach ../jetq-before <commit> && ln -s "$PWD/node_modules" ../jetq-before/
  *   npx tsx bench/ab.ts --a ../jetq-before --b . [--mode worker|enqueue|http] [--rounds 7] …
  *
- * Prints each round, then per checkout the median of each figure.
+ * Each checkout is measured compiled by tsc (as `npm run bench` measures jetq), or with `--source`
+ * through tsx. Prints each round, then per checkout the median of each figure.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -25,6 +27,7 @@ import { NatsServerLauncher } from "../src/nats/nats-server-launcher.js";
 import { deferred, monoMs } from "./clock.js";
 import { Stopwatch } from "./cpu.js";
 import type * as HttpLoad from "./http-load.js";
+import { useBuiltJetq } from "./jetq-build.js";
 import { benchNatsServers } from "./nats-servers.js";
 import type * as JetqSide from "./sides/jetq.js";
 import { median, ratePerSecond } from "./stats.js";
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "3" },
     rounds: { type: "string", default: "7" },
     "nats-server": { type: "string" },
+    source: { type: "boolean", default: false },
   },
 });
 const modes = ["worker", "enqueue", "http"] as const;
@@ -47,7 +51,7 @@ type Mode = (typeof modes)[number];
 const mode = values.mode as Mode;
 if (!values.a || !modes.includes(mode)) {
   console.error(
-    "usage: npx tsx bench/ab.ts --a <checkout> [--b <checkout>] [--mode worker|enqueue|http] [--rounds n]\n" +
+    "usage: npx tsx bench/ab.ts --a <checkout> [--b <checkout>] [--mode worker|enqueue|http] [--rounds n] [--source]\n" +
       "  worker: [--concurrency n] [--jobs n]; enqueue: [--jobs n]; http: [--clients n] [--seconds s]",
   );
   process.exit(2);
@@ -80,6 +84,7 @@ const worker: Round = async ({ side }, url) => {
   await producer.enqueueMany(side.jetqTasks(n));
   let started = 0;
   const allStarted = deferred<void>();
+  const writes = writeCalls();
   const sw = new Stopwatch(undefined).start();
   const running = side.startJetqWorker(workerClient, () => {
     if (++started === n) allStarted.resolve();
@@ -87,22 +92,29 @@ const worker: Round = async ({ side }, url) => {
   await allStarted.promise;
   await side.jetqDrained(producer, queue, 300_000);
   const { ms, cpu } = sw.stop();
+  const taskWrites = writeCalls() - writes;
   await running.stop();
   await side.cleanupJetq(producer, queue);
   await producer.close();
-  return { "tasks/s": ratePerSecond(n, ms), "µs/task": perUs(cpu.clientCpuMs, n) };
+  return { "tasks/s": ratePerSecond(n, ms), "µs/task": perUs(cpu.clientCpuMs, n), "writes/task": taskWrites / n };
 };
 
 const enqueue: Round = async ({ side }, url) => {
   const queue = side.uniqueQueue();
   const client = await side.connectJetq(url, queue);
   const tasks = side.jetqTasks(n);
+  const writes = writeCalls();
   const sw = new Stopwatch(undefined).start();
   for (const t of tasks) await client.enqueue(t);
   const { ms, cpu } = sw.stop();
+  const enqueueWrites = writeCalls() - writes;
   await side.cleanupJetq(client, queue);
   await client.close();
-  return { "enqueues/s": ratePerSecond(n, ms), "µs/enqueue": perUs(cpu.clientCpuMs, n) };
+  return {
+    "enqueues/s": ratePerSecond(n, ms),
+    "µs/enqueue": perUs(cpu.clientCpuMs, n),
+    "writes/enqueue": enqueueWrites / n,
+  };
 };
 
 const http: Round = async ({ root, side, load }, url) => {
@@ -156,9 +168,12 @@ const http: Round = async ({ root, side, load }, url) => {
 
 const round: Record<Mode, Round> = { worker, enqueue, http };
 
+// Each checkout's sources compiled by tsc, as the bench measures jetq (bench/jetq-build.ts), unless
+// --source: tsx then runs them, with esbuild's keepNames cost on every closure made.
+const roots = [values.a, values.b].map((dir) => resolve(dir));
+if (!values.source) for (const root of new Set(roots)) useBuiltJetq(root);
 const checkouts: Checkout[] = await Promise.all(
-  [values.a, values.b].map(async (dir) => {
-    const root = resolve(dir);
+  roots.map(async (root) => {
     const side: typeof JetqSide = await import(`${root}/bench/sides/jetq.ts`);
     const load: typeof HttpLoad = await import(`${root}/bench/http-load.ts`);
     return { root, side, load, figures: new Map<string, number[]>() };

@@ -45,34 +45,35 @@ function alive(pid: number): boolean {
 }
 
 /** Removes the builds of bench processes that are gone (a run killed before it could clean up). */
-function removeStaleBuilds(): void {
-  for (const name of readdirSync(REPO_ROOT)) {
+function removeStaleBuilds(root: string): void {
+  for (const name of readdirSync(root)) {
     const pid = BUILD_DIR.exec(name)?.[1];
-    if (pid && !alive(Number(pid))) rmSync(join(REPO_ROOT, name), { recursive: true, force: true });
+    if (pid && !alive(Number(pid))) rmSync(join(root, name), { recursive: true, force: true });
   }
 }
 
 /**
- * Makes this process measure the compiled package: builds it and installs the resolve hook (call
- * before any module of `src/` is loaded). The build is removed when the process exits.
+ * Makes this process measure the compiled package of the checkout at `root` (this repository, or
+ * another checkout for `bench/ab.ts`): builds it and installs the resolve hook for its `src/` (call
+ * before any of its modules is loaded). The build is removed when the process exits.
  * @throws Error with tsc's output when the build fails
  */
-export function useBuiltJetq(): JetqBuild {
-  removeStaleBuilds();
-  const dir = join(REPO_ROOT, `.bench-build-${process.pid}`);
+export function useBuiltJetq(root = REPO_ROOT): JetqBuild {
+  removeStaleBuilds(root);
+  const dir = join(root, `.bench-build-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const tsc = join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   const t0 = Date.now();
   const r = spawnSync(
     process.execPath,
     [tsc, "-p", "tsconfig.build.json", "--outDir", dir, "--sourceMap", "false", "--inlineSources", "false"],
-    { cwd: REPO_ROOT, encoding: "utf8" },
+    { cwd: root, encoding: "utf8" },
   );
   if (r.status !== 0) throw new Error(`building jetq for the bench failed:\n${r.stdout}${r.stderr}`);
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   register("./jetq-build-hooks.mjs", {
     parentURL: import.meta.url,
-    data: { from: pathToFileURL(join(REPO_ROOT, "src")).href, to: pathToFileURL(dir).href },
+    data: { from: pathToFileURL(join(root, "src")).href, to: pathToFileURL(dir).href },
   });
   process.stderr.write(
     `[bench] jetq built with tsc into ${dir} (${Date.now() - t0} ms); measuring the compiled package\n`,
