@@ -64,6 +64,9 @@ function noteFailure(task: Task, error: string): void {
 /** A try still running after this long gets its `active` record written. */
 export const ACTIVE_RECORD_DELAY_MS = 100;
 
+/** How often the tries not yet {@link ACTIVE_RECORD_DELAY_MS} old are looked at (ms). */
+const LASTING_SWEEP_MS = 25;
+
 /**
  * One try of one task, from delivery to outcome, the same whichever front end holds it (a worker
  * slot, an HTTP `/wait`). {@link beginAttempt} turns a delivered work item into an attempt (or
@@ -71,9 +74,14 @@ export const ACTIVE_RECORD_DELAY_MS = 100;
  * {@link fail}, {@link cancel}, {@link postpone}, {@link release}. Once the try has lasted
  * {@link ACTIVE_RECORD_DELAY_MS} the attempt writes the `active` record and keeps its work item
  * alive from then on (every third of the queue's ack wait; from the start when that is shorter).
- * Most tries end sooner: their outcome record replaces the `active` one, and they cost one timer.
+ * Most tries end sooner: their outcome record replaces the `active` one, and they cost no timer of
+ * their own (one sweep every {@link LASTING_SWEEP_MS} finds the tries that lasted, for all of them).
  */
 export class Attempt {
+  /** Tries not yet found lasting, in the order they began (insertion order), and their sweep. */
+  private static readonly young = new Set<Attempt>();
+  private static sweeper?: NodeJS.Timeout;
+
   private settled = false;
   private activeRecorded = false;
   private abandoned = false;
@@ -82,7 +90,6 @@ export class Attempt {
   retryInMs?: number;
   /** Keeps the item alive, from {@link ACTIVE_RECORD_DELAY_MS} on. */
   private beat?: NodeJS.Timeout;
-  private readonly activeTimer: NodeJS.Timeout;
   /** When the try began (monotonic ms). */
   private readonly begun = performance.now();
   /** The holder's run-time limit ({@link limitRunTime}); its timer is set once the try lasts. */
@@ -96,11 +103,15 @@ export class Attempt {
     private readonly msg: JsMsg,
     private readonly rules: AttemptRules,
   ) {
-    this.activeTimer = setTimeout(() => this.lasting(), ACTIVE_RECORD_DELAY_MS);
-    this.activeTimer.unref();
+    Attempt.watch(this);
     // A short ack wait cannot wait for the try to last: its item is kept alive from the start.
     if (keepAliveEveryMs(rules.queue) <= ACTIVE_RECORD_DELAY_MS) this.keepAliveEvery();
     this.span = traceTry(task);
+  }
+
+  /** Whether this try is traced (has a span to run its handler in). */
+  get traced(): boolean {
+    return this.span !== undefined;
   }
 
   /** Runs `fn` (the handler) inside the span of this try. */
@@ -118,14 +129,13 @@ export class Attempt {
   }
 
   /**
-   * Calls `onExceeded` once the try has run for `ms`, unless it ended (or the returned function was
+   * Calls `onExceeded` once the try has run for `ms`, unless it ended (or {@link clearRunLimit} was
    * called) before. Its timer is set only when the try lasts {@link ACTIVE_RECORD_DELAY_MS}, or at
    * once for a limit shorter than that.
    */
-  limitRunTime(ms: number, onExceeded: () => void): () => void {
+  limitRunTime(ms: number, onExceeded: () => void): void {
     this.runLimit = { ms, onExceeded };
     if (ms <= ACTIVE_RECORD_DELAY_MS) this.armRunLimit();
-    return () => this.clearRunLimit();
   }
 
   private armRunLimit(): void {
@@ -134,7 +144,8 @@ export class Attempt {
     limit.timer = timeout(limit.onExceeded, limit.ms - (performance.now() - this.begun));
   }
 
-  private clearRunLimit(): void {
+  /** Drops the run-time limit (the handler returned; its outcome is being written). */
+  clearRunLimit(): void {
     this.runLimit?.timer?.clear();
     this.runLimit = undefined;
   }
@@ -142,8 +153,29 @@ export class Attempt {
   /** Stops the attempt's timers. */
   private stopTimers(): void {
     clearInterval(this.beat);
-    clearTimeout(this.activeTimer);
+    Attempt.young.delete(this);
     this.clearRunLimit();
+  }
+
+  /** Follows a new try until it lasts {@link ACTIVE_RECORD_DELAY_MS} (or ends first). */
+  private static watch(a: Attempt): void {
+    Attempt.young.add(a);
+    if (Attempt.sweeper) return;
+    Attempt.sweeper = setInterval(() => Attempt.sweep(), LASTING_SWEEP_MS);
+    Attempt.sweeper.unref();
+  }
+
+  /** Tells the tries that have lasted {@link ACTIVE_RECORD_DELAY_MS} so; stops when none is left to follow. */
+  private static sweep(): void {
+    const due = performance.now() - ACTIVE_RECORD_DELAY_MS;
+    for (const a of Attempt.young) {
+      if (a.begun > due) break; // the rest began later
+      Attempt.young.delete(a);
+      a.lasting();
+    }
+    if (Attempt.young.size > 0) return;
+    clearInterval(Attempt.sweeper);
+    Attempt.sweeper = undefined;
   }
 
   /** Marks the try settled and stops its timers; false when it already was. */

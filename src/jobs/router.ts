@@ -4,7 +4,12 @@ import { NoHandlerError } from "./handler-errors.js";
 import { validateTaskType } from "./names.js";
 import type { Task } from "./task.js";
 
-/** What a handler gets besides the task. */
+/**
+ * What a handler gets besides the task. Its members are accessors (the logger and the signal are
+ * made on first use), so a middleware passes `ctx` on as it is, or derives one with
+ * `Object.create(ctx, …)`: spreading it (`{ ...ctx }`) copies none of them. Destructuring works
+ * (`async (task, { signal, progress }) => …`).
+ */
 export interface HandlerContext {
   /** A logger with the task id and type attached. */
   log: Logger;

@@ -159,11 +159,12 @@ export function traceEnqueue(task: Task, operation: "enqueue" | "put"): TaskSpan
 
 /**
  * Starts the span of one try of `task` (`process`, kind CONSUMER), a child of the trace context the
- * task carries. Run the handler inside it with {@link traceHandler}.
+ * task carries; undefined when tracing is off (a worker then calls the handler as it is, without
+ * the closures a span needs). Run the handler inside it with {@link inHandlerSpan}.
  */
-export function traceTry(task: Task): TaskSpan {
+export function traceTry(task: Task): TaskSpan | undefined {
   const o = tracing();
-  if (!o) return NOOP;
+  if (!o) return undefined;
   const parent = contextFrom(o, task.traceContext);
   const span = o.trace.getTracer(TRACER_NAME).startSpan(
     `process ${task.queue}`,

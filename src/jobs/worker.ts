@@ -90,6 +90,40 @@ class TryControl {
 }
 
 /**
+ * What a handler gets for one try (its {@link HandlerContext}). A class rather than an object
+ * literal with getters: such a literal costs about a microsecond and a few objects per task, and
+ * most handlers use none of it. `log` (a child logger) and `signal` are made on first use;
+ * `progress` and `appendLog` can be taken off it (`({ progress }) => …`) like any property.
+ */
+class TryContext implements HandlerContext {
+  private taskLog?: Logger;
+
+  constructor(
+    private readonly attempt: Attempt,
+    private readonly ctl: TryControl,
+    private readonly baseLog: Logger,
+    readonly runDeadline: number,
+  ) {}
+
+  get log(): Logger {
+    this.taskLog ??= this.baseLog.child({ task: this.attempt.task.id, type: this.attempt.task.type });
+    return this.taskLog;
+  }
+
+  get signal(): AbortSignal {
+    return this.ctl.signal;
+  }
+
+  get progress(): (value: unknown) => Promise<void> {
+    return (value) => this.attempt.progress(value);
+  }
+
+  get appendLog(): (line: string) => Promise<void> {
+    return (line) => this.attempt.appendLog(line);
+  }
+}
+
+/**
  * The worker front end of the queues' intakes: runs tasks of one or more queues through a router,
  * `concurrency` handlers at a time in this process. A free slot goes to a queue with work in
  * proportion to the queues' weights (or strictly by weight), and within the queue to the most
@@ -218,38 +252,27 @@ export class Worker {
     const ctl = new TryControl();
     this.running.set(task.id, ctl);
     const runDeadline = (task.lastTriedAt ?? Date.now()) + queue.maxRunTimeMs;
-    const clearRunLimit = attempt.limitRunTime(queue.maxRunTimeMs, () =>
-      ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)),
-    );
+    attempt.limitRunTime(queue.maxRunTimeMs, () => ctl.abort(new RunTimeExceededError(queue.maxRunTimeMs)));
     let result: unknown;
     let failure: unknown;
     let failed = false;
     const t0 = performance.now();
     try {
       const handler = this.p.router.handlerFor(task.type);
-      let taskLog: Logger | undefined;
-      const ctx: HandlerContext = {
-        // Made when the handler first logs: a child logger per task is measurable, and most never log.
-        get log() {
-          taskLog ??= log.child({ task: task.id, type: task.type });
-          return taskLog;
-        },
-        get signal() {
-          return ctl.signal;
-        },
-        runDeadline,
-        progress: (value) => attempt.progress(value),
-        appendLog: (line) => attempt.appendLog(line),
-      };
+      const ctx = new TryContext(attempt, ctl, log, runDeadline);
       // A cancellation that arrived while the try was starting.
       if (rules.cancels?.has(task.id)) throw new TaskCancelledError(task.id);
-      const out = attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx)));
+      // Untraced (no tracer provider registered), the handler is called as it is: the closures a
+      // span needs are measurable on the hot path.
+      const out = attempt.traced
+        ? attempt.inSpan(() => inHandlerSpan(task, () => handler(task, ctx)))
+        : handler(task, ctx);
       result = isThenable(out) ? await ctl.race(out) : out;
     } catch (err) {
       failed = true;
       failure = err;
     } finally {
-      clearRunLimit();
+      attempt.clearRunLimit();
       this.running.delete(task.id);
       free();
     }

@@ -33,14 +33,52 @@ interface Answer {
   error?: { code?: number; err_code?: number; description?: string };
 }
 
+/** Turns an answer into the caller's result; throws (a StorageError) to reject it. */
+type Reader<T> = (a: Answer, w: Waiting) => T;
+
 interface Waiting {
-  /** Settles the caller's promise from the answer; throws to reject it. */
-  settle: (a: Answer) => void;
+  resolve: (value: unknown) => void;
   reject: (err: Error) => void;
+  read: Reader<unknown>;
   at: number;
-  /** What was sent, for error messages: "a message on <subject>", "deleting …". */
-  what: string;
+  /** The subject of the request, for error messages (`what`, when unset, says "a message on" it). */
+  subject: string;
+  /** What was sent, for error messages, when not a plain publish: "deleting …", "a batch of …". */
+  what?: string;
 }
+
+/** What a request was, for error messages: built only when one is needed. */
+const describe = (w: Waiting): string => w.what ?? `a message on ${w.subject}`;
+
+const readStored: Reader<StoredAck> = (a, w) => {
+  if (a.error || typeof a.seq !== "number") {
+    throw new StorageError(
+      a.error?.err_code === WRONG_LAST_SEQUENCE ? "wrong_last_sequence" : "publish_rejected",
+      `JetStream refused ${describe(w)}: ${a.error?.description ?? "no sequence"}`,
+    );
+  }
+  return { stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true };
+};
+
+const readBatch: Reader<number> = (a, w) => {
+  if (a.error || typeof a.seq !== "number")
+    throw new StorageError(
+      "batch_rejected",
+      `JetStream refused ${describe(w)}: ${a.error?.description ?? "no sequence"}`,
+    );
+  return a.seq;
+};
+
+const readDelete: Reader<boolean> = (a, w) => {
+  if (a.success === true) return true;
+  const code = a.error?.err_code;
+  const missing = /not found|no message found|store EOF/i.test(a.error?.description ?? "");
+  if (code === SEQUENCE_NOT_FOUND || (code === MESSAGE_DELETE_FAILED && missing)) return false;
+  throw new StorageError(
+    code === STREAM_NOT_FOUND ? "stream_not_found" : "delete_rejected",
+    `JetStream refused ${describe(w)}: ${a.error?.description ?? "no answer"}`,
+  );
+};
 
 /**
  * Publishes to JetStream, or deletes stored messages, and resolves with the server's answer, for
@@ -65,10 +103,10 @@ export class AckedPublisher {
         this.inbox.done(id);
         this.answer(m, w);
       },
-      timedOut: (w) => new StorageError("publish_timeout", `no answer to ${w.what} within ${this.timeoutMs} ms`),
-      closed: (w) => new StorageError("publish_failed", `publisher closed before an answer to ${w.what}`),
+      timedOut: (w) => new StorageError("publish_timeout", `no answer to ${describe(w)} within ${this.timeoutMs} ms`),
+      closed: (w) => new StorageError("publish_failed", `publisher closed before an answer to ${describe(w)}`),
       unsent: (w, err) =>
-        new StorageError("publish_failed", `sending ${w.what}: ${(err as Error).message}`, { cause: err }),
+        new StorageError("publish_failed", `sending ${describe(w)}: ${(err as Error).message}`, { cause: err }),
     });
   }
 
@@ -79,15 +117,7 @@ export class AckedPublisher {
    * otherwise, e.g. a full stream), `publish_timeout`.
    */
   publish(subject: string, data: Uint8Array, headers?: MsgHdrs): Promise<StoredAck> {
-    return this.send({ subject, data, headers }, `a message on ${subject}`, (a, what) => {
-      if (a.error || typeof a.seq !== "number") {
-        throw new StorageError(
-          a.error?.err_code === WRONG_LAST_SEQUENCE ? "wrong_last_sequence" : "publish_rejected",
-          `JetStream refused ${what}: ${a.error?.description ?? "no sequence"}`,
-        );
-      }
-      return { stream: a.stream ?? "", seq: a.seq, duplicate: a.duplicate === true };
-    });
+    return this.send({ subject, data, headers }, readStored);
   }
 
   /**
@@ -105,12 +135,7 @@ export class AckedPublisher {
     });
     const commit = messages[messages.length - 1]!;
     commit.headers.set(BATCH_COMMIT_HEADER, "1");
-    const read = (a: Answer, what: string) => {
-      if (a.error || typeof a.seq !== "number")
-        throw new StorageError("batch_rejected", `JetStream refused ${what}: ${a.error?.description ?? "no sequence"}`);
-      return a.seq;
-    };
-    return this.send(commit, `a batch of ${messages.length}`, read, messages.slice(0, -1));
+    return this.send(commit, readBatch, `a batch of ${messages.length}`, messages.slice(0, -1));
   }
 
   /**
@@ -121,47 +146,43 @@ export class AckedPublisher {
   deleteMessage(stream: string, seq: number): Promise<boolean> {
     const body = new TextEncoder().encode(JSON.stringify({ seq, no_erase: true }));
     const subject = `$JS.API.STREAM.MSG.DELETE.${stream}`;
-    return this.send({ subject, data: body }, `deleting ${stream} #${seq}`, (a, what) => {
-      if (a.success === true) return true;
-      const code = a.error?.err_code;
-      const missing = /not found|no message found|store EOF/i.test(a.error?.description ?? "");
-      if (code === SEQUENCE_NOT_FOUND || (code === MESSAGE_DELETE_FAILED && missing)) return false;
-      throw new StorageError(
-        code === STREAM_NOT_FOUND ? "stream_not_found" : "delete_rejected",
-        `JetStream refused ${what}: ${a.error?.description ?? "no answer"}`,
-      );
-    });
+    return this.send({ subject, data: body }, readDelete, `deleting ${stream} #${seq}`);
   }
 
-  private send<T>(
-    request: Outgoing,
-    what: string,
-    read: (a: Answer, what: string) => T,
-    before?: readonly Outgoing[],
-  ): Promise<T> {
+  private send<T>(request: Outgoing, read: Reader<T>, what?: string, before?: readonly Outgoing[]): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const settle = (a: Answer) => resolve(read(a, what));
-      this.inbox.send({ settle, reject, at: Date.now(), what }, request, before);
+      const w: Waiting = {
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        read,
+        at: Date.now(),
+        subject: request.subject,
+        what,
+      };
+      this.inbox.send(w, request, before);
     });
   }
 
   private answer(m: Msg, w: Waiting): void {
     if (m.data.byteLength === 0 && m.headers?.code === 503) {
-      w.reject(new StorageError("stream_not_found", `no stream answered ${w.what} (none has that subject)`));
+      w.reject(new StorageError("stream_not_found", `no stream answered ${describe(w)} (none has that subject)`));
       return;
     }
     let a: Answer;
     try {
       a = JSON.parse(utf8.decode(m.data));
     } catch {
-      w.reject(new StorageError("publish_rejected", `unreadable answer to ${w.what}`));
+      w.reject(new StorageError("publish_rejected", `unreadable answer to ${describe(w)}`));
       return;
     }
+    let value: unknown;
     try {
-      w.settle(a);
+      value = w.read(a, w);
     } catch (err) {
       w.reject(err as Error);
+      return;
     }
+    w.resolve(value);
   }
 
   /** Stops listening; what is still waiting fails. */

@@ -41,7 +41,10 @@ export interface Outgoing {
   headers?: MsgHdrs;
 }
 
-/** A request waiting for the end of the event loop's turn, with the messages that go before it. */
+/** No messages to send before a request (shared: most requests have none). */
+const NONE: readonly Outgoing[] = [];
+
+/** A request to send (at once, or once the last flush is answered), with the messages that go before it. */
 interface Queued<E> {
   id: number;
   entry: E;
@@ -89,7 +92,7 @@ export class ReplyInbox<E extends AwaitedReply> {
    * Its answers go to `onAnswer` with `entry`; a connection that refuses the messages rejects it.
    * Requests go out in the order they were made.
    */
-  send(entry: E, request: Outgoing, before: readonly Outgoing[] = []): void {
+  send(entry: E, request: Outgoing, before: readonly Outgoing[] = NONE): void {
     if (this.closing) {
       entry.reject(this.p.closed(entry));
       return;
