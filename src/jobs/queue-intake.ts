@@ -399,8 +399,9 @@ export class QueueIntake {
     }
     let records: Map<string, StoredRecord> | undefined;
     try {
-      const ids = batch.flatMap((b) => (b.task ? [b.task.id] : []));
-      records = await this.p.rules.storage.recordsFor([...new Set(ids)]);
+      const ids = new Set<string>();
+      for (const b of batch) if (b.task) ids.add(b.task.id);
+      records = await this.p.rules.storage.recordsFor([...ids]);
     } catch (err) {
       // Read again at start (the attempt retries while storage is away).
       this.warn.warn("records", "could not read the records of arriving tasks", { error: errorMessage(err) });

@@ -140,8 +140,11 @@ export function deliveryIsStale(rec: StoredRecord, run: number): boolean {
 }
 
 /** The {@link StoredRecord} a direct get of a task's record found. */
+/** What {@link storedRecord} says of a task with no record (one object for all: most have none). */
+const NO_RECORD: StoredRecord = Object.freeze({ kind: "none" });
+
 function storedRecord(m: DirectMessage | undefined): StoredRecord {
-  if (!m) return { kind: "none" };
+  if (!m) return NO_RECORD;
   if (m.data.byteLength === 0) {
     const state = m.headers?.get(RECORD_HEADERS.state);
     return {
@@ -883,8 +886,11 @@ export class JetStreamStorage {
    * batched direct get (2.11), else one per id, all in flight at once. @throws StorageError
    */
   async recordsFor(ids: readonly string[]): Promise<Map<string, StoredRecord>> {
-    const found = await this.reader.lastOfMany(TASKS_STREAM, ids.map(taskSubject));
-    return new Map(ids.map((id) => [id, storedRecord(found.get(taskSubject(id)))]));
+    const subjects = ids.map(taskSubject);
+    const found = await this.reader.lastOfMany(TASKS_STREAM, subjects);
+    const records = new Map<string, StoredRecord>();
+    for (let i = 0; i < ids.length; i++) records.set(ids[i]!, storedRecord(found.get(subjects[i]!)));
+    return records;
   }
 
   /**
