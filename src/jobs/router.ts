@@ -5,10 +5,10 @@ import { validateTaskType } from "./names.js";
 import type { Task } from "./task.js";
 
 /**
- * What a handler gets besides the task. Its members are accessors (the logger and the signal are
- * made on first use), so a middleware passes `ctx` on as it is, or derives one with
- * `Object.create(ctx, …)`: spreading it (`{ ...ctx }`) copies none of them. Destructuring works
- * (`async (task, { signal, progress }) => …`).
+ * What a handler gets besides the task. Its members but `runDeadline` are accessors (the logger and
+ * the signal are made on first use), so a middleware passes `ctx` on as it is, or derives one with
+ * `Object.create(ctx, …)`: spreading it (`{ ...ctx }`) copies only `runDeadline`. Destructuring
+ * works (`async (task, { signal, progress }) => …`).
  */
 export interface HandlerContext {
   /** A logger with the task id and type attached. */

@@ -139,10 +139,10 @@ export function deliveryIsStale(rec: StoredRecord, run: number): boolean {
   return recRun > run || (recRun === run && isFinalState(rec.task.state));
 }
 
-/** The {@link StoredRecord} a direct get of a task's record found. */
 /** What {@link storedRecord} says of a task with no record (one object for all: most have none). */
 const NO_RECORD: StoredRecord = Object.freeze({ kind: "none" });
 
+/** The {@link StoredRecord} a direct get of a task's record found. */
 function storedRecord(m: DirectMessage | undefined): StoredRecord {
   if (!m) return NO_RECORD;
   if (m.data.byteLength === 0) {
