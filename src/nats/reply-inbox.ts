@@ -22,13 +22,15 @@ export interface ReplyInboxParams<E extends AwaitedReply> {
   /** The error of a request the connection would not take (e.g. it is closed). */
   unsent: (entry: E, err: unknown) => Error;
   /**
-   * While the last flush is unanswered, hold new requests until its answers are in (at most
-   * {@link HOLD_MS}), then send them together, rather than at once. Worth it for requests that come
-   * from many separate callbacks (HTTP requests, each on its own socket; handlers finishing); it
-   * delays each by up to a round trip, so callers that already batch per turn (the intake's record
-   * reads) should send at once. @defaultValue false
+   * While the last flush is unanswered, hold new requests and send them together, rather than at
+   * once: `"answers"` until its answers are in (at most {@link HOLD_MS}), `"turn"` until the end of
+   * the event loop's turn at the latest (`setImmediate`; sooner when the answers are in first).
+   * Worth it for requests that come from many separate callbacks (HTTP requests, each on its own
+   * socket): `"answers"` merges the most and delays each by up to a round trip, `"turn"` merges the
+   * callbacks of one turn and delays by at most that turn. Callers that already batch per turn (the
+   * intake's record reads) should send at once. @defaultValue off
    */
-  coalesce?: boolean;
+  coalesce?: "answers" | "turn";
 }
 
 /** Longest a coalesced request is held for the answers of the flush before it (ms). */
@@ -76,6 +78,7 @@ export class ReplyInbox<E extends AwaitedReply> {
   /** Ids of the last flush not yet answered (coalescing only). */
   private readonly unanswered = new Set<number>();
   private holdTimer?: NodeJS.Timeout;
+  private holdImmediate?: NodeJS.Immediate;
   private closing = false;
 
   constructor(private readonly p: ReplyInboxParams<E>) {
@@ -108,7 +111,9 @@ export class ReplyInbox<E extends AwaitedReply> {
       this.publish(q);
       return;
     }
-    if (this.queued.push(q) === 1) this.holdTimer = setTimeout(() => this.sendQueued(), HOLD_MS);
+    if (this.queued.push(q) > 1) return;
+    if (this.p.coalesce === "turn") this.holdImmediate = setImmediate(() => this.sendQueued());
+    else this.holdTimer = setTimeout(() => this.sendQueued(), HOLD_MS);
   }
 
   /** Forgets a request: answered, or never sent. */
@@ -119,6 +124,7 @@ export class ReplyInbox<E extends AwaitedReply> {
 
   private sendQueued(): void {
     clearTimeout(this.holdTimer);
+    clearImmediate(this.holdImmediate);
     const queued = this.queued;
     this.queued = [];
     this.unanswered.clear();
@@ -162,6 +168,7 @@ export class ReplyInbox<E extends AwaitedReply> {
     this.closing = true;
     clearInterval(this.sweeper);
     clearTimeout(this.holdTimer);
+    clearImmediate(this.holdImmediate);
     this.sub.unsubscribe();
     this.queued = [];
     for (const entry of this.waiting.values()) entry.reject(this.p.closed(entry));

@@ -15,7 +15,7 @@ describe("AckedPublisher", () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "AP", subjects: ["ap.>"] });
     await jsm.streams.add({ name: "FULL", subjects: ["full.>"], max_msgs: 1, discard: DiscardPolicy.New });
-    const p = new AckedPublisher(nc, 2000);
+    const p = new AckedPublisher(nc, { timeoutMs: 2000 });
     try {
       const acks = await Promise.all(
         Array.from({ length: 5000 }, (_, i) => p.publish(`ap.${i}`, new Uint8Array([i % 256]))),
@@ -42,7 +42,7 @@ describe("AckedPublisher", () => {
     const nc = await connectNats({ servers: nats.server.url });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "APD", subjects: ["apd.>"] });
-    const p = new AckedPublisher(nc, 2000);
+    const p = new AckedPublisher(nc, { timeoutMs: 2000 });
     try {
       const acks = await Promise.all(Array.from({ length: 1000 }, (_, i) => p.publish(`apd.${i}`, new Uint8Array(1))));
       const deleted = await Promise.all(acks.map((a) => p.deleteMessage("APD", a.seq)));
@@ -66,7 +66,7 @@ describe("AckedPublisher", () => {
     const jsm = await jetstreamManager(nc);
     const batched = featuresOf(nats.server.version).atomicBatch;
     await jsm.streams.add({ name: "APO", subjects: ["apo.>"], ...(batched ? { allow_atomic: true } : {}) });
-    const p = new AckedPublisher(nc, 2000);
+    const p = new AckedPublisher(nc, { timeoutMs: 2000 });
     try {
       // Publishes made from separate macrotasks, as HTTP requests are: all but the first find a
       // flush unanswered and are held until its answers are in.
@@ -104,7 +104,7 @@ describe("AckedPublisher", () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: "APH", subjects: ["aph.>"] });
     const silent = nc.subscribe("silent.x"); // a responder that never answers: no 503 either
-    const p = new AckedPublisher(nc, 3000);
+    const p = new AckedPublisher(nc, { timeoutMs: 3000 });
     try {
       const unanswered = p.publish("silent.x", new Uint8Array(1)); // goes at once, answered by nobody
       const t0 = performance.now();
@@ -118,6 +118,35 @@ describe("AckedPublisher", () => {
     } finally {
       silent.unsubscribe();
       p.close();
+      await nc.close();
+    }
+  });
+
+  it("holds writes behind an unanswered flush until its answers (default) or only to the turn's end (turn)", async () => {
+    const nc = await connectNats({ servers: nats.server.url });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: "APT", subjects: ["apt.>"] });
+    const silent = nc.subscribe("silent.t"); // never answers: the first flush stays unanswered
+    const answers = new AckedPublisher(nc, { timeoutMs: 3000 });
+    const turn = new AckedPublisher(nc, { timeoutMs: 3000, coalesce: "turn" });
+    const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+    try {
+      for (const [p, sentByTurnEnd] of [
+        [answers, 0],
+        [turn, 3],
+      ] as const) {
+        p.publish("silent.t", new Uint8Array(1)).catch(() => undefined); // fails at close
+        const before = nc.stats().outMsgs;
+        const held = Array.from({ length: 3 }, (_, i) => p.publish(`apt.${sentByTurnEnd}.${i}`, new Uint8Array(1)));
+        assert.equal(nc.stats().outMsgs, before, "held while the first is unanswered");
+        await nextTurn();
+        assert.equal(nc.stats().outMsgs - before, sentByTurnEnd, "sent by the end of the turn only with turn");
+        assert.equal((await Promise.all(held)).length, 3, "all stored in the end");
+      }
+    } finally {
+      silent.unsubscribe();
+      answers.close();
+      turn.close();
       await nc.close();
     }
   });

@@ -222,8 +222,17 @@ const LOOKUP_CONCURRENCY = 32;
  */
 export class JetStreamStorage {
   private readonly js: JetStreamClient;
-  /** Pipelined, acknowledged publishes for the hot paths (enqueue, outcome records). */
+  /** Pipelined, acknowledged publishes, coalesced while others are unanswered (work items, dead letters, schedules, logs). */
   private readonly acks: AckedPublisher;
+  /**
+   * Pipelined, acknowledged writes of task records, coalesced only within a turn of the event loop:
+   * a try's outcome holds a slot of its queue's `maxConcurrent` until it is stored, and holding it
+   * for the answers of the writes before it cost a worker's drain about a tenth of its rate (the
+   * outcome took 3.2–4.0 ms so, 2.1–2.3 ms sent at once), while HTTP acks, each from its own
+   * request, still share writes. One publisher for every record write keeps a task's records in
+   * the order they were made.
+   */
+  private readonly records: AckedPublisher;
   /** Direct gets (task records, work items) without nats.js' per-request machinery. */
   private readonly reader: DirectReader;
   /** What the connected server can do beyond the 2.9 floor. */
@@ -256,6 +265,7 @@ export class JetStreamStorage {
     this.js = jetstream(nc);
     this.bus = new Bus(nc);
     this.acks = new AckedPublisher(nc);
+    this.records = new AckedPublisher(nc, { coalesce: "turn" });
     this.features = serverFeatures(nc, opts.serverFeatures === "floor");
     this.reader = new DirectReader(nc, this.features.batchDirectGet);
     registerHandles(this, {
@@ -274,6 +284,7 @@ export class JetStreamStorage {
   /** Releases the acknowledgement and read subscriptions (the connection stays open). */
   close(): void {
     this.acks.close();
+    this.records.close();
     this.reader.close();
   }
 
@@ -776,7 +787,7 @@ export class JetStreamStorage {
   async saveRecord(task: Task, data?: Uint8Array, msgId?: string): Promise<{ duplicate: boolean }> {
     try {
       const h = msgId === undefined ? sharedRecordHeaders(task) : recordHeaders(task, msgId);
-      const ack = await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), h);
+      const ack = await this.records.publish(taskSubject(task.id), data ?? this.encode(task), h);
       return { duplicate: ack.duplicate };
     } catch (err) {
       throw wrapStorage(err, `saving task ${task.id}`);
@@ -792,7 +803,7 @@ export class JetStreamStorage {
     const h = recordHeaders(task);
     h.set(EXPECTED_LAST_SUBJECT_SEQ_HEADER, String(seq));
     try {
-      await this.acks.publish(taskSubject(task.id), data ?? this.encode(task), h);
+      await this.records.publish(taskSubject(task.id), data ?? this.encode(task), h);
       return true;
     } catch (err) {
       if (err instanceof StorageError && err.code === "wrong_last_sequence") return false;
@@ -870,7 +881,7 @@ export class JetStreamStorage {
     h.set(RECORD_HEADERS.state, task.state);
     if (task.run) h.set(TOMBSTONE_RUN_HEADER, String(task.run));
     try {
-      await this.acks.publish(taskSubject(task.id), new Uint8Array(0), h);
+      await this.records.publish(taskSubject(task.id), new Uint8Array(0), h);
     } catch (err) {
       throw wrapStorage(err, `discarding task ${task.id}`);
     }
