@@ -58,14 +58,15 @@ interface Queued<E> {
  * Sends requests and collects their answers, for many in flight at once: one wildcard reply
  * subscription, and one sweep timer failing those unanswered in time — instead of a request object,
  * a timer and two stack-capturing errors per request as nats.js' request API makes. With
- * `coalesce`, at most one flush is unanswered at a time (Nagle's rule): a request made while the
- * last flush waits for its answers is held, and what was held goes out together, in one socket
- * write, as soon as those answers are in (or {@link HOLD_MS} passed). nats.js writes to the socket
- * once per microtask checkpoint, and a server answering many HTTP requests (each its own I/O
- * callback, each followed by a checkpoint) would otherwise make one socket write, and one read on
- * the server, per request. A request made when nothing is unanswered goes at once, so
- * one-at-a-time callers pay no wait. Used by the acknowledged publisher (coalescing) and the direct
- * reader, on the hot paths of enqueue, records and start checks.
+ * `coalesce: "answers"`, at most one flush is unanswered at a time (Nagle's rule): a request made
+ * while the last flush waits for its answers is held, and what was held goes out together, in one
+ * socket write, as soon as those answers are in (or {@link HOLD_MS} passed); with `"turn"` it is
+ * held at most to the end of the event loop's turn. nats.js writes to the socket once per
+ * microtask checkpoint, and a server answering many HTTP requests (each its own I/O callback, each
+ * followed by a checkpoint) would otherwise make one socket write, and one read on the server, per
+ * request. A request made when nothing is unanswered goes at once, so one-at-a-time callers pay no
+ * wait. Used by the acknowledged publishers (work items: `"answers"`; task records: `"turn"`) and
+ * the direct reader (at once), on the hot paths of enqueue, records and start checks.
  */
 export class ReplyInbox<E extends AwaitedReply> {
   private readonly prefix: string;
