@@ -5,7 +5,8 @@
  * a 10% change apart; alternating rounds in one process can. The first round of each is a warm-up
  * and not counted. Modes (`--mode`):
  * - `worker` (default): each round enqueues `--jobs` tasks with the checkout's `Client`, then its
- *   worker drains them (no-op handler, `--concurrency`): tasks/s, this process's CPU and write system calls per task;
+ *   worker drains them (no-op handler, `--concurrency`): tasks/s, this process's CPU and write
+ *   system calls per task;
  * - `enqueue`: `--jobs` awaited `enqueue` calls one after another: enqueues/s, CPU and write system
  *   calls per enqueue;
  * - `http`: the checkout's HTTP gateway in this process, `--clients` keep-alive clients of the
