@@ -110,7 +110,7 @@ export class AckedPublisher {
     this.inbox = new ReplyInbox<Waiting>({
       nc,
       timeoutMs,
-      coalesce: opts.coalesce === false ? undefined : (opts.coalesce ?? "answers"),
+      coalesce: opts.coalesce ?? "answers",
       onAnswer: (m, id, w) => {
         this.inbox.done(id);
         this.answer(m, w);

@@ -28,9 +28,9 @@ export interface ReplyInboxParams<E extends AwaitedReply> {
    * Worth it for requests that come from many separate callbacks (HTTP requests, each on its own
    * socket): `"answers"` merges the most and delays each by up to a round trip, `"turn"` merges the
    * callbacks of one turn and delays by at most that turn. Callers that already batch per turn (the
-   * intake's record reads) should send at once. @defaultValue off
+   * intake's record reads) should send at once (`false`). @defaultValue false
    */
-  coalesce?: "answers" | "turn";
+  coalesce?: "answers" | "turn" | false;
 }
 
 /** Longest a coalesced request is held for the answers of the flush before it (ms). */
@@ -46,7 +46,7 @@ export interface Outgoing {
 /** No messages to send before a request (shared: most requests have none). */
 const NONE: readonly Outgoing[] = [];
 
-/** A request to send (at once, or once the last flush is answered), with the messages that go before it. */
+/** A request to send (at once, or when the hold ends), with the messages that go before it. */
 interface Queued<E> {
   id: number;
   entry: E;
@@ -74,7 +74,7 @@ export class ReplyInbox<E extends AwaitedReply> {
   private readonly waiting = new Map<number, E>();
   private readonly sweeper: NodeJS.Timeout;
   private next = 0;
-  /** Requests held until the last flush is answered (or {@link HOLD_MS} passed). */
+  /** Requests held until the last flush is answered, or the hold ends ({@link HOLD_MS}, or the turn). */
   private queued: Queued<E>[] = [];
   /** Ids of the last flush not yet answered (coalescing only). */
   private readonly unanswered = new Set<number>();
@@ -92,7 +92,7 @@ export class ReplyInbox<E extends AwaitedReply> {
   /**
    * Sends `request` after the messages of `before` (in order, answered by nobody: e.g. the members
    * of an atomic batch whose commit is the request) — at once, or (with `coalesce`, while the last
-   * flush is unanswered) with the others held, once that flush is answered.
+   * flush is unanswered) with the others held, once that flush is answered or the hold ends.
    * Its answers go to `onAnswer` with `entry`; a connection that refuses the messages rejects it.
    * Requests go out in the order they were made.
    */

@@ -222,7 +222,10 @@ const LOOKUP_CONCURRENCY = 32;
  */
 export class JetStreamStorage {
   private readonly js: JetStreamClient;
-  /** Pipelined, acknowledged publishes, coalesced while others are unanswered (work items, dead letters, schedules, logs). */
+  /**
+   * Pipelined, acknowledged publishes, held while the last flush is unanswered (work items, dead
+   * letters, schedules, logs).
+   */
   private readonly acks: AckedPublisher;
   /**
    * Pipelined, acknowledged writes of task records, coalesced only within a turn of the event loop:
